@@ -1,0 +1,188 @@
+"""The typed events every face consumes (DESIGN §2), and their two wire formats."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = [
+    "Stage",
+    "Event",
+    "StatusEvent",
+    "AnalysisEvent",
+    "ResultEvent",
+    "SourceInfo",
+    "SourcesEvent",
+    "PassageEvent",
+    "SynthesisPoint",
+    "SynthesisEvent",
+    "ErrorEvent",
+    "DoneEvent",
+    "AnyEvent",
+    "parse_event",
+    "to_ndjson",
+    "to_sse",
+]
+
+Stage = Literal[
+    "started",
+    "analyzing",
+    "searching",
+    "selecting",
+    "fetching",
+    "extracting",
+    "ranking",
+    "synthesizing",
+    "done",
+]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seq: int = Field(ge=0, description="0, 1, 2, … per run")
+    t_ms: float = Field(ge=0, description="milliseconds since the run started")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as a plain JSON-ready dict (``type`` first)."""
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        """The event as one compact JSON object."""
+        return self.model_dump_json()
+
+
+class StatusEvent(_Base):
+    """A stage started or made progress; a retry is reported here too."""
+
+    type: Literal["status"] = "status"
+    stage: Stage
+    message: str = ""
+    progress: float = Field(ge=0.0, le=1.0, default=0.0)
+
+
+class AnalysisEvent(_Base):
+    """What the query is and what will be searched."""
+
+    type: Literal["analysis"] = "analysis"
+    kind: Literal["question", "keywords", "code", "error", "url"]
+    terms: list[str]
+    search_query: str
+
+
+class ResultEvent(_Base):
+    """One search hit, in rank order, with a plain-text snippet."""
+
+    type: Literal["result"] = "result"
+    rank: int = Field(ge=1)
+    title: str
+    url: str
+    snippet: str = ""
+    domain: str = ""
+    age: str | None = None
+    provider: str
+
+
+class SourceInfo(BaseModel):
+    """A chosen source; ``id`` is the citation number used as ``[id]``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int = Field(ge=1)
+    url: str
+    title: str
+    domain: str = ""
+    score: float
+    reason: str
+
+
+class SourcesEvent(_Base):
+    type: Literal["sources"] = "sources"
+    sources: list[SourceInfo]
+
+
+class PassageEvent(_Base):
+    type: Literal["passage"] = "passage"
+    source_id: int = Field(ge=1)
+    url: str
+    text: str
+    score: float
+
+
+class SynthesisPoint(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    source_ids: list[int]
+
+
+class SynthesisEvent(_Base):
+    """The cited summary; empty ``points`` means no relevant sources were found."""
+
+    type: Literal["synthesis"] = "synthesis"
+    text: str
+    points: list[SynthesisPoint]
+
+
+class ErrorEvent(_Base):
+    """Something failed; ``recoverable`` says whether the run went on without it."""
+
+    type: Literal["error"] = "error"
+    stage: Stage
+    kind: str
+    message: str
+    recoverable: bool = True
+    url: str | None = None
+
+
+class DoneEvent(_Base):
+    """Always the last event of a run."""
+
+    type: Literal["done"] = "done"
+    partial: bool
+    metrics: dict[str, Any]
+
+
+AnyEvent = Annotated[
+    Union[
+        StatusEvent,
+        AnalysisEvent,
+        ResultEvent,
+        SourcesEvent,
+        PassageEvent,
+        SynthesisEvent,
+        ErrorEvent,
+        DoneEvent,
+    ],
+    Field(discriminator="type"),
+]
+Event = Union[
+    StatusEvent,
+    AnalysisEvent,
+    ResultEvent,
+    SourcesEvent,
+    PassageEvent,
+    SynthesisEvent,
+    ErrorEvent,
+    DoneEvent,
+]
+
+_adapter: TypeAdapter[Event] = TypeAdapter(AnyEvent)
+
+
+def parse_event(data: str | bytes | dict[str, Any]) -> Event:
+    """Rebuild a typed event from its JSON text or dict (what a client of the server receives)."""
+    if isinstance(data, dict):
+        return _adapter.validate_python(data)
+    return _adapter.validate_json(data)
+
+
+def to_ndjson(event: Event) -> str:
+    """One NDJSON line (with its newline)."""
+    return event.to_json() + "\n"
+
+
+def to_sse(event: Event) -> dict[str, str]:
+    """The SSE fields for an event: ``event`` = type, ``id`` = seq, ``data`` = JSON."""
+    return {"event": event.type, "id": str(event.seq), "data": event.to_json()}

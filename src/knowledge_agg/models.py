@@ -1,0 +1,54 @@
+"""The plain data that passes from one stage to the next (events are built from these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Hit", "Source", "Page", "Passage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search hit as a provider returns it; ``snippet`` is plain text."""
+
+    rank: int
+    title: str
+    url: str
+    snippet: str
+    provider: str
+    domain: str = ""
+    age: str | None = None
+    page_age: str | None = None
+    extra_snippets: tuple[str, ...] = ()
+    #: The provider's own id for a document it can hand over without HTTP (local index).
+    doc_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A hit chosen for reading; ``id`` is its citation number."""
+
+    id: int
+    hit: Hit
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The readable text of one source; ``method`` says how it was obtained."""
+
+    source: Source
+    text: str
+    method: str  # "local", "trafilatura", "fallback", "snippet", ...
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A ranked span of a page's text (a substring of ``Page.text``)."""
+
+    source_id: int
+    url: str
+    text: str
+    score: float

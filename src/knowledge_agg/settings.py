@@ -1,0 +1,82 @@
+"""All configuration in one place: ``KNOWLEDGE_AGG_*`` environment variables plus ``BRAVE_API_KEY``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .flags import resolve_flags
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Every knob of knowledge_agg; construct with keyword overrides or let the environment fill it."""
+
+    model_config = SettingsConfigDict(env_prefix="KNOWLEDGE_AGG_", extra="forbid", validate_default=True)
+
+    # search
+    provider: Literal["auto", "local", "brave"] = "auto"
+    corpus: str = Field("pydocs", description="'pydocs', a folder of documents, or a .jsonl file")
+    max_results: int = Field(20, ge=1, le=200)
+    max_query_chars: int = Field(4000, ge=1)
+
+    # brave
+    brave_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("BRAVE_API_KEY", "KNOWLEDGE_AGG_BRAVE_API_KEY")
+    )
+    brave_base_url: str = "https://api.search.brave.com"
+    brave_rate_limit: float = Field(1.0, gt=0, description="requests per second allowed by the plan")
+    brave_max_retries: int = Field(3, ge=0)
+    brave_timeout: float = Field(10.0, gt=0)
+    brave_cache: bool = True
+    brave_cache_ttl: float = Field(86400.0, ge=0)
+
+    # selection
+    max_sources: int = Field(5, ge=1, le=50)
+    max_per_domain: int = Field(2, ge=1)
+
+    # fetch
+    allow_private_hosts: bool = False
+    fetch_max_bytes: int = Field(2_000_000, ge=1024)
+    fetch_connect_timeout: float = Field(5.0, gt=0)
+    fetch_read_timeout: float = Field(10.0, gt=0)
+    fetch_total_timeout: float = Field(15.0, gt=0)
+    fetch_max_redirects: int = Field(5, ge=0)
+    fetch_per_host: int = Field(2, ge=1)
+
+    # ranking and synthesis
+    max_passages: int = Field(8, ge=1, le=100)
+    max_words: int = Field(120, ge=10, le=2000)
+
+    # runtime
+    cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("knowledge_agg")))
+    flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
+
+    # server
+    host: str = "127.0.0.1"
+    port: int = Field(8001, ge=0, le=65535)
+    max_concurrent_runs: int = Field(20, ge=1)
+    dev_mode: bool = False
+
+    @field_validator("flags", mode="before")
+    @classmethod
+    def _parse_flags(cls, value: Any) -> dict[str, bool]:
+        return resolve_flags(value)
+
+    @property
+    def effective_provider(self) -> Literal["local", "brave"]:
+        """``brave`` when asked for, or when ``auto`` and a key is set; else ``local``."""
+        if self.provider == "auto":
+            return "brave" if self.brave_api_key else "local"
+        return self.provider
+
+    def public(self) -> dict[str, Any]:
+        """The settings as JSON with every secret replaced by whether it is set."""
+        data = self.model_dump(mode="json", exclude={"brave_api_key"})
+        data["brave_api_key_set"] = self.brave_api_key is not None
+        return data
