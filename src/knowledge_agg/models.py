@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Hit", "Source", "Page", "Passage"]
+__all__ = ["Analysis", "Hit", "Source", "Page", "Passage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +52,13 @@ class Passage:
     url: str
     text: str
     score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the analyze stage found in a query (see ``analyze.analyze``)."""
+
+    query: str
+    kind: str  # "question" | "keywords" | "code" | "error" | "url"
+    terms: tuple[str, ...]
+    search_query: str

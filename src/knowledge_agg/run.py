@@ -1,0 +1,92 @@
+"""``Run``: a finished run's events, with the views users ask for (results, sources, synthesis, …)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import (
+    AnalysisEvent,
+    DoneEvent,
+    ErrorEvent,
+    Event,
+    PassageEvent,
+    ResultEvent,
+    SourceInfo,
+    SourcesEvent,
+    SynthesisEvent,
+)
+
+__all__ = ["Run"]
+
+
+@dataclass
+class Run:
+    """Everything one run emitted, in order; the DataFrame views live in ``knowledge_agg.frames``."""
+
+    query: str
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def analysis(self) -> AnalysisEvent | None:
+        return next((e for e in self.events if isinstance(e, AnalysisEvent)), None)
+
+    @property
+    def results(self) -> list[ResultEvent]:
+        return [e for e in self.events if isinstance(e, ResultEvent)]
+
+    @property
+    def sources(self) -> list[SourceInfo]:
+        found = [e for e in self.events if isinstance(e, SourcesEvent)]
+        return list(found[-1].sources) if found else []
+
+    @property
+    def passages(self) -> list[PassageEvent]:
+        return [e for e in self.events if isinstance(e, PassageEvent)]
+
+    @property
+    def synthesis(self) -> SynthesisEvent | None:
+        return next((e for e in self.events if isinstance(e, SynthesisEvent)), None)
+
+    @property
+    def errors(self) -> list[ErrorEvent]:
+        return [e for e in self.events if isinstance(e, ErrorEvent)]
+
+    @property
+    def done(self) -> DoneEvent | None:
+        last = self.events[-1] if self.events else None
+        return last if isinstance(last, DoneEvent) else None
+
+    @property
+    def partial(self) -> bool:
+        """True when the run lost something (or never finished)."""
+        return self.done.partial if self.done else True
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.done.metrics) if self.done else {}
+
+    @property
+    def answer(self) -> str:
+        """The synthesis text ("" when the run ended before synthesis)."""
+        return self.synthesis.text if self.synthesis else ""
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """The events as JSON-ready dicts, in order."""
+        return [e.to_dict() for e in self.events]
+
+    @classmethod
+    def from_dicts(cls, query: str, events: Sequence[dict[str, Any]]) -> Run:
+        """Rebuild a run from its events' dicts (e.g. a ``/v1/answer`` response)."""
+        from .events import parse_event
+
+        return cls(query, [parse_event(e) for e in events])
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        return (
+            f"<Run {self.query!r}: {len(self.results)} results, {len(self.sources)} sources, "
+            f"{len(self.passages)} passages, {len(self.errors)} errors, "
+            f"{'partial' if self.partial else 'complete'}, {m.get('total_ms', 0):.0f} ms>"
+        )
