@@ -1,0 +1,160 @@
+"""The analyze stage: what kind of query this is, its key terms, and the search string to send."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .errors import QueryError
+from .models import Analysis
+
+__all__ = ["analyze", "clean", "tokenize", "key_terms", "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS"]
+
+#: Brave Search's limits on the ``q`` parameter.
+MAX_SEARCH_CHARS = 400
+MAX_SEARCH_WORDS = 50
+#: At most this many key terms are kept (they feed BM25; more only slows ranking down).
+_MAX_TERMS = 64
+
+_STOP_WORDS = frozenset(
+    """
+    a about above after again against all also am an and any are aren't as at be because been before
+    being below between both but by can cannot could did do does doing don down during each either
+    else even ever every few for from further get gets got had has have having he her here hers
+    herself him himself his how however i if in into is it its itself just let like ll me might
+    more most much must my myself need no nor not now of off on once one only or other ought our
+    ours ourselves out over own per please re really s same shall she should so some such t than
+    that the their theirs them themselves then there these they this those though through to too
+    under until up upon us use used using ve very via was we were what whats when where whether which
+    while who whom whose why will with within without would yes yet you your yours yourself
+    yourselves d m don t isn doesn didn wasn won wouldn shouldn couldn
+    anyone anybody something someone thing things way ways know want wanted tell explain show give
+    hi hello hey thanks thank kindly possible
+    """.split()
+)
+_URL_WORDS = frozenset({"http", "https", "www", "com", "org", "net", "html", "htm", "php", "index"})
+
+_FILLER = re.compile(
+    r"\b(?:(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?(?:tell|show|explain\s+to|explain)\s+me"
+    r"|(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?(?:explain|tell)"
+    r"|i\s+(?:want|wanted|would\s+like|'d\s+like|d\s+like|need)\s+to\s+(?:know|understand|learn)"
+    r"|i(?:'m|\s+am)\s+(?:wondering|curious)(?:\s+(?:about|if|whether))?"
+    r"|(?:please\s+)?(?:tell|show)\s+me|help\s+me\s+understand|do\s+you\s+know"
+    r"|please|kindly|thanks(?:\s+in\s+advance)?|thank\s+you)\b[\s,:;]*",
+    re.IGNORECASE,
+)
+_GREETING = re.compile(r"^\s*(?:hi|hello|hey)\b[\s,!.:;]*", re.IGNORECASE)
+_QUESTION_START = re.compile(
+    r"^(?:how|what|why|when|where|who|whom|whose|which|is|are|was|were|can|could|should|would|will"
+    r"|do|does|did|has|have|explain|describe|compare|difference|tell)\b",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
+_ERROR_LINE = re.compile(
+    r"^\s*(?:[A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Fault)\b(?::.*)?"
+    r"|(?:error|fatal error|fatal|panic)(?:\[\w+\])?:\s.+"
+    r"|Segmentation fault.*|Uncaught \w+.*)$",
+)
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+at .+\(.+:\d+(?::\d+)?\)$", re.MULTILINE)
+_CODE_SIGNALS = re.compile(
+    r"^\s*(?:def|class|import|from\s+\S+\s+import|return|async\s+def|for\s+\w+\s+in|if\s+.+:$|elif|fn|let|const"
+    r"|var|func|public|private|static|#include|SELECT\s.+\sFROM)\b"
+    r"|[;{}]\s*$|=>|->|::|\w+\([^()]*\)\s*$|\w\[|\]\s*$|^\s*@\w+|\b\w+\s*=\s*\S|`",
+    re.IGNORECASE | re.MULTILINE,
+)
+_HEX_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+_TOKEN = re.compile(r"\w+")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def clean(text: str) -> str:
+    """Drop control, format and surrogate characters (keeping line breaks and word boundaries)."""
+    text = text.translate(_INVISIBLE)
+    return "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or unicodedata.category(ch) in ("Co", "Cn") else " "
+        for ch in text
+    )
+
+
+def tokenize(text: str) -> list[str]:
+    """The lower-cased word tokens of ``text`` after :func:`clean` (key terms are drawn from these)."""
+    return _TOKEN.findall(clean(text).lower())
+
+
+def key_terms(text: str) -> tuple[str, ...]:
+    """Lower-cased key terms of ``text``: stop words and filler removed, order kept, no repeats."""
+    terms: dict[str, None] = {}
+    for token in tokenize(text):
+        if token in _STOP_WORDS or token.strip("_") == "" or (len(token) == 1 and token.isascii()):
+            continue
+        terms.setdefault(token)
+        if len(terms) >= _MAX_TERMS:
+            break
+    return tuple(terms)
+
+
+def analyze(query: str, *, max_chars: int = 4000) -> Analysis:
+    """Classify ``query`` and derive its terms and search string; only empty or oversized is refused."""
+    if len(query) > max_chars:
+        raise QueryError(
+            f"The query is {len(query):,} characters long; the limit is {max_chars:,}. "
+            "Shorten it (for an error, paste just its last line) or raise KNOWLEDGE_AGG_MAX_QUERY_CHARS."
+        )
+    text = clean(query).strip()
+    if not text:
+        raise QueryError("The query is empty: type a question, some keywords, an error message or a URL.")
+    kind, search = _classify(text)
+    terms = key_terms(search if kind == "error" else _drop_filler(text))
+    if kind == "url":
+        terms = tuple(t for t in terms if t not in _URL_WORDS)
+    return Analysis(query=query, kind=kind, terms=terms, search_query=_fit(search) or _fit(text))
+
+
+def _classify(text: str) -> tuple[str, str]:
+    """The query's kind and the text to search for it (before trimming to Brave's limits)."""
+    if _URL.match(text):
+        return "url", text
+    error_line = _error_line(text)
+    if error_line is not None:
+        return "error", error_line
+    lines = [line for line in text.splitlines() if line.strip()]
+    signals = len(_CODE_SIGNALS.findall(text))
+    if (len(lines) > 1 and signals >= 2) or (signals >= 2 and not _QUESTION_START.match(text)):
+        return "code", text
+    plain = _drop_filler(text)
+    if text.rstrip().endswith("?") or _QUESTION_START.match(plain) or plain != _collapse(text):
+        return "question", plain
+    return "keywords", plain
+
+
+def _error_line(text: str) -> str | None:
+    """The distinctive line of an error message or traceback, or ``None`` when there is none."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    matches = [line for line in lines if _ERROR_LINE.match(line)]
+    if not matches:
+        return None
+    if not _TRACEBACK.search(text) and len(lines) == 1 and _QUESTION_START.match(text):
+        return None
+    return _HEX_ADDRESS.sub("", matches[-1]).strip()
+
+
+def _drop_filler(text: str) -> str:
+    """``text`` without greetings and polite filler ("can you tell me", "please", ...)."""
+    stripped = _collapse(_FILLER.sub(" ", _GREETING.sub("", text))).strip(" ,;:")
+    if not stripped:
+        return _collapse(text)
+    return stripped[0].upper() + stripped[1:] if text[0].isupper() else stripped
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fit(text: str) -> str:
+    """``text`` on one line, cut at a word boundary to at most 50 words and 400 characters."""
+    words = text.split()[:MAX_SEARCH_WORDS]
+    out = " ".join(words)
+    if len(out) <= MAX_SEARCH_CHARS:
+        return out
+    cut = out[: MAX_SEARCH_CHARS + 1].rsplit(" ", 1)[0]
+    return cut if 0 < len(cut) <= MAX_SEARCH_CHARS else out[:MAX_SEARCH_CHARS]

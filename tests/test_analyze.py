@@ -1,0 +1,166 @@
+"""The analyze stage: kinds, key terms, search strings, and what it refuses (only empty or oversized)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from knowledge_agg.analyze import MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, analyze, clean, tokenize
+from knowledge_agg.errors import QueryError
+
+TRACEBACK = """Traceback (most recent call last):
+  File "/home/me/app.py", line 12, in <module>
+    main()
+  File "/home/me/app.py", line 8, in main
+    n = int(value)
+ValueError: invalid literal for int() with base 10: 'x'
+"""
+
+
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [
+        ("How do asynchronous generators work?", "question"),
+        ("can you tell me how asyncio.gather works", "question"),
+        ("difference between list and tuple", "question"),
+        ("python asyncio tutorial", "keywords"),
+        ("sqlite fts5 bm25", "keywords"),
+        (TRACEBACK, "error"),
+        ("ValueError: invalid literal for int() with base 10: 'x'", "error"),
+        ("TypeError: Cannot read properties of undefined (reading 'map')", "error"),
+        ("error[E0308]: mismatched types", "error"),
+        ("https://docs.python.org/3/library/asyncio.html", "url"),
+        ("www.example.com/page", "url"),
+        ("def add(a, b):\n    return a + b\n", "code"),
+        ("for i in range(10): print(i)", "code"),
+        ("x = [i for i in range(3)]", "code"),
+    ],
+)
+def test_kind(query: str, kind: str) -> None:
+    assert analyze(query).kind == kind
+
+
+def test_question_terms_drop_stop_words_and_keep_order() -> None:
+    result = analyze("How do asynchronous generators work?")
+    assert result.terms == ("asynchronous", "generators", "work")
+    assert result.search_query == "How do asynchronous generators work?"
+    assert result.query == "How do asynchronous generators work?"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("can you tell me how asyncio.gather works please", "how asyncio.gather works"),
+        ("Please, I want to know what a closure is", "What a closure is"),
+        ("Hi! Could you explain the GIL?", "The GIL?"),
+        ("I would like to know about decorators, thanks", "About decorators"),
+    ],
+)
+def test_filler_is_dropped_from_the_search_string(query: str, expected: str) -> None:
+    result = analyze(query)
+    assert result.search_query == expected
+    assert not {"please", "tell", "know", "thanks"} & set(result.terms)
+
+
+def test_traceback_reduced_to_its_distinctive_line() -> None:
+    result = analyze(TRACEBACK)
+    assert result.search_query == "ValueError: invalid literal for int() with base 10: 'x'"
+    assert result.terms[:3] == ("valueerror", "invalid", "literal")
+    assert "home" not in result.terms  # terms come from the distinctive line, not the file paths
+
+
+def test_memory_addresses_are_not_distinctive() -> None:
+    result = analyze("RuntimeError: <Task pending coro=<main()> at 0x7f3a2b1c9d40> got Future attached")
+    assert "0x7f3a2b1c9d40" not in result.search_query
+    assert result.kind == "error"
+
+
+def test_terms_are_deduplicated_and_lower_cased() -> None:
+    assert analyze("Asyncio ASYNCIO asyncio Queue queue").terms == ("asyncio", "queue")
+
+
+def test_url_terms_skip_url_boilerplate() -> None:
+    result = analyze("https://www.example.com/guides/asyncio-queues.html")
+    assert result.search_query == "https://www.example.com/guides/asyncio-queues.html"
+    assert result.terms == ("example", "guides", "asyncio", "queues")
+
+
+def test_search_query_respects_brave_limits() -> None:
+    sixty_words = " ".join(f"word{i}" for i in range(60))
+    assert len(analyze(sixty_words).search_query.split()) == MAX_SEARCH_WORDS
+    long_words = " ".join(["supercalifragilistic"] * 40)
+    fitted = analyze(long_words).search_query
+    assert len(fitted) <= MAX_SEARCH_CHARS and fitted.endswith("supercalifragilistic")
+    assert len(analyze("x" * 1000).search_query) == MAX_SEARCH_CHARS
+
+
+def test_control_characters_are_stripped() -> None:
+    result = analyze("asyncio\x00queue\x1b[31m \u202etimeout\x7f")
+    assert all(ord(c) >= 32 and c != "\x7f" and c != "\u202e" for c in result.search_query)
+    assert result.terms[:3] == ("asyncio", "queue", "31m")
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t ", "\x00\x01", "\u200b"])
+def test_empty_query_is_refused(query: str) -> None:
+    with pytest.raises(QueryError, match="empty"):
+        analyze(query)
+
+
+def test_oversized_query_is_refused_with_the_limit() -> None:
+    with pytest.raises(QueryError, match="10,000 characters.*limit is 4,000"):
+        analyze("a" * 10_000)
+    assert analyze("a " * 2_000, max_chars=4_000).kind == "keywords"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"unterminated',
+        "asyncio* NEAR(queue timeout) AND NOT OR -x ^y",
+        "(((",
+        "SELECT * FROM docs WHERE docs MATCH 'x'; DROP TABLE docs; --",
+        "猫はなぜ箱が好きなのか",
+        "Как работает asyncio? 🐍🚀",
+        "👍",
+        "🧑\u200d💻 asyncio",
+    ],
+)
+def test_odd_shapes_are_normal_queries(query: str) -> None:
+    result = analyze(query)
+    assert result.kind in {"question", "keywords", "code", "error", "url"}
+    assert result.search_query
+
+
+def test_emoji_only_query_has_no_terms_but_is_searched() -> None:
+    result = analyze("👍")
+    assert result.terms == () and result.search_query == "👍"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=600))
+def test_any_text_gives_an_analysis_or_a_query_error(query: str) -> None:
+    try:
+        result = analyze(query, max_chars=500)
+    except QueryError:
+        assert len(query) > 500 or not clean(query).strip()
+        return
+    tokens = set(tokenize(query))
+    assert set(result.terms) <= tokens
+    assert len(result.terms) == len(set(result.terms))
+    assert all(t == t.lower() for t in result.terms)
+    assert 0 < len(result.search_query) <= MAX_SEARCH_CHARS
+    assert len(result.search_query.split()) <= MAX_SEARCH_WORDS
+    assert "\x00" not in result.search_query
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="ascii"), min_size=1, max_size=300))
+def test_terms_occur_in_the_query(query: str) -> None:
+    try:
+        result = analyze(query)
+    except QueryError:
+        assert not query.strip() or not "".join(c for c in query if c.isprintable()).strip()
+        return
+    for term in result.terms:
+        assert term in query.lower()
