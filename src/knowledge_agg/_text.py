@@ -1,0 +1,101 @@
+"""Tokenising, light stemming and sentence splitting shared by the ranking and synthesis stages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = ["STOPWORDS", "stem", "tokenize", "terms", "sentence_spans", "word_count"]
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not now of off on once only or other our ours ourselves out over
+    own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom whose why will with would you your yours yourself yourselves also may might must shall
+    can't cannot s t d ll m re ve tell please explain describe known called name named one""".split()
+)
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+# A sentence ends at . ! or ? (plus closing quotes/brackets) followed by space and a likely start.
+_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])""")
+_NEWLINES = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
+_ABBREV = frozenset(
+    """mr mrs ms dr prof sr jr st mt vs etc e.g i.e cf al fig no vol inc ltd co corp gen col lt
+    sgt capt rev hon jan feb mar apr jun jul aug sep sept oct nov dec approx ca u.s u.k""".split()
+)
+
+
+def stem(word: str) -> str:
+    """A light English stem (plural, possessive and common verb endings) so 'wars' matches 'war'."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if len(w) > 5 and w.endswith("ing"):
+        return w[:-3]
+    if len(w) > 4 and w.endswith("ed") and not w.endswith("eed"):
+        return w[:-2]
+    return w
+
+
+def tokenize(text: str) -> list[str]:
+    """Every word of ``text`` as a lower-cased stem, stopwords included (for lengths and positions)."""
+    return [stem(m.group()) for m in _WORD.finditer(text)]
+
+
+def terms(texts: Iterable[str]) -> list[str]:
+    """The distinct content stems of ``texts`` in first-seen order (stopwords dropped)."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for match in _WORD.finditer(text):
+            if match.group().lower() in STOPWORDS:
+                continue
+            token = stem(match.group())
+            if token and token not in STOPWORDS:
+                seen.setdefault(token, None)
+    return list(seen)
+
+
+def word_count(text: str) -> int:
+    """The number of words in ``text`` (whitespace-separated runs)."""
+    return len(text.split())
+
+
+def _is_abbreviation(text: str, end: int) -> bool:
+    start = end
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    word = text[start:end].rstrip(".").lower().lstrip("(\"'")
+    return word in _ABBREV or (len(word) == 1 and word.isalpha())
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` offsets of the sentences of ``text``, whitespace trimmed, in order."""
+    spans: list[tuple[int, int]] = []
+    block_start = 0
+    blocks = [m.start() for m in _NEWLINES.finditer(text)] + [len(text)]
+    for block_end in blocks:
+        cut = block_start
+        for match in _END.finditer(text, block_start, block_end):
+            dot = match.start()
+            if text[dot] == "." and match.group().startswith(".") and _is_abbreviation(text, dot):
+                continue
+            spans.append((cut, match.end()))
+            cut = match.end()
+        spans.append((cut, block_end))
+        block_start = block_end
+    trimmed = []
+    for start, end in spans:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start < end:
+            trimmed.append((start, end))
+    return trimmed

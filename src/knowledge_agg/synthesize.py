@@ -1,0 +1,147 @@
+"""Synthesize: an extractive, cited summary made of sentences taken verbatim from the ranked passages."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ._text import sentence_spans, tokenize, word_count
+from .events import SynthesisPoint
+from .models import Analysis, Passage, Source
+from .rank import query_terms
+
+__all__ = ["Synthesis", "synthesize"]
+
+_MAX_SENTENCES = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Synthesis:
+    """The cited summary: Markdown ``text`` and its ``points``; no points means nothing relevant was found."""
+
+    text: str
+    points: list[SynthesisPoint] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        """Whether any relevant sentence was found."""
+        return bool(self.points)
+
+
+@dataclass(slots=True)
+class _Sentence:
+    text: str
+    tokens: list[str]
+    source_ids: list[int]
+    passage_rank: int
+    position: int
+    score: float = 0.0
+
+
+_NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+    "million billion trillion dozen half percent".split()
+)
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december".split()
+)
+_DATE_WORDS = frozenset("century centuries decade bc ad bce ce".split())
+_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("number", re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|often|fast)\b|\bwhat (percent|percentage|number|amount|size)\b")),
+    ("date", re.compile(r"\bwhen\b|\b(what|which) (year|years|century|decade|date|day|month|time|period|era)\b|\bwhat time\b")),
+    ("person", re.compile(r"\bwho(m|se)?\b|\b(what|which) (person|people|man|woman|group|company|organization|team|king|emperor|president)\b")),
+    ("place", re.compile(r"\bwhere\b|\b(what|which) (country|city|state|region|place|continent|river|island|location|area)\b")),
+)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]*")
+_DIGITS = re.compile(r"\d")
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
+
+
+def _question_type(query: str) -> str | None:
+    lowered = query.lower()
+    for kind, pattern in _CUES:
+        if pattern.search(lowered):
+            return kind
+    return None
+
+
+def _has_answer_shape(sentence: _Sentence, kind: str | None, query: set[str]) -> bool:
+    """Whether the sentence holds something of the kind the question asks for, not already in the question."""
+    if kind is None:
+        return False
+    fresh = [t for t in sentence.tokens if t not in query]
+    if kind == "number":
+        return any(_DIGITS.search(t) or t in _NUMBER_WORDS for t in fresh)
+    if kind == "date":
+        return bool(_YEAR.search(sentence.text)) or any(t in _MONTHS or t in _DATE_WORDS for t in fresh)
+    names = {m.group().lower() for m in _CAPITALISED.finditer(sentence.text)}
+    return any(tokenize(name)[0] not in query for name in names if tokenize(name))
+
+
+def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
+    by_text: dict[str, _Sentence] = {}
+    for rank, passage in enumerate(passages):
+        for position, (start, end) in enumerate(sentence_spans(passage.text)):
+            text = passage.text[start:end].strip()
+            if not text:
+                continue
+            known = by_text.get(text)
+            if known is None:
+                by_text[text] = _Sentence(text, tokenize(text), [passage.source_id], rank, position)
+            elif passage.source_id not in known.source_ids:
+                known.source_ids.append(passage.source_id)
+    return list(by_text.values())
+
+
+def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> None:
+    n = len(sentences)
+    df = {t: sum(1 for s in sentences if t in s.tokens) for t in query}
+    idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+    total = sum(idf.values()) or 1.0
+    qset = set(query)
+    for sentence in sentences:
+        present = set(sentence.tokens) & qset
+        coverage = sum(idf[t] for t in present) / total
+        rank_prior = 1.0 / (1 + sentence.passage_rank)
+        shape = 1.0 if _has_answer_shape(sentence, kind, qset) else 0.0
+        sentence.score = coverage + 0.15 * rank_prior + 0.3 * shape * (coverage > 0)
+
+
+def _no_result(analysis: Analysis) -> Synthesis:
+    return Synthesis(text=f"No relevant sources found for “{analysis.query.strip()}”.", points=[])
+
+
+def synthesize(
+    passages: Sequence[Passage], sources: Sequence[Source], analysis: Analysis, *, max_words: int = 120
+) -> Synthesis:
+    """3–7 sentences from ``passages`` best first, each cited ``[n]``, within ``max_words``, plus the source list."""
+    query = query_terms(analysis)
+    qset = set(query)
+    sentences = [s for s in _candidates(passages) if qset & set(s.tokens)]
+    if not sentences:
+        return _no_result(analysis)
+    _score(sentences, query, _question_type(analysis.query))
+    sentences.sort(key=lambda s: (-s.score, s.passage_rank, s.position))
+    chosen: list[_Sentence] = []
+    used = 0
+    for sentence in sentences:
+        words = word_count(sentence.text)
+        if used + words > max_words:
+            continue
+        chosen.append(sentence)
+        used += words
+        if len(chosen) >= _MAX_SENTENCES:
+            break
+    if not chosen:
+        return _no_result(analysis)
+    points = [SynthesisPoint(text=s.text, source_ids=sorted(s.source_ids)) for s in chosen]
+    return Synthesis(text=_markdown(points, sources), points=points)
+
+
+def _markdown(points: Sequence[SynthesisPoint], sources: Sequence[Source]) -> str:
+    body = " ".join(f"{p.text} {''.join(f'[{i}]' for i in p.source_ids)}" for p in points)
+    listing = [f"[{s.id}] {s.hit.title} — {s.hit.url}" for s in sources]
+    return body + "\n\nSources:\n" + "\n".join(listing)
