@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .events import (
     AnalysisEvent,
@@ -17,6 +17,10 @@ from .events import (
     SourcesEvent,
     SynthesisEvent,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
 
 __all__ = ["Run"]
 
@@ -90,3 +94,38 @@ class Run:
             f"{len(self.passages)} passages, {len(self.errors)} errors, "
             f"{'partial' if self.partial else 'complete'}, {m.get('total_ms', 0):.0f} ms>"
         )
+
+    def results_df(self) -> pd.DataFrame:
+        """The search hits as a DataFrame (see ``knowledge_agg.frames.results_frame``)."""
+        from .frames import results_frame
+
+        return results_frame(self)
+
+    def sources_df(self) -> pd.DataFrame:
+        """The chosen sources as a DataFrame (see ``knowledge_agg.frames.sources_frame``)."""
+        from .frames import sources_frame
+
+        return sources_frame(self)
+
+    def passages_df(self) -> pd.DataFrame:
+        """The ranked passages as a DataFrame (see ``knowledge_agg.frames.passages_frame``)."""
+        from .frames import passages_frame
+
+        return passages_frame(self)
+
+    def events_df(self) -> pd.DataFrame:
+        """Every event as a DataFrame row (see ``knowledge_agg.frames.events_frame``)."""
+        from .frames import events_frame
+
+        return events_frame(self)
+
+    def plot_timeline(self, ax: Axes | None = None) -> Axes:
+        """A matplotlib chart of when each event arrived, by stage."""
+        from ._plots import plot_timeline
+
+        return plot_timeline(self, ax=ax)
+
+    def _repr_html_(self) -> str:
+        from ._render import run_html
+
+        return run_html(self)
