@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     fetch_total_timeout: float = Field(15.0, gt=0)
     fetch_max_redirects: int = Field(5, ge=0)
     fetch_per_host: int = Field(2, ge=1)
+    fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="host or host:port exempt from the private-address refusal"
+    )
 
     # ranking and synthesis
     max_passages: int = Field(8, ge=1, le=100)
@@ -67,6 +70,11 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_flags(cls, value: Any) -> dict[str, bool]:
         return resolve_flags(value)
+
+    @field_validator("fetch_allow_hosts", mode="before")
+    @classmethod
+    def _parse_hosts(cls, value: Any) -> Any:
+        return [h.strip().lower() for h in value.split(",") if h.strip()] if isinstance(value, str) else value
 
     @property
     def effective_provider(self) -> Literal["local", "brave"]:

@@ -1,0 +1,126 @@
+"""Turn a page's raw bytes into text safely: capped decompression, binary sniffing, charset choice."""
+
+from __future__ import annotations
+
+import codecs
+import re
+import zlib
+
+import charset_normalizer
+
+__all__ = ["BodyDecoder", "DecodeError", "decode_text", "looks_binary"]
+
+_MAGIC = (b"%PDF-", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"RIFF", b"\x7fELF")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+_CONTROL = frozenset(range(32)) - {9, 10, 12, 13, 27}
+_SINGLE_BYTE = re.compile(r"^(ascii|iso8859-\d+|cp125\d|koi8-[ru]|mac-roman)$")
+#: Labels browsers decode as windows-1252 (WHATWG Encoding Standard), so pages written for browsers read right.
+_WHATWG = {"iso8859-1": "cp1252", "ascii": "cp1252"}
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+class DecodeError(Exception):
+    """The body cannot become text; ``kind`` matches a ``FetchError`` kind."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class BodyDecoder:
+    """Undo a gzip/deflate ``Content-Encoding`` chunk by chunk, never producing more than ``limit`` bytes."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip() != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            raise DecodeError(f"The page uses the unsupported content encoding {encoding!r}.", "unsupported_content")
+        self._coding = codings[0] if codings else ""
+        self._limit = limit
+        self._zlib = self._new_decompressor()
+        self.size = 0
+
+    def _new_decompressor(self) -> zlib._Decompress | None:
+        if not self._coding:
+            return None
+        return zlib.decompressobj(zlib.MAX_WBITS | (16 if "gzip" in self._coding else 0))
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The decoded bytes of ``chunk``; raises ``DecodeError("too_large")`` past the limit."""
+        if self._zlib is None:
+            return self._count(chunk)
+        out = bytearray()
+        data = chunk
+        while data:
+            try:
+                out += self._zlib.decompress(data, self._limit - self.size - len(out) + 1)
+            except zlib.error as exc:
+                if self._coding == "deflate" and self.size == 0 and not out:  # raw deflate without zlib header
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._coding = "raw-deflate"
+                    continue
+                raise DecodeError(f"The page's compressed body is corrupt ({exc}).", "binary_content") from exc
+            if self.size + len(out) > self._limit:
+                break
+            data = self._zlib.unconsumed_tail
+            if self._zlib.eof and self._zlib.unused_data:  # another gzip member follows
+                data = self._zlib.unused_data
+                self._zlib = self._new_decompressor()
+        return self._count(bytes(out))
+
+    def _count(self, data: bytes) -> bytes:
+        self.size += len(data)
+        if self.size > self._limit:
+            raise DecodeError(
+                f"The page is larger than the {self._limit:,}-byte cap (KNOWLEDGE_AGG_FETCH_MAX_BYTES).", "too_large"
+            )
+        return data
+
+
+def looks_binary(head: bytes) -> bool:
+    """Whether the first bytes of a body are binary data rather than text (magic numbers, NULs, controls)."""
+    if head.startswith(_MAGIC):
+        return True
+    if any(head.startswith(bom) for bom, name in _BOMS if name == "utf-16"):
+        return False
+    if b"\x00" in head:
+        return True
+    sample = head[:4096]
+    return sum(byte in _CONTROL for byte in sample) > len(sample) * 0.1
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        codec = codecs.lookup(name.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return _WHATWG.get(codec, codec)
+
+
+def _strict(body: bytes, codec: str | None) -> str | None:
+    if codec is None:
+        return None
+    try:
+        return body.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def decode_text(body: bytes, header_charset: str | None) -> str:
+    """Decode ``body`` using its BOM, the header charset, ``<meta charset>``, then detection, never failing."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return body.decode(name, errors="replace")
+    meta = _META_CHARSET.search(body[:8192])
+    declared = [c for c in (_codec(header_charset), _codec(meta.group(1).decode("ascii")) if meta else None) if c]
+    for codec in dict.fromkeys(declared):
+        # A single-byte label decodes anything; if the bytes are valid UTF-8 with non-ASCII, it is mislabelled.
+        if _SINGLE_BYTE.match(codec) and not body.isascii() and (text := _strict(body, "utf-8")) is not None:
+            return text
+        if (text := _strict(body, codec)) is not None:
+            return text
+    if (text := _strict(body, "utf-8")) is not None:
+        return text
+    best = charset_normalizer.from_bytes(body[:200_000]).best()
+    return body.decode(best.encoding if best else "cp1252", errors="replace")
