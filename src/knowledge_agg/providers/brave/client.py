@@ -1,0 +1,275 @@
+"""The Brave Search provider: validated, paced, retried, cached requests on one shared HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import SecretStr
+
+from ...models import Hit
+from .. import Notify
+from ._cache import ResponseCache, key_digest
+from ._errors import (
+    BraveAuthError,
+    BraveError,
+    BraveQuotaExceeded,
+    BraveRateLimited,
+    BraveResponseError,
+    BraveUnavailable,
+    error_from_response,
+    quota_message,
+)
+from ._params import Endpoint, encode
+from ._parse import BraveResponse, parse_response
+from ._ratelimit import Quota, RateState, parse_rate_headers, shared_limiter
+from ._retry import backoff_delay, reset_for, retry_after
+
+if TYPE_CHECKING:
+    from ...settings import Settings
+
+__all__ = ["BraveProvider", "DEFAULT_BASE_URL", "PAGE_SIZE", "MAX_PAGES"]
+
+logger = logging.getLogger("knowledge_agg.providers.brave")
+
+DEFAULT_BASE_URL = "https://api.search.brave.com"
+_PATHS: dict[Endpoint, str] = {"web": "/res/v1/web/search", "news": "/res/v1/news/search"}
+PAGE_SIZE, MAX_PAGES = 20, 10
+
+
+class BraveProvider:
+    """Search the web through the Brave Search API (``name = "brave"``); see ``web_search`` for the raw call."""
+
+    name = "brave"
+
+    def __init__(
+        self,
+        api_key: str | SecretStr,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        rate_limit: float = 1.0,
+        max_retries: int = 3,
+        timeout: float = 10.0,
+        search_timeout: float = 30.0,
+        cache_dir: Path | None = None,
+        cache_ttl: float = 86400.0,
+        extra_snippets: bool = False,
+        retry_backoff: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        if not secret.get_secret_value().strip():
+            raise BraveAuthError("no Brave API key: set BRAVE_API_KEY to the key from the Brave Search API dashboard",
+                                 kind="auth_failed")
+        self._key = secret
+        self._digest = key_digest(secret.get_secret_value())
+        self.base_url = base_url.rstrip("/")
+        self._limiter = shared_limiter(self.base_url, self._digest, rate_limit)
+        self._max_retries = max_retries
+        self._timeout = timeout
+        self._search_timeout = search_timeout
+        self._cache_dir = cache_dir
+        self._cache_ttl = cache_ttl
+        self._cache: ResponseCache | None = None
+        self._extra_snippets = extra_snippets
+        self._backoff = retry_backoff
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        #: The monthly quota from the last response's headers (``str()`` reads "1,965 of 2,000 left this month").
+        self.quota: Quota | None = None
+        #: The last page parsed, for its altered query and FAQ answers.
+        self.last_response: BraveResponse | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BraveProvider:
+        """A provider configured by ``Settings`` (``brave_*`` fields, ``cache_dir``)."""
+        if settings.brave_api_key is None:
+            raise BraveAuthError("no Brave API key: set BRAVE_API_KEY or choose the local provider",
+                                 kind="auth_failed")
+        return cls(
+            settings.brave_api_key,
+            base_url=settings.brave_base_url,
+            rate_limit=settings.brave_rate_limit,
+            max_retries=settings.brave_max_retries,
+            timeout=settings.brave_timeout,
+            search_timeout=settings.search_timeout,
+            cache_dir=settings.cache_dir / "brave" if settings.brave_cache else None,
+            cache_ttl=settings.brave_cache_ttl,
+            extra_snippets=settings.brave_extra_snippets,
+        )
+
+    def __repr__(self) -> str:
+        cache = "on" if self._cache_dir is not None else "off"
+        return f"BraveProvider(base_url={self.base_url!r}, key=sha256:{self._digest}, cache={cache})"
+
+    async def search(self, query: str, *, count: int, notify: Notify | None = None) -> list[Hit]:
+        """Up to ``count`` web hits, best first, with FAQ answers added to the snippets of their pages."""
+        if count > PAGE_SIZE:
+            return await self.search_pages(query, count=count, notify=notify)
+        extras = {"extra_snippets": True} if self._extra_snippets else {}
+        response = await self.web_search(query, count=count, notify=notify, **extras)
+        if response.altered_query and notify is not None:
+            notify(f"Brave searched for {response.altered_query!r} instead")
+        return _with_faq(response)
+
+    async def search_pages(self, query: str, *, count: int, notify: Notify | None = None, **params: Any) -> list[Hit]:
+        """More than one page of web hits: walks ``offset`` 0–9 until ``count``, de-duplicating URLs."""
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for offset in range(MAX_PAGES):
+            response = await self.web_search(query, count=PAGE_SIZE, offset=offset, notify=notify, **params)
+            for hit in _with_faq(response):
+                if hit.url not in seen and len(hits) < count:
+                    seen.add(hit.url)
+                    hits.append(dataclasses.replace(hit, rank=len(hits) + 1))
+            if len(hits) >= count or not response.more_results_available or not response.hits:
+                break
+        return hits
+
+    async def web_search(self, q: str, *, notify: Notify | None = None, **params: Any) -> BraveResponse:
+        """One ``/res/v1/web/search`` call with Brave's own parameters (validated before sending)."""
+        return await self._search("web", q, params, notify)
+
+    async def news_search(self, q: str, *, notify: Notify | None = None, **params: Any) -> BraveResponse:
+        """One ``/res/v1/news/search`` call with Brave's own parameters (validated before sending)."""
+        return await self._search("news", q, params, notify)
+
+    async def document(self, hit: Hit) -> None:
+        """Brave holds no documents: pages are fetched over HTTP."""
+        return None
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and the cache."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    async def _search(self, endpoint: Endpoint, q: str, params: dict[str, Any], notify: Notify | None) -> BraveResponse:
+        items = encode(endpoint, {"q": q, **params})
+        offset = int(params.get("offset") or 0)
+        count = int(params.get("count") or PAGE_SIZE)
+        body = await self._get(endpoint, items, notify)
+        response = parse_response(endpoint, body, first_rank=offset * count + 1)
+        self.last_response = response
+        return response
+
+    async def _get(self, endpoint: Endpoint, items: list[tuple[str, str]], notify: Notify | None) -> Any:
+        """The JSON body for one request: from the cache, or fetched with pacing and bounded retries."""
+        cache = self._response_cache()
+        cache_key = ResponseCache.make_key(self.base_url, endpoint, items, self._digest)
+        if cache is not None and (cached := cache.get(cache_key)) is not None:
+            logger.debug("brave %s cache hit", endpoint)
+            return cached
+        self._refuse_if_quota_spent()
+        deadline = time.monotonic() + self._search_timeout
+        say: Notify = notify or (lambda message: None)
+        for attempt in range(self._max_retries + 1):
+            await self._limiter.acquire(lambda delay: say(f"waiting {delay:.1f} s for Brave's rate limit"))
+            try:
+                body = await self._request(endpoint, items)
+            except BraveError as error:
+                delay = self._retry_delay(error, attempt)
+                if delay is None or attempt >= self._max_retries or time.monotonic() + delay > deadline:
+                    raise
+                say(f"{error}; retry {attempt + 1} of {self._max_retries} in {delay:.1f} s")
+                logger.info("brave %s: %s; retrying in %.1f s", endpoint, error, delay)
+                await asyncio.sleep(delay)
+                continue
+            if cache is not None:
+                cache.set(cache_key, body)
+            return body
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _request(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> Any:
+        """Send one request and return its JSON body, or raise the typed error it amounts to."""
+        headers = {"X-Subscription-Token": self._key.get_secret_value()}
+        try:
+            response = await self._http().get(_PATHS[endpoint], params=items, headers=headers)
+        except httpx.TimeoutException:
+            raise BraveUnavailable(f"Brave did not answer within {self._timeout:g} s", kind="timeout",
+                                   retryable=True) from None
+        except httpx.TransportError as exc:
+            raise BraveUnavailable(f"could not reach Brave at {self.base_url} ({type(exc).__name__})",
+                                   retryable=True) from None
+        state = parse_rate_headers(response.headers)
+        self._learn(state)
+        logger.debug("brave %s -> %s", endpoint, response.status_code)
+        if not response.is_success:
+            error = error_from_response(
+                response.status_code, response.content, response.headers.get("content-type", ""),
+                rate_reset=reset_for("RATE_LIMITED", state, response.headers),
+                quota_reset=reset_for("QUOTA_LIMITED", state, response.headers),
+            )
+            error.retry_after = retry_after(response.headers)
+            if isinstance(error, BraveRateLimited):
+                self._limiter.hold(error.reset if error.reset is not None else 1.0)
+            raise error
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise BraveResponseError(
+                f"Brave sent a {response.status_code} response that is not valid JSON "
+                f"({len(response.content)} bytes, {response.headers.get('content-type', 'no content type')})",
+                kind="bad_response",
+            ) from None
+
+    def _retry_delay(self, error: BraveError, attempt: int) -> float | None:
+        """Seconds to wait before retrying after ``error``, or ``None`` when retrying cannot help."""
+        if not error.retryable:
+            return None
+        if isinstance(error, BraveRateLimited):
+            return 0.0  # the shared limiter now holds every request until the reset
+        return backoff_delay(attempt, self._backoff, server_hint=error.retry_after)
+
+    def _learn(self, state: RateState | None) -> None:
+        """Teach the limiter the headers' windows and remember the monthly quota."""
+        if state is None:
+            return
+        self._limiter.learn(state)
+        monthly = state.monthly
+        if monthly is not None:
+            self.quota = Quota(monthly.limit, monthly.remaining, monthly.reset, time.time())
+
+    def _refuse_if_quota_spent(self) -> None:
+        """Raise instead of spending a request the last headers said would be refused."""
+        quota = self.quota
+        if quota is not None and quota.exhausted and (quota.resets_in() or 0) > 0:
+            reset = quota.resets_in()
+            raise BraveQuotaExceeded(quota_message(reset), reset=reset, code="QUOTA_LIMITED")
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(self._timeout),
+                headers={"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": "knowledge-agg"},
+                transport=self._transport,
+            )
+        return self._client
+
+    def _response_cache(self) -> ResponseCache | None:
+        if self._cache is None and self._cache_dir is not None:
+            self._cache = ResponseCache(self._cache_dir, ttl=self._cache_ttl)
+        return self._cache
+
+
+def _with_faq(response: BraveResponse) -> list[Hit]:
+    """The page's hits, each carrying as extra snippets the FAQ answers Brave linked to its URL."""
+    answers: dict[str, list[str]] = {}
+    for faq in response.faq:
+        answers.setdefault(faq.url, []).append(f"{faq.question} {faq.answer}")
+    if not answers:
+        return list(response.hits)
+    return [
+        dataclasses.replace(hit, extra_snippets=hit.extra_snippets + tuple(answers.get(hit.url, ())))
+        for hit in response.hits
+    ]
