@@ -1,0 +1,133 @@
+"""The SQLite FTS5 index file: atomic builds, BM25 queries and document lookups (all blocking)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from ._corpora import Document
+
+__all__ = ["SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "document_text", "file_lock"]
+
+#: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
+SCHEMA = "2"
+#: BM25 weights of the columns: a term in the title counts this many times more than in the body.
+_TITLE_WEIGHT, _BODY_WEIGHT = 16.0, 1.0
+_SNIPPET_TOKENS = 40
+_BATCH = 2000
+
+_CREATE = f"""
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE docs(rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
+                  url TEXT NOT NULL, body TEXT NOT NULL);
+CREATE VIRTUAL TABLE fts USING fts5(title, body, content='docs', content_rowid='rowid',
+                                    tokenize='porter unicode61 remove_diacritics 2');
+INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_BODY_WEIGHT})');
+"""
+_SEARCH = f"""
+SELECT d.doc_id, d.title, d.url, m.snip
+FROM (SELECT rowid, snippet(fts, 1, '', '', '…', {_SNIPPET_TOKENS}) AS snip, rank
+      FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?) AS m
+JOIN docs AS d ON d.rowid = m.rowid
+ORDER BY m.rank
+"""
+
+
+def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> int:
+    """Write a fresh index to a temporary file, then move it over ``path``; returns the document count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.chmod(0o644)
+    try:
+        with contextlib.closing(sqlite3.connect(tmp)) as conn:
+            conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _CREATE)
+            for batch in _batches(documents):
+                conn.executemany(
+                    "INSERT OR IGNORE INTO docs(doc_id, title, url, body) VALUES (?, ?, ?, ?)",
+                    [(_safe(d.id), _safe(d.title), _safe(d.url), _safe(d.text)) for d in batch],
+                )
+            conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
+            count = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+            rows = {**meta, "schema": SCHEMA, "documents": str(count), "built_at": f"{time.time():.3f}"}
+            conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", rows.items())
+            conn.commit()
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return count
+
+
+def read_meta(path: Path) -> dict[str, str] | None:
+    """The index's metadata, or ``None`` when it is missing, unreadable or of another schema."""
+    if not path.is_file():
+        return None
+    try:
+        with contextlib.closing(connect(path)) as conn:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.Error:
+        return None
+    return meta if meta.get("schema") == SCHEMA else None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A read-only connection any thread may use (one thread at a time)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+
+
+def match_expression(terms: Iterable[str]) -> str:
+    """An FTS5 query OR-ing each term as a quoted string, so no user text is ever read as FTS syntax."""
+    return " OR ".join('"' + _safe(term).replace('"', '""') + '"' for term in terms if term.strip())
+
+
+def search(conn: sqlite3.Connection, terms: Sequence[str], count: int) -> list[tuple[str, str, str, str]]:
+    """``(doc_id, title, url, snippet)`` of the best ``count`` documents for ``terms``, best first."""
+    expression = match_expression(terms)
+    if not expression or count < 1:
+        return []
+    return conn.execute(_SEARCH, (expression, count)).fetchall()
+
+
+def document_text(conn: sqlite3.Connection, doc_id: str) -> str | None:
+    """The full text of one document, or ``None`` when the index does not hold it."""
+    row = conn.execute("SELECT body FROM docs WHERE doc_id = ?", (_safe(doc_id),)).fetchone()
+    return row[0] if row else None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` so only one process builds an index at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: builds are still atomic, only possibly duplicated.
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _batches(documents: Iterable[Document]) -> Iterator[list[Document]]:
+    batch: list[Document] = []
+    for doc in documents:
+        batch.append(doc)
+        if len(batch) >= _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _safe(text: str) -> str:
+    """``text`` with lone surrogates replaced, since SQLite stores UTF-8 only."""
+    return text.encode("utf-8", "replace").decode("utf-8")

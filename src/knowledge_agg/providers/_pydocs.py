@@ -1,0 +1,165 @@
+"""The ``pydocs`` corpus: the running Python's pydoc topics and standard-library docstrings.
+
+Collecting imports hundreds of modules, so it runs in a child interpreter
+(``python -m knowledge_agg.providers._pydocs``) that writes one JSON document per line: the
+caller's process keeps its memory, its ``sys.modules`` and its terminal untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import io
+import json
+import pkgutil
+import re
+import sys
+import sysconfig
+import warnings
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+__all__ = ["fingerprint", "collect"]
+
+_DOCS = "https://docs.python.org/3"
+#: Modules whose import has side effects (a browser, a printout, a GUI) or that only hold tests.
+_SKIP = frozenset(
+    {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "test", "tests", "idle_test",
+     "__main__", "lib2to3", "ensurepip", "pydoc_data", "distutils", "msilib", "winreg", "winsound",
+     "ntpath", "nturl2path", "macholib"}
+)
+#: Packages documented as one page whose submodules are implementation details (codecs, ...).
+_NO_WALK = frozenset({"encodings"})
+#: Modules documented under another name.
+_ALIASES = {"posixpath": "os.path"}
+#: Where the builtins are documented, by kind of object.
+_BUILTIN_PAGES = {"function": "functions", "exception": "exceptions", "type": "stdtypes"}
+_SECTION = re.compile(r"^(\S.*)\n(=+|-+)$", re.MULTILINE)
+
+
+def fingerprint() -> str:
+    """What the corpus depends on: the Python version and where its standard library lives."""
+    return f"pydocs:{sys.version}:{sysconfig.get_paths()['stdlib']}"
+
+
+def collect() -> Iterator[dict[str, str]]:
+    """Every document of the corpus as ``{id, title, url, text}``: topics first, then modules."""
+    yield from _topics()
+    seen: set[int] = set()
+    for module in _modules():
+        yield from _module_docs(module, seen)
+
+
+def _topics() -> Iterator[dict[str, str]]:
+    """The language reference topics of ``help()``, one document per section and subsection."""
+    from pydoc_data.topics import topics
+
+    for key, text in topics.items():
+        title, _, body = text.strip().partition("\n")
+        title, url = title.strip(), f"{_DOCS}/search.html?q={key}"
+        headings = [m for m in _SECTION.finditer(body) if len(m.group(2)) == len(m.group(1))]
+        starts = [0, *(m.start() for m in headings)]
+        names = [title, *(f"{title}: {m.group(1).strip()}" for m in headings)]
+        for n, (start, name) in enumerate(zip(starts, names)):
+            end = starts[n + 1] if n + 1 < len(starts) else len(body)
+            section = body[start:end].strip("*\n ")
+            if section:
+                yield {"id": f"topic:{key}" + (f"#{n}" if n else ""), "title": name, "url": url, "text": section}
+
+
+def _modules() -> Iterator[ModuleType]:
+    """Public standard-library modules and their public submodules that import cleanly."""
+    for name in sorted(sys.stdlib_module_names):
+        if name.startswith("_") or name in _SKIP:
+            continue
+        module = _import(name)
+        if module is None:
+            continue
+        yield module
+        if name in _NO_WALK:
+            continue
+        for info in pkgutil.walk_packages(getattr(module, "__path__", []), f"{name}.", onerror=lambda _: None):
+            parts = info.name.split(".")[1:]
+            if any(p.startswith("_") or p in _SKIP for p in parts):
+                continue
+            sub = _import(info.name)
+            if sub is not None:
+                yield sub
+
+
+def _import(name: str) -> ModuleType | None:
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return importlib.import_module(name)
+    except BaseException:  # noqa: BLE001 - any failure (even SystemExit) just leaves the module out
+        return None
+
+
+def _module_docs(module: ModuleType, seen: set[int]) -> Iterator[dict[str, str]]:
+    """The module's own docstring, then its public classes and functions, then their methods."""
+    name = _ALIASES.get(module.__name__, module.__name__)
+    page = f"{_DOCS}/library/{name}.html"
+    if doc := _own_doc(module):
+        yield {"id": f"py:{name}", "title": name, "url": page, "text": f"{name}\n\n{doc}"}
+    exported = getattr(module, "__all__", None)
+    for attr, obj in list(vars(module).items()):
+        if attr.startswith("_") or not (inspect.isclass(obj) or inspect.isroutine(obj)) or id(obj) in seen:
+            continue
+        if getattr(obj, "__module__", None) != module.__name__ and not (isinstance(exported, (list, tuple)) and attr in exported):
+            continue
+        seen.add(id(obj))
+        qualname = f"{name}.{attr}"
+        if name == "builtins":
+            qualname, page = attr, f"{_DOCS}/library/{_BUILTIN_PAGES[_builtin_kind(obj)]}.html"
+        if doc := _own_doc(obj):
+            prefix = "class " if inspect.isclass(obj) else ""
+            yield {"id": f"py:{qualname}", "title": qualname, "url": f"{page}#{qualname}",
+                   "text": f"{prefix}{qualname}{_signature(obj)}\n\n{doc}"}
+        if inspect.isclass(obj):
+            yield from _methods(obj, qualname, page)
+
+
+def _builtin_kind(obj: Any) -> str:
+    if not inspect.isclass(obj):
+        return "function"
+    return "exception" if issubclass(obj, BaseException) else "type"
+
+
+def _methods(cls: type, qualname: str, page: str) -> Iterator[dict[str, str]]:
+    for attr, member in vars(cls).items():
+        if attr.startswith("_"):
+            continue
+        target = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
+        if not (inspect.isroutine(target) or isinstance(target, property)):
+            continue
+        doc = _own_doc(target)
+        if doc and not any(_own_doc(getattr(base, attr, None)) == doc for base in cls.__mro__[1:]):
+            full = f"{qualname}.{attr}"
+            sig = "" if isinstance(target, property) else _signature(target)
+            yield {"id": f"py:{full}", "title": full, "url": f"{page}#{full}", "text": f"{full}{sig}\n\n{doc}"}
+
+
+def _own_doc(obj: Any) -> str:
+    doc = getattr(obj, "__doc__", None) if obj is not None else None
+    return inspect.cleandoc(doc) if isinstance(doc, str) and doc.strip() else ""
+
+
+def _signature(obj: Any) -> str:
+    try:
+        return str(inspect.signature(obj))
+    except (TypeError, ValueError):
+        return "(...)" if callable(obj) else ""
+
+
+def _main() -> None:
+    warnings.simplefilter("ignore")
+    out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="replace", newline="\n")
+    for doc in collect():
+        out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,197 @@
+"""The ``local`` provider: BM25 search over an embedded SQLite FTS5 index of a local corpus."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from ..analyze import key_terms
+from ..errors import ProviderError
+from ..models import Hit
+from . import Notify, _fts
+from ._corpora import Corpus
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+__all__ = ["LocalProvider", "IndexStatus"]
+
+_T = TypeVar("_T")
+#: One lock per index file, so threads of one process never build the same index twice at once.
+_BUILD_LOCKS: dict[Path, threading.Lock] = {}
+_BUILD_LOCKS_GUARD = threading.Lock()
+_RULE = re.compile(r"([=\-~^*#_])\1{2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    """What an index holds and whether this call had to build it."""
+
+    corpus: str
+    kind: str
+    path: Path
+    documents: int
+    size_bytes: int
+    fingerprint: str
+    built_at: float
+    build_seconds: float
+    rebuilt: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The status as JSON-ready values."""
+        return {**asdict(self), "path": str(self.path)}
+
+
+class LocalProvider:
+    """Searches a local corpus (default: this Python's documentation) with no network at all."""
+
+    name = "local"
+
+    def __init__(self, corpus: str | os.PathLike[str] = "pydocs", *, cache_dir: str | os.PathLike[str]) -> None:
+        self.corpus = Corpus.parse(corpus)
+        self.path = Path(cache_dir).expanduser() / "index" / f"{self.corpus.key}.sqlite"
+        self._status: IndexStatus | None = None
+        self._pool: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._generation = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalProvider:
+        """The provider over ``settings.corpus``, indexed under ``settings.cache_dir``."""
+        return cls(settings.corpus, cache_dir=settings.cache_dir)
+
+    def __repr__(self) -> str:
+        return f"LocalProvider(corpus={self.corpus.name!r}, path={str(self.path)!r})"
+
+    async def build(self, *, force: bool = False, notify: Notify | None = None) -> IndexStatus:
+        """Make sure the index is current (building it when the corpus changed or ``force``)."""
+        if notify is not None and (force or await asyncio.to_thread(self.is_stale)):
+            notify(f"building the local index of {self.corpus.name!r} (only when the corpus changes)")
+        return await asyncio.to_thread(self.build_sync, force=force)
+
+    async def status(self) -> IndexStatus:
+        """The current index's status, building it first if needed."""
+        return self._status or await self.build()
+
+    def is_stale(self) -> bool:
+        """Whether the index file is missing or was built from a different version of the corpus."""
+        meta = _fts.read_meta(self.path)
+        return meta is None or meta.get("fingerprint") != self.corpus.fingerprint()
+
+    def build_sync(self, *, force: bool = False) -> IndexStatus:
+        """Blocking form of :meth:`build`, for scripts, benchmarks and worker threads."""
+        with _build_lock(self.path):
+            fingerprint = self.corpus.fingerprint()
+            meta = _fts.read_meta(self.path)
+            rebuilt, seconds = False, 0.0
+            if force or meta is None or meta.get("fingerprint") != fingerprint:
+                with _fts.file_lock(self.path.with_name(self.path.name + ".lock")):
+                    meta = _fts.read_meta(self.path)  # another process may have just built it
+                    if force or meta is None or meta.get("fingerprint") != fingerprint:
+                        started = time.perf_counter()
+                        meta = {"fingerprint": fingerprint, "corpus": self.corpus.name, "kind": self.corpus.kind}
+                        _fts.build(self.path, self.corpus.documents(), meta)
+                        rebuilt, seconds = True, time.perf_counter() - started
+                        meta = _fts.read_meta(self.path)
+            if meta is None:
+                raise ProviderError(f"The local index at {self.path} could not be read.", kind="index_failed")
+            status = IndexStatus(
+                corpus=self.corpus.name,
+                kind=self.corpus.kind,
+                path=self.path,
+                documents=int(meta["documents"]),
+                size_bytes=self.path.stat().st_size,
+                fingerprint=fingerprint,
+                built_at=float(meta["built_at"]),
+                build_seconds=round(seconds, 3),
+                rebuilt=rebuilt,
+            )
+            self._reset_pool()
+            self._status = status
+            return status
+
+    async def search(self, query: str, *, count: int, notify: Notify | None = None) -> list[Hit]:
+        """Up to ``count`` hits for the query's key terms, best BM25 score first."""
+        terms = key_terms(query)
+        if not terms or count < 1:
+            return []
+        if self._status is None:
+            await self.build(notify=notify)
+        rows = await asyncio.to_thread(self._query, _fts.search, terms, count)
+        return [
+            Hit(
+                rank=rank,
+                title=title,
+                url=url,
+                snippet=_plain(snippet),
+                provider=self.name,
+                domain=urlsplit(url).hostname or self.corpus.name,
+                doc_id=doc_id,
+            )
+            for rank, (doc_id, title, url, snippet) in enumerate(rows, 1)
+        ]
+
+    async def document(self, hit: Hit) -> str | None:
+        """The full text of a hit this provider returned, read from the index (no HTTP)."""
+        if hit.provider != self.name or hit.doc_id is None:
+            return None
+        if self._status is None:
+            await self.build()
+        return await asyncio.to_thread(self._query, _fts.document_text, hit.doc_id)
+
+    async def aclose(self) -> None:
+        """Close every pooled connection; searches still running close theirs when they finish."""
+        with self._lock:
+            self._closed = True
+        self._reset_pool()
+
+    def _query(self, operation: Callable[..., _T], *args: Any) -> _T:
+        """Run one read on a pooled connection (opened on demand, returned afterwards)."""
+        with self._lock:
+            if self._closed:
+                raise ProviderError("The local provider is closed.", kind="closed")
+            conn = self._pool.pop() if self._pool else None
+            generation = self._generation
+        conn = conn or _fts.connect(self.path)
+        ok = False
+        try:
+            result = operation(conn, *args)
+            ok = True
+            return result
+        except sqlite3.Error as exc:
+            raise ProviderError(f"The local index at {self.path} failed: {exc}", kind="index_failed") from exc
+        finally:
+            with self._lock:
+                keep = ok and not self._closed and generation == self._generation
+                if keep:
+                    self._pool.append(conn)
+            if not keep:
+                conn.close()
+
+    def _reset_pool(self) -> None:
+        """Close pooled connections; those in use are closed when returned (they may see an old file)."""
+        with self._lock:
+            pool, self._pool = self._pool, []
+            self._generation += 1
+        for conn in pool:
+            conn.close()
+
+
+def _plain(snippet: str) -> str:
+    """A snippet on one line, without reStructuredText/Markdown rules such as ``-----``."""
+    return " ".join(_RULE.sub(" ", snippet).split())
+
+
+def _build_lock(path: Path) -> threading.Lock:
+    with _BUILD_LOCKS_GUARD:
+        return _BUILD_LOCKS.setdefault(path.resolve(), threading.Lock())
