@@ -293,3 +293,45 @@ async def test_closed_provider_refuses_searches(jsonl: Path, tmp_path: Path) -> 
     await provider.aclose()
     with pytest.raises(ProviderError, match="closed"):
         await provider.search("asyncio", count=1)
+
+
+ISSUE_7_QUERIES = [
+    "",
+    "   \t\n",
+    "x" * 10_000,
+    " ".join(f"word{i}" for i in range(60)),
+    "asyncio\x00\x07 queue\x1b[0m",
+    "Как работает asyncio 队列 キュー",
+    "🐍 asyncio 🚀",
+    '"asyncio" * NEAR AND queue',
+    "SELECT * FROM fts WHERE fts MATCH 'x' --",
+]
+
+
+@pytest.mark.parametrize("query", ISSUE_7_QUERIES)
+async def test_query_inputs_are_a_clear_error_or_a_normal_search(pydocs: LocalProvider, query: str) -> None:
+    try:
+        analysis = analyze(query)
+    except QueryError as exc:
+        assert "empty" in str(exc) or "limit" in str(exc)
+        return
+    hits = await pydocs.search(analysis.search_query, count=5)
+    assert isinstance(hits, list) and len(hits) <= 5
+
+
+def test_processes_building_one_index_at_once_build_it_once(folder: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from knowledge_agg.providers.local import LocalProvider; "
+        "s = LocalProvider(sys.argv[1], cache_dir=sys.argv[2]).build_sync(); print(s.rebuilt, s.documents)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(folder), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [proc.communicate(timeout=120)[0].split() for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs)
+    assert sorted(out[0] for out in outputs) == ["False", "False", "True"]
+    assert all(out[1] == "5" for out in outputs)
