@@ -164,3 +164,8 @@ def test_terms_occur_in_the_query(query: str) -> None:
         return
     for term in result.terms:
         assert term in query.lower()
+
+
+def test_quoted_stop_words_are_kept_as_terms() -> None:
+    assert analyze('What does the "with" statement do?').terms == ("with", "statement")
+    assert analyze("what does the with statement do").terms == ("statement",)

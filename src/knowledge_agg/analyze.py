@@ -64,6 +64,7 @@ _CODE_SIGNALS = re.compile(
 )
 _HEX_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
 _TOKEN = re.compile(r"\w+")
+_QUOTES = frozenset({'"', "'", "`", "\u201c", "\u201d", "\u2018", "\u2019"})
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 
 
@@ -82,10 +83,13 @@ def tokenize(text: str) -> list[str]:
 
 
 def key_terms(text: str) -> tuple[str, ...]:
-    """Lower-cased key terms of ``text``: stop words and filler removed, order kept, no repeats."""
+    """Lower-cased key terms of ``text``: stop words (unless quoted, as in ``"with"``) dropped, order kept."""
     terms: dict[str, None] = {}
-    for token in tokenize(text):
-        if token in _STOP_WORDS or token.strip("_") == "" or (len(token) == 1 and token.isascii()):
+    lowered = clean(text).lower()
+    for match in _TOKEN.finditer(lowered):
+        token = match.group()
+        quoted = lowered[match.start() - 1 : match.start()] in _QUOTES and lowered[match.end() : match.end() + 1] in _QUOTES
+        if token.strip("_") == "" or (len(token) == 1 and token.isascii()) or (token in _STOP_WORDS and not quoted):
             continue
         terms.setdefault(token)
         if len(terms) >= _MAX_TERMS:
