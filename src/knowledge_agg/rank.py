@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from ._text import sentence_spans, terms, tokenize, word_count
+from ._text import STOPWORDS, sentence_spans, terms, tokenize, word_count
 from .models import Analysis, Page, Passage
 
 __all__ = ["BM25", "query_terms", "split_passages", "rank_passages"]
@@ -93,7 +93,7 @@ def rank_passages(
     bm25 = BM25(tokens)
     relevance = bm25.scores(query)
     top = max(relevance) or 1.0
-    bags = [Counter(t for t in doc if t in bm25.idf and bm25.idf[t] > 0.5) for doc in tokens]
+    bags = [Counter(t for t in doc if t not in STOPWORDS) for doc in tokens]
     chosen: list[int] = []
     remaining = set(range(len(candidates)))
     while remaining and len(chosen) < k:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ._text import STOPWORDS as _STOP
 from ._text import sentence_spans, tokenize, word_count
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
@@ -37,6 +38,8 @@ class _Sentence:
     source_ids: list[int]
     passage_rank: int
     position: int
+    passage_score: float
+    coverage: float = 0.0
     score: float = 0.0
 
 
@@ -90,10 +93,16 @@ def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
                 continue
             known = by_text.get(text)
             if known is None:
-                by_text[text] = _Sentence(text, tokenize(text), [passage.source_id], rank, position)
+                by_text[text] = _Sentence(
+                    text, tokenize(text), [passage.source_id], rank, position, passage.score
+                )
             elif passage.source_id not in known.source_ids:
                 known.source_ids.append(passage.source_id)
     return list(by_text.values())
+
+
+#: Weights of the sentence score (tuned on the XQuAD dev half; see benchmarks/results/quality_log.md).
+_W = {"passage": 0.15, "rank": 0.0, "shape": 0.1, "name": 0.1, "prev": 0.2, "next": 0.2, "stale": 0.0, "floor": 0.0, "length": 0.05}
 
 
 def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> None:
@@ -103,11 +112,27 @@ def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> No
     total = sum(idf.values()) or 1.0
     qset = set(query)
     for sentence in sentences:
-        present = set(sentence.tokens) & qset
-        coverage = sum(idf[t] for t in present) / total
-        rank_prior = 1.0 / (1 + sentence.passage_rank)
-        shape = 1.0 if _has_answer_shape(sentence, kind, qset) else 0.0
-        sentence.score = coverage + 0.15 * rank_prior + 0.3 * shape * (coverage > 0)
+        sentence.coverage = sum(idf[t] for t in set(sentence.tokens) & qset) / total
+    neighbours = {(s.passage_rank, s.position): s.coverage for s in sentences}
+    best_passage = max(s.passage_score for s in sentences) or 1.0
+    for s in sentences:
+        shape = 1.0 if _has_answer_shape(s, kind, qset) else 0.0
+        stale = 1.0 if all(t in qset or t in _STOP for t in s.tokens) else 0.0
+        context = (
+            _W["prev"] * neighbours.get((s.passage_rank, s.position - 1), 0.0)
+            + _W["next"] * neighbours.get((s.passage_rank, s.position + 1), 0.0)
+        )
+        if not s.coverage and not context:
+            continue
+        s.score = (
+            s.coverage
+            + _W["passage"] * s.passage_score / best_passage
+            + _W["rank"] / (1 + s.passage_rank)
+            + _W["shape" if kind in ("number", "date") else "name"] * shape * (s.coverage > 0)
+            + context
+            - _W["stale"] * stale
+            - _W["length"] * max(0, len(s.tokens) - 20) / 20
+        )
 
 
 def _no_result(analysis: Analysis) -> Synthesis:
@@ -120,10 +145,11 @@ def synthesize(
     """3–7 sentences from ``passages`` best first, each cited ``[n]``, within ``max_words``, plus the source list."""
     query = query_terms(analysis)
     qset = set(query)
-    sentences = [s for s in _candidates(passages) if qset & set(s.tokens)]
-    if not sentences:
+    sentences = _candidates(passages)
+    if not any(qset & set(s.tokens) for s in sentences):
         return _no_result(analysis)
     _score(sentences, query, _question_type(analysis.query))
+    sentences = [s for s in sentences if s.score > _W["floor"]]
     sentences.sort(key=lambda s: (-s.score, s.passage_rank, s.position))
     chosen: list[_Sentence] = []
     used = 0

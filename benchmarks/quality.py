@@ -1,0 +1,119 @@
+"""Answer quality on SQuAD-format questions (XQuAD dev by default) plus the extraction F1, as one report.
+
+Run: ``python -m benchmarks.quality [--xquad PATH] [--extraction PATH] [--max-words 100] [--limit N]``.
+Prints a table and writes ``benchmarks/results/quality.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ._quality_data import load_squad
+from ._quality_eval import DirectPipeline, Outcome, summarize
+
+__all__ = ["main", "run_quality", "extraction_f1"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
+
+_LABELS = {
+    "top_source": "answer in the top source",
+    "top3_passages": "answer in the top 3 passages",
+    "top8_passages": "answer in the top 8 passages",
+    "synthesis": "answer in the synthesis (≤ {max_words} words)",
+    "synthesis_words_mean": "synthesis length, mean words",
+    "verbatim": "synthesis sentences verbatim in the cited source",
+    "seconds_per_question": "time per question, s",
+    "extraction_f1": "extraction F1",
+}
+
+
+def extraction_f1(path: Path) -> dict[str, Any] | None:
+    """The extraction benchmark's figures via ``benchmarks.extraction.score_extraction``; None when absent."""
+    try:
+        module = importlib.import_module("benchmarks.extraction")
+    except ImportError:
+        return None
+    score = getattr(module, "score_extraction", None)
+    if score is None or not path.exists():
+        return None
+    result = score(path)
+    return result if isinstance(result, dict) else {"f1": float(result)}
+
+
+def run_quality(xquad: Path, *, max_words: int, limit: int | None, mode: str, concurrency: int) -> dict[str, Any]:
+    """Run every question (or the first ``limit``) and return the figures."""
+    articles, questions = load_squad(xquad)
+    questions = questions[:limit] if limit else questions
+    started = time.perf_counter()
+    outcomes: list[Outcome]
+    if mode == "direct":
+        pipeline = DirectPipeline(articles, max_words=max_words)
+        outcomes = [pipeline.run(q) for q in questions]
+    else:
+        from ._quality_http import run_over_http
+
+        outcomes = run_over_http(articles, questions, max_words=max_words, concurrency=concurrency)
+    figures: dict[str, Any] = summarize(outcomes)
+    figures["wall_seconds"] = round(time.perf_counter() - started, 2)
+    return figures
+
+
+def _table(figures: dict[str, Any], max_words: int) -> str:
+    rows = []
+    for key, label in _LABELS.items():
+        if key in figures and figures[key] is not None:
+            value = figures[key]
+            unit = " %" if key in {"top_source", "top3_passages", "top8_passages", "synthesis", "verbatim"} else ""
+            rows.append((label.format(max_words=max_words), f"{value}{unit}"))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"| {label:<{width}} | {value:>10} |" for label, value in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run the evaluation, print the table and write the JSON report."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
+    parser.add_argument("--xquad", type=Path, default=SHARED / "datasets" / "xquad" / "xquad.en.dev.json")
+    parser.add_argument("--extraction", type=Path, default=SHARED / "datasets" / "extraction")
+    parser.add_argument("--max-words", type=int, default=100)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--mode", choices=("http", "direct"), default="http",
+                        help="http: the full pipeline against the Brave-compatible stand-in; direct: stage functions")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if not args.xquad.exists():
+        print(f"XQuAD file not found: {args.xquad} (pass --xquad PATH)", file=sys.stderr)
+        return 2
+    figures = run_quality(
+        args.xquad, max_words=args.max_words, limit=args.limit, mode=args.mode, concurrency=args.concurrency
+    )
+    extraction = extraction_f1(args.extraction)
+    figures["extraction_f1"] = None if extraction is None else extraction.get("f1")
+    report = {
+        "dataset": str(args.xquad),
+        "extraction_dataset": str(args.extraction),
+        "mode": args.mode,
+        "max_words": args.max_words,
+        "limit": args.limit,
+        "python": platform.python_version(),
+        "figures": figures,
+        "extraction": extraction,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(_table(figures, args.max_words))
+    print(f"\n{figures['questions']} questions in {figures['wall_seconds']} s ({args.mode}); wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

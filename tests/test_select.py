@@ -1,0 +1,58 @@
+"""Source selection: dedup by normalised URL, per-domain cap for web hits only, scores and reasons."""
+
+from __future__ import annotations
+
+from knowledge_agg.analyze import analyze
+from knowledge_agg.models import Hit
+from knowledge_agg.select import select_sources
+
+
+def _hit(rank: int, url: str, title: str = "Page", snippet: str = "", doc_id: str | None = None) -> Hit:
+    return Hit(rank=rank, title=title, url=url, snippet=snippet, provider="test", doc_id=doc_id)
+
+
+def test_duplicates_under_different_urls_are_read_once() -> None:
+    hits = [
+        _hit(1, "https://www.example.com/a/?utm_source=x#top", "Async generators"),
+        _hit(2, "http://example.com/a", "Async generators again"),
+        _hit(3, "https://other.org/b", "Something else"),
+    ]
+    sources = select_sources(hits, analyze("async generators"))
+    assert [s.hit.rank for s in sources] == [1, 3]
+    assert [s.id for s in sources] == [1, 2]
+
+
+def test_at_most_two_per_web_domain_and_the_reason_says_so() -> None:
+    hits = [_hit(i, f"https://docs.python.org/p{i}", "asyncio generator") for i in range(1, 5)]
+    hits.append(_hit(5, "https://peps.python.org/pep-0525", "asyncio generator"))
+    sources = select_sources(hits, analyze("asyncio generator"), max_sources=5)
+    domains = [s.hit.url.split("/")[2] for s in sources]
+    assert domains.count("docs.python.org") == 2
+    assert "peps.python.org" in domains
+    first = sources[0].reason
+    assert first.startswith("rank 1") and "title matches 'asyncio', 'generator'" in first
+    assert "1 of 2 from docs.python.org" in first
+
+
+def test_local_documents_are_not_capped_by_domain() -> None:
+    hits = [_hit(i, f"doc://corpus/{i}", "generator", doc_id=str(i)) for i in range(1, 6)]
+    sources = select_sources(hits, analyze("generator"), max_sources=5)
+    assert len(sources) == 5
+    assert all("from" not in s.reason for s in sources)
+
+
+def test_title_matches_can_lift_a_lower_ranked_hit() -> None:
+    hits = [
+        _hit(1, "https://a.example/1", "Cooking pasta", "Boil water"),
+        _hit(2, "https://b.example/2", "Asynchronous generators in Python", "async generators yield"),
+    ]
+    sources = select_sources(hits, analyze("How do asynchronous generators work?"))
+    assert sources[0].hit.rank == 2
+    assert sources[0].score > sources[1].score
+    assert "snippet" not in sources[1].reason
+
+
+def test_max_sources_and_empty_input() -> None:
+    hits = [_hit(i, f"https://site{i}.example/", f"t{i}") for i in range(1, 10)]
+    assert len(select_sources(hits, analyze("anything"), max_sources=3)) == 3
+    assert select_sources([], analyze("anything")) == []
