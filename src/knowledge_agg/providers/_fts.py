@@ -15,7 +15,7 @@ from ._corpora import Document
 __all__ = ["SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "document_text", "file_lock"]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
-SCHEMA = "2"
+SCHEMA = "3"
 #: BM25 weights of the columns: a term in the title counts this many times more than in the body.
 _TITLE_WEIGHT, _BODY_WEIGHT = 16.0, 1.0
 _SNIPPET_TOKENS = 40

@@ -37,6 +37,7 @@ _ALIASES = {"posixpath": "os.path"}
 #: Where the builtins are documented, by kind of object.
 _BUILTIN_PAGES = {"function": "functions", "exception": "exceptions", "type": "stdtypes"}
 _SECTION = re.compile(r"^(\S.*)\n(=+|-+)$", re.MULTILINE)
+_RULE_LINE = re.compile(r"^[=\-~^*#+]{3,}[ \t]*\n?", re.MULTILINE)
 
 
 def fingerprint() -> str:
@@ -56,6 +57,7 @@ def _topics() -> Iterator[dict[str, str]]:
     """The language reference topics of ``help()``, one document per section and subsection."""
     from pydoc_data.topics import topics
 
+    seen: set[str] = set()
     for key, text in topics.items():
         title, _, body = text.strip().partition("\n")
         title, url = title.strip(), f"{_DOCS}/search.html?q={key}"
@@ -64,8 +66,9 @@ def _topics() -> Iterator[dict[str, str]]:
         names = [title, *(f"{title}: {m.group(1).strip()}" for m in headings)]
         for n, (start, name) in enumerate(zip(starts, names)):
             end = starts[n + 1] if n + 1 < len(starts) else len(body)
-            section = body[start:end].strip("*\n ")
-            if section:
+            section = _RULE_LINE.sub("", body[start:end]).strip()
+            if section and section not in seen:  # several topics repeat the same section
+                seen.add(section)
                 yield {"id": f"topic:{key}" + (f"#{n}" if n else ""), "title": name, "url": url, "text": section}
 
 
