@@ -1,0 +1,100 @@
+"""Admitting a run (validation, injection, the run cap) and driving it with metrics and clean-up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import anyio
+from fastapi import HTTPException, Request
+
+from ..errors import KnowledgeAggError
+from ..aggregator import EventStream
+from ..events import Event
+from ._corpus import RunContext, run_context
+from ._limiter import Busy
+from ._state import ServerState
+from .injection import INJECT_HEADER, OFF_MESSAGE, InjectionError, merge_override
+from .metrics import RunObserver
+
+__all__ = ["RunSlot", "open_run", "run_events"]
+
+_T = TypeVar("_T")
+
+
+class RunSlot:
+    """One admitted run: its event stream, its context, its metrics; :meth:`close` frees it once."""
+
+    def __init__(self, state: ServerState, stream: EventStream, context: RunContext, started: float) -> None:
+        self.state = state
+        self.stream = stream
+        self.context = context
+        self.started = started
+        self.observer = RunObserver(state.metrics)
+        self._closed = False
+
+    async def close(self) -> None:
+        """Stop the run if it still runs, free its slot and record how it ended; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.stream.aclose()
+        finally:
+            self.observer.finish()
+            self.state.limiter.release()
+
+
+async def open_run(
+    request: Request, state: ServerState, query: str, overrides: dict[str, Any], run_flags: dict[str, bool]
+) -> RunSlot:
+    """Check the options and the ``X-Inject`` header, then wait for a run slot (503 when none comes)."""
+    started = time.perf_counter()
+    injection = state.injection_in_force()
+    header = request.headers.get(INJECT_HEADER)
+    if header and injection is None:
+        raise HTTPException(403, OFF_MESSAGE)
+    if injection is not None:
+        try:
+            injection = merge_override(injection, header)
+        except InjectionError as exc:
+            raise HTTPException(422, detail=[{"loc": ["header", INJECT_HEADER], "msg": str(exc), "type": "value_error"}])
+    # A run may turn flags on or off for itself, but never error injection: that is the server's choice.
+    options: dict[str, Any] = {**overrides, "flags": {**state.flags, **run_flags, "error_injection": injection is not None}}
+    if injection is not None:
+        options["allow_private_hosts"] = True  # injected runs read this server's own /pages over loopback
+    try:
+        stream = state.require_aggregator().stream(query, **options)
+    except KnowledgeAggError as exc:
+        raise HTTPException(422, detail=[{"loc": ["query"], "msg": str(exc), "type": "value_error"}]) from exc
+    try:
+        await state.limiter.acquire()
+    except Busy as exc:
+        state.metrics.rejected.inc()
+        raise HTTPException(503, str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
+    return RunSlot(state, stream, RunContext(_loopback_base(request), injection), started)
+
+
+async def run_events(slot: RunSlot, render: Callable[[Event], _T]) -> AsyncIterator[_T]:
+    """The run's events, rendered for the wire; the run is closed however the iteration ends."""
+    run_context.set(slot.context)  # this generator runs in a task of its own: nothing to reset
+    try:
+        async for event in slot.stream:
+            slot.observer.first_event(time.perf_counter() - slot.started)
+            slot.observer.observe(event)
+            yield render(event)
+    finally:
+        await slot.close()
+
+
+def _loopback_base(request: Request) -> str:
+    """This server as its own runs reach it: the listening port on loopback, never a public name."""
+    server = request.scope.get("server") or ("127.0.0.1", 80)
+    host, port = server[0], server[1]
+    if host in ("0.0.0.0", "", None):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

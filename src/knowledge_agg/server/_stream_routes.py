@@ -1,0 +1,147 @@
+"""The aggregator over HTTP: ``/v1/stream`` (SSE or NDJSON), ``/v1/answer`` and the seed's ``POST /search``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, RootModel
+
+from ..errors import KnowledgeAggError
+from ..events import AnyEvent, SourceInfo, SynthesisEvent
+from ..flags import parse_flags
+from ..run import Run
+from ._runs import RunSlot, open_run, run_events
+from ._sse import NDJSON, NDJSONResponse, RunEventSourceResponse
+from ._state import get_state
+
+__all__ = ["router", "RunOptions", "RunRequest", "AnswerResponse", "StreamEvent"]
+
+
+class RunOptions(BaseModel):
+    """Per-run options: each overrides the server's setting of the same name for this run only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_results: int | None = Field(None, ge=1, le=200, description="search hits to ask for")
+    max_sources: int | None = Field(None, ge=1, le=50, description="sources to read")
+    max_per_domain: int | None = Field(None, ge=1, description="sources allowed from one domain")
+    max_passages: int | None = Field(None, ge=1, le=100, description="passages to keep")
+    max_words: int | None = Field(None, ge=10, le=2000, description="length of the synthesis")
+    search_timeout: float | None = Field(None, gt=0, le=120, description="seconds the search may take")
+    fetch_read_timeout: float | None = Field(None, gt=0, le=120, description="seconds to wait for page data")
+    fetch_total_timeout: float | None = Field(None, gt=0, le=300, description="seconds one page may take")
+    flags: str | None = Field(None, description='feature flags for this run, e.g. "synthesis=off,content_fetch=off"')
+
+    def overrides(self) -> dict[str, Any]:
+        """The options that were given, as keyword arguments for ``KnowledgeAggregator.stream``."""
+        return self.model_dump(exclude_none=True, exclude={"q", "query"})
+
+
+class StreamParams(RunOptions):
+    """``GET /v1/stream`` query parameters: ``q`` and any per-run option."""
+
+    q: str = Field(description="the question or search terms")
+
+
+class RunRequest(RunOptions):
+    """A JSON run request: ``query`` (or ``q``) and any per-run option."""
+
+    query: str = Field(validation_alias=AliasChoices("query", "q"), description="the question or search terms")
+
+
+class StreamEvent(RootModel[AnyEvent]):
+    """One event of a run; ``type`` tells which (see DESIGN §2)."""
+
+
+class AnswerResponse(BaseModel):
+    """A finished run as one document."""
+
+    query: str
+    events: list[AnyEvent]
+    synthesis: SynthesisEvent | None
+    sources: list[SourceInfo]
+    metrics: dict[str, Any]
+    partial: bool
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"description": "empty or oversized query, unknown option, malformed JSON, invalid X-Inject"},
+    503: {"description": "too many runs at once; retry after the `Retry-After` header's seconds"},
+}
+_STREAM_DOC = {
+    200: {
+        "model": StreamEvent,
+        "description": "one event per SSE message (`event:` type, `id:` seq, `data:` JSON), or per NDJSON line "
+        "with `Accept: application/x-ndjson`; `done` comes last",
+        "content": {NDJSON: {"schema": {"$ref": "#/components/schemas/StreamEvent"}}},
+    },
+    **_ERRORS,
+}
+
+router = APIRouter(tags=["runs"])
+
+
+@router.get("/v1/stream", response_class=RunEventSourceResponse, status_code=200, responses=_STREAM_DOC, summary="Stream a run")
+async def stream_get(request: Request, params: Annotated[StreamParams, Query()]) -> Any:
+    """Run ``q`` and stream its events as they happen (SSE, or NDJSON on request)."""
+    return await _stream(request, params.q, params, ndjson_ok=True)
+
+
+@router.post("/v1/stream", response_class=RunEventSourceResponse, status_code=200, responses=_STREAM_DOC, summary="Stream a run")
+async def stream_post(request: Request, body: RunRequest) -> Any:
+    """Like ``GET /v1/stream``, with the query and options in a JSON body."""
+    return await _stream(request, body.query, body, ndjson_ok=True)
+
+
+@router.post("/search", response_class=RunEventSourceResponse, status_code=200, responses=_STREAM_DOC, summary="Stream a run (seed API)")
+async def search(request: Request, body: RunRequest) -> Any:
+    """The seed project's endpoint: ``{"query": ...}`` in, the run's events out as SSE."""
+    return await _stream(request, body.query, body, ndjson_ok=False)
+
+
+@router.post("/v1/answer", response_model=AnswerResponse, responses=_ERRORS, summary="Run to the end")
+async def answer(request: Request, body: RunRequest) -> Any:
+    """Run the query to the end and return every event with the synthesis, sources and metrics."""
+    slot = await _open(request, body.query, body)
+    run = Run(body.query)
+    try:
+        async for event in run_events(slot, lambda e: e):
+            run.events.append(event)
+    finally:
+        await slot.close()
+    return AnswerResponse(
+        query=run.query, events=run.events, synthesis=run.synthesis, sources=run.sources,  # type: ignore[arg-type]
+        metrics=run.metrics, partial=run.partial,
+    )
+
+
+async def _stream(request: Request, query: str, options: RunOptions, *, ndjson_ok: bool) -> Any:
+    slot = await _open(request, query, options)
+    if ndjson_ok and NDJSON in request.headers.get("accept", ""):
+        return NDJSONResponse(run_events(slot, lambda e: e.to_json() + "\n"), slot)
+    return RunEventSourceResponse(run_events(slot, _sse_fields), slot)
+
+
+def _sse_fields(event: Any) -> dict[str, str]:
+    return {"event": event.type, "id": str(event.seq), "data": event.to_json()}
+
+
+async def _open(request: Request, query: str, options: RunOptions) -> RunSlot:
+    """Validate the request and take a run slot; 422 for bad input, 503 when the server is full."""
+    state = get_state(request)
+    if not query.strip():
+        raise _invalid("q", "the query is empty: ask a question or give search terms")
+    if len(query) > state.settings.max_query_chars:
+        raise _invalid("q", f"the query has {len(query)} characters; the limit is {state.settings.max_query_chars}")
+    overrides = options.overrides()
+    try:
+        run_flags = parse_flags(overrides.pop("flags", None))
+    except KnowledgeAggError as exc:
+        raise _invalid("flags", str(exc)) from exc
+    return await open_run(request, state, query, overrides, run_flags)
+
+
+def _invalid(field: str, message: str) -> HTTPException:
+    return HTTPException(422, detail=[{"loc": ["query", field], "msg": message, "type": "value_error"}])
+
