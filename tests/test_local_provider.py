@@ -123,6 +123,8 @@ async def test_pydocs_documents_are_the_library_reference(pydocs: LocalProvider)
     status = await pydocs.status()
     assert status.documents > 3000 and status.size_bytes > 0 and status.kind == "pydocs"
     json.dumps(status.to_dict())
+    reopened = await LocalProvider.from_settings(Settings(provider="local")).build()
+    assert not reopened.rebuilt and reopened.built_at == status.built_at
 
 
 async def test_document_of_a_foreign_hit_is_none(pydocs: LocalProvider) -> None:
@@ -186,6 +188,18 @@ def test_rebuilds_only_when_the_folder_changes(folder: Path, tmp_path: Path) -> 
     assert not provider.build_sync().rebuilt
     assert provider.build_sync(force=True).rebuilt
     assert not list(cache.glob("index/*.tmp"))
+
+
+def test_abandoned_temporary_files_are_cleaned_up(jsonl: Path, tmp_path: Path) -> None:
+    provider = LocalProvider(jsonl, cache_dir=tmp_path)
+    provider.path.parent.mkdir(parents=True)
+    old = provider.path.with_name(f".{provider.path.name}.killed.tmp")
+    fresh = provider.path.with_name(f".{provider.path.name}.running.tmp")
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    os.utime(old, (0, 0))
+    provider.build_sync()
+    assert not old.exists() and fresh.exists()
 
 
 def test_rebuilds_when_the_jsonl_changes_or_the_index_is_corrupt(jsonl: Path, tmp_path: Path) -> None:

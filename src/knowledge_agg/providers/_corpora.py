@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,11 +112,16 @@ def _pydocs_documents() -> Iterator[Document]:
     """Collect ``pydocs`` in an isolated child interpreter and read its JSON lines."""
     command = [sys.executable, "-I", "-S", str(Path(_pydocs.__file__))]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            data = json.loads(line)
-            yield Document(data["id"], data["title"], data["url"], data["text"])
-        code = proc.wait(timeout=_PYDOCS_TIMEOUT)
+        watchdog = threading.Timer(_PYDOCS_TIMEOUT, proc.kill)  # a module whose import hangs must not hang us
+        watchdog.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                data = json.loads(line)
+                yield Document(data["id"], data["title"], data["url"], data["text"])
+            code = proc.wait()
+        finally:
+            watchdog.cancel()
     if code != 0:
         raise ProviderError(f"Reading the Python documentation failed (exit code {code}).", kind="index_failed")
 

@@ -41,6 +41,7 @@ ORDER BY m.rank
 def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> int:
     """Write a fresh index to a temporary file, then move it over ``path``; returns the document count."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -115,6 +116,15 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Delete temporary files that builds killed mid-way left behind (older than an hour)."""
+    cutoff = time.time() - 3600
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
 
 
 def _batches(documents: Iterable[Document]) -> Iterator[list[Document]]:
