@@ -37,16 +37,17 @@ _LABELS = {
 
 
 def extraction_f1(path: Path) -> dict[str, Any] | None:
-    """The extraction benchmark's figures via ``benchmarks.extraction.score_extraction``; None when absent."""
+    """The project extractor's figures via ``benchmarks.extraction.score_extraction``; None when either is absent."""
     try:
         module = importlib.import_module("benchmarks.extraction")
     except ImportError:
         return None
     score = getattr(module, "score_extraction", None)
-    if score is None or not path.exists():
+    if score is None or not (path / "ground-truth.json").exists():
         return None
-    result = score(path)
-    return result if isinstance(result, dict) else {"f1": float(result)}
+    from knowledge_agg.extract import extract_text
+
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in score(extract_text, path).items()}
 
 
 def run_quality(xquad: Path, *, max_words: int, limit: int | None, mode: str, concurrency: int) -> dict[str, Any]:
