@@ -11,7 +11,7 @@ from typing import Any
 from knowledge_agg.server import create_app
 from knowledge_agg.settings import Settings
 
-from ._servers import serve
+from _servers import serve
 
 DOCS: list[dict[str, str]] = [
     {
@@ -92,7 +92,8 @@ def write_corpus(folder: Path) -> Path:
 
 
 def corpus_settings(folder: Path, **overrides: Any) -> Settings:
-    """Local-provider settings over the test corpus."""
+    """Local-provider settings over the test corpus, with the index cached in ``folder``."""
+    overrides.setdefault("cache_dir", folder / "cache")
     return Settings(provider="local", corpus=str(write_corpus(folder)), **overrides)
 
 
