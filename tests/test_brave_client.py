@@ -295,7 +295,7 @@ async def test_gzip_responses_are_decoded(script_server: Any) -> None:
 
 
 async def test_slow_response_hits_the_timeout(script_server: Any) -> None:
-    script, url = script_server(Reply(delay=3.0))
+    script, url = script_server(Reply(delay=1.5))
     prov = provider(url, timeout=0.3, max_retries=1)
     try:
         error = await expect(BraveUnavailable, prov)

@@ -1,20 +1,12 @@
-"""Brave's rate-limit headers, the quota they report, and the one pacer shared by every run in the process."""
+"""Brave's ``X-RateLimit-*`` headers: their windows, and the monthly quota they report."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Window", "RateState", "Quota", "RateLimiter", "parse_rate_headers", "shared_limiter"]
-
-#: Windows whose reset is further away than this are quota, handled by refusing early rather than waiting.
-_MAX_HOLD = 3600.0
-#: Spacing slack so network jitter never packs more than ``limit`` requests into the server's window.
-_MARGIN = 0.05
+__all__ = ["Window", "RateState", "Quota", "parse_rate_headers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,87 +112,3 @@ def _policy_windows(value: str | None) -> list[float | None]:
                     found = None
         seconds.append(found)
     return seconds if value else []
-
-
-class RateLimiter:
-    """Spaces requests at the plan's rate and holds them while the server says a window is exhausted."""
-
-    def __init__(self, rate: float) -> None:
-        self._lock = threading.Lock()  # runs on different event loops (notebook threads) share one limiter
-        self._interval = (1.0 + _MARGIN) / rate
-        self._next = 0.0
-        self._hold = 0.0
-        self._epoch = 0
-        self._sent: deque[float] = deque(maxlen=1024)
-
-    @property
-    def rate(self) -> float:
-        """Requests per second currently allowed."""
-        return (1.0 + _MARGIN) / self._interval
-
-    def slow_to(self, rate: float) -> None:
-        """Lower the pace (never raise it): a server may report a stricter plan than configured."""
-        with self._lock:
-            self._interval = max(self._interval, (1.0 + _MARGIN) / rate)
-
-    def hold(self, seconds: float) -> None:
-        """Send nothing for ``seconds``; requests already waiting for a slot line up again after it."""
-        with self._lock:
-            until = time.monotonic() + seconds
-            if until > self._hold:
-                self._hold = until
-                self._next = max(self._next, until)
-                self._epoch += 1
-
-    async def acquire(self, notify: Callable[[float], None] | None = None) -> None:
-        """Wait for this request's slot; ``notify(seconds)`` hears of waits longer than half a second."""
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                slot = max(now, self._next, self._hold)
-                self._next = slot + self._interval
-                self._sent.append(slot)
-                epoch = self._epoch
-            delay = slot - now
-            if delay > 0:
-                if notify is not None and delay >= 0.5:
-                    notify(delay)
-                await asyncio.sleep(delay)
-            with self._lock:
-                if self._epoch == epoch:
-                    return
-                self._sent.remove(slot)
-
-    def learn(self, state: RateState) -> None:
-        """Adopt a stricter limit from the headers, and hold when a window is spent by someone else too."""
-        for window in state.windows:
-            if window.limit <= 0:
-                continue  # 0 means no cap
-            if window.seconds and window.seconds <= 60:
-                self.slow_to(window.limit / window.seconds)
-            if window.remaining is None or window.remaining > 0 or window.reset is None:
-                continue
-            if window.reset > _MAX_HOLD:
-                continue
-            if window.seconds and self._own_requests(state.received_at - window.seconds) >= window.limit:
-                continue  # our own pacing already keeps the next request out of this window
-            self.hold(max(0.0, window.reset - (time.monotonic() - state.received_at)))
-
-    def _own_requests(self, since: float) -> int:
-        with self._lock:
-            return sum(1 for sent in self._sent if sent > since)
-
-
-_limiters: dict[tuple[str, str], RateLimiter] = {}
-_limiters_lock = threading.Lock()
-
-
-def shared_limiter(base_url: str, key_digest: str, rate: float) -> RateLimiter:
-    """The process-wide limiter for one API key at one endpoint (every run and provider shares it)."""
-    with _limiters_lock:
-        limiter = _limiters.get((base_url, key_digest))
-        if limiter is None:
-            limiter = _limiters[(base_url, key_digest)] = RateLimiter(rate)
-        else:
-            limiter.slow_to(rate)
-        return limiter

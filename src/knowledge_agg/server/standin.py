@@ -1,0 +1,258 @@
+"""A Brave-compatible search endpoint (``/res/v1/web/search``, ``/res/v1/news/search``) over any search function.
+
+It speaks Brave's protocol exactly — subscription-token header, parameter validation, response schema,
+rate-limit headers and error bodies — so the real Brave client can be exercised offline. It holds no
+corpus: the server passes in ``search`` (query, limit → ranked hits) and where each hit's page lives.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import math
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from ..models import Hit
+from ..providers.brave._cache import key_digest
+from ..providers.brave._params import Endpoint, problems
+
+__all__ = ["Plan", "StandinSearch", "PageUrl", "Guard", "brave_router", "error_response"]
+
+#: ``(query, limit)`` → up to ``limit`` hits, best first.
+StandinSearch = Callable[[str, int], Awaitable[Sequence[Hit]]]
+#: Where a hit's page is served, given the request (for its base URL).
+PageUrl = Callable[[Request, Hit], str]
+#: Runs after auth and validation; a response it returns is sent instead (error injection goes here).
+Guard = Callable[[Request, Endpoint], Awaitable[Response | None]]
+
+_MONTH = 2_592_000  # Brave's quota window, in seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A subscription plan: requests per second and per month (0 = no cap)."""
+
+    name: str = "Free"
+    per_second: int = 1
+    per_month: int = 2000
+
+
+@dataclass
+class _Usage:
+    """One key's accepted requests: recent times for the per-second window, a count for the month."""
+
+    started: float = field(default_factory=time.monotonic)
+    recent: deque[float] = field(default_factory=deque)
+    month: int = 0
+
+
+class _Meter:
+    """Counts requests per key against a plan and renders Brave's ``X-RateLimit-*`` headers."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self._usage: dict[str, _Usage] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, token: str) -> tuple[str | None, dict[str, str], dict[str, Any]]:
+        """Count one request; return the refusal code (or ``None``), the headers, and the error meta."""
+        plan = self.plan
+        with self._lock:
+            usage = self._usage.setdefault(key_digest(token), _Usage())
+            now = time.monotonic()
+            if now - usage.started >= _MONTH:
+                usage.started, usage.month = now, 0
+            while usage.recent and usage.recent[0] <= now - 1.0:
+                usage.recent.popleft()
+            code = None
+            if plan.per_month and usage.month >= plan.per_month:
+                code = "QUOTA_LIMITED"
+            elif plan.per_second and len(usage.recent) >= plan.per_second:
+                code = "RATE_LIMITED"
+            else:
+                usage.recent.append(now)
+                usage.month += 1
+            second_reset = math.ceil(usage.recent[0] + 1.0 - now) if usage.recent else 1
+            month_reset = math.ceil(_MONTH - (now - usage.started))
+            headers = {
+                "X-RateLimit-Limit": f"{plan.per_second}, {plan.per_month}",
+                "X-RateLimit-Policy": f"{plan.per_second};w=1, {plan.per_month};w={_MONTH}",
+                "X-RateLimit-Remaining": (
+                    f"{max(0, plan.per_second - len(usage.recent))}, {max(0, plan.per_month - usage.month)}"
+                ),
+                "X-RateLimit-Reset": f"{max(1, second_reset)}, {month_reset}",
+            }
+            meta = {
+                "plan": plan.name, "rate_limit": plan.per_second, "rate_current": len(usage.recent),
+                "quota_limit": plan.per_month, "quota_current": usage.month, "component": "rate_limiter",
+            }
+        return code, headers, meta
+
+
+def error_response(
+    status: int, code: str, detail: str, meta: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A response in Brave's error shape: ``{"type": "ErrorResponse", "error": {id, status, code, detail, meta}}``."""
+    body = {
+        "type": "ErrorResponse",
+        "error": {"id": str(uuid.uuid4()), "status": status, "code": code, "detail": detail, "meta": meta or {}},
+        "time": int(time.time()),
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def brave_router(
+    search: StandinSearch,
+    *,
+    plan: Plan | None = None,
+    keys: set[str] | None = None,
+    page_url: PageUrl | None = None,
+    guard: Guard | None = None,
+) -> APIRouter:
+    """The stand-in's routes; ``keys`` restricts accepted tokens (default: any non-empty one)."""
+    meter = _Meter(plan or Plan())
+    router = APIRouter(tags=["brave-compatible"])
+    locate = page_url or _default_page_url
+
+    async def answer(request: Request, endpoint: Endpoint) -> Response:
+        token = request.headers.get("x-subscription-token", "")
+        if not token:
+            return _validation_error([{"type": "missing", "loc": ["header", "x-subscription-token"],
+                                       "msg": "Field required", "input": None}])
+        if keys is not None and not any(hmac.compare_digest(token, key) for key in keys):
+            return error_response(422, "SUBSCRIPTION_TOKEN_INVALID", "The provided subscription token is invalid.",
+                                  {"component": "authentication"})
+        items = request.query_params.multi_items()
+        found = problems(endpoint, items)
+        if found:
+            return _validation_error([
+                {"type": p.type, "loc": ["query", p.param], "msg": p.message, "input": p.input} for p in found
+            ])
+        if guard is not None and (override := await guard(request, endpoint)) is not None:
+            return override
+        refused, headers, meta = meter.admit(token)
+        if refused == "QUOTA_LIMITED":
+            return error_response(429, refused, "Request quota limit exceeded for plan.", meta, headers)
+        if refused == "RATE_LIMITED":
+            return error_response(429, refused, "Request rate limit exceeded for plan.", meta, headers)
+        params = dict(items)
+        count = int(params.get("count", 20))
+        offset = int(params.get("offset", 0))
+        hits = list(await search(params["q"], (offset + 1) * count + 1))
+        page = hits[offset * count:(offset + 1) * count]
+        more = len(hits) > (offset + 1) * count
+        results = [_result(endpoint, hit, locate(request, hit), params) for hit in page]
+        body = _web_body(params, results, more) if endpoint == "web" else _news_body(params, results)
+        return JSONResponse(body, headers=headers)
+
+    @router.get("/res/v1/web/search", summary="Brave-compatible web search")
+    async def web_search(request: Request) -> Response:
+        return await answer(request, "web")
+
+    @router.get("/res/v1/news/search", summary="Brave-compatible news search")
+    async def news_search(request: Request) -> Response:
+        return await answer(request, "news")
+
+    return router
+
+
+def _validation_error(errors: list[dict[str, Any]]) -> JSONResponse:
+    return error_response(422, "VALIDATION", "Unable to validate request parameter(s)", {"errors": errors})
+
+
+def _default_page_url(request: Request, hit: Hit) -> str:
+    """``/pages/{doc_id}`` on this server, or the hit's own URL when it has no document id."""
+    if hit.doc_id is None:
+        return hit.url
+    return f"{str(request.base_url).rstrip('/')}/pages/{quote(hit.doc_id, safe='')}"
+
+
+def _highlight(text: str, query: str) -> str:
+    """HTML-escape ``text`` and wrap the query's words in ``<strong>``, as Brave's descriptions do."""
+    words = sorted({w for w in re.findall(r"\w{2,}", query.lower())}, key=len, reverse=True)
+    if not words:
+        return html.escape(text)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+    parts, last = [], 0
+    for match in pattern.finditer(text):
+        parts.append(html.escape(text[last:match.start()]))
+        parts.append(f"<strong>{html.escape(match.group(0))}</strong>")
+        last = match.end()
+    parts.append(html.escape(text[last:]))
+    return "".join(parts)
+
+
+def _meta_url(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    return {
+        "scheme": parts.scheme,
+        "netloc": parts.netloc,
+        "hostname": parts.hostname or "",
+        "favicon": f"{parts.scheme}://{parts.netloc}/favicon.ico",
+        "path": "  ".join(f"\u203a {s}" for s in segments),
+    }
+
+
+def _result(endpoint: Endpoint, hit: Hit, url: str, params: dict[str, str]) -> dict[str, Any]:
+    """One hit in Brave's web or news result shape."""
+    meta_url = _meta_url(url)
+    result: dict[str, Any] = {"title": hit.title, "url": url, "description": _highlight(hit.snippet, params["q"])}
+    if endpoint == "web":
+        site = hit.domain or meta_url["hostname"]
+        result.update({
+            "is_source_local": False, "is_source_both": False,
+            "profile": {"name": site, "url": url, "long_name": meta_url["hostname"], "img": meta_url["favicon"]},
+            "language": "en", "family_friendly": True, "type": "search_result", "subtype": "generic",
+            "is_live": False,
+        })
+    else:
+        result["type"] = "news_result"
+    if hit.page_age:
+        result["page_age"] = hit.page_age
+    result["meta_url"] = meta_url
+    if hit.age:
+        result["age"] = hit.age
+    if hit.extra_snippets and params.get("extra_snippets", "").lower() in ("true", "1"):
+        result["extra_snippets"] = list(hit.extra_snippets)
+    return result
+
+
+def _web_body(params: dict[str, str], results: list[dict[str, Any]], more: bool) -> dict[str, Any]:
+    filters = params.get("result_filter")
+    body: dict[str, Any] = {
+        "query": {
+            "original": params["q"], "show_strict_warning": False, "is_navigational": False,
+            "is_news_breaking": False, "spellcheck_off": params.get("spellcheck", "true").lower() in ("false", "0"),
+            "country": params.get("country", "us").lower(), "bad_results": False, "should_fallback": False,
+            "postal_code": "", "city": "", "header_country": "", "more_results_available": more, "state": "",
+        },
+        "mixed": {
+            "type": "mixed", "main": [{"type": "web", "index": i, "all": False} for i in range(len(results))],
+            "top": [], "side": [],
+        },
+        "type": "search",
+    }
+    if filters is None or "web" in filters.split(","):
+        body["web"] = {"type": "search", "results": results, "family_friendly": True}
+    return body
+
+
+def _news_body(params: dict[str, str], results: list[dict[str, Any]]) -> dict[str, Any]:
+    spellcheck_off = params.get("spellcheck", "true").lower() in ("false", "0")
+    return {
+        "type": "news",
+        "query": {"original": params["q"], "spellcheck_off": spellcheck_off, "show_strict_warning": False},
+        "results": results,
+    }
