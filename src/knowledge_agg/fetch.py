@@ -103,11 +103,12 @@ class Fetcher:
         self._resolver = resolver or system_resolver
         self._slots: dict[str, asyncio.Semaphore] = {}
         if transport is None:
-            transport = httpx.AsyncHTTPTransport(retries=0)
+            ssl_context = httpx.create_ssl_context()
+            transport = httpx.AsyncHTTPTransport(verify=ssl_context, retries=0)
             if not settings.allow_private_hosts:
                 # httpx has no public hook for the network backend; the pool is rebuilt with the guard.
                 transport._pool = httpcore.AsyncConnectionPool(
-                    ssl_context=httpx.create_ssl_context(),
+                    ssl_context=ssl_context,
                     network_backend=_GuardedBackend(self._resolver, settings.fetch_allow_hosts),
                 )
         timeout = httpx.Timeout(

@@ -20,6 +20,7 @@ _TRACKING = frozenset(
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _WEB_SCHEMES = frozenset({"http", "https"})
+_BAD_HOST_CHARS = frozenset('<>"{}|\\^`%/?#@')
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _REFUSED_V4 = tuple(
     ipaddress.ip_network(net)
@@ -44,13 +45,15 @@ def normalize_url(url: str) -> str:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise ValueError(f"not a URL with a host: {url!r}")
+    if any(c.isspace() or c in _BAD_HOST_CHARS for c in host):
+        raise ValueError(f"not a valid host name in {url!r}")
     if host.startswith("www."):
         host = host[4:]
     if ":" in host:
         host = f"[{host}]"
     port = parts.port  # raises ValueError for a malformed port
     netloc = host if port is None or port == _DEFAULT_PORTS.get(parts.scheme.lower()) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=~-._%")
+    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=~-._")
     path = path.rstrip("/")
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
     return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), ""))
