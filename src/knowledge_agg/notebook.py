@@ -31,7 +31,7 @@ from .events import ErrorEvent, Event, PassageEvent, StatusEvent
 from .run import Run
 from .settings import Settings
 
-__all__ = ["live", "live_sync", "LiveView", "TextView"]
+__all__ = ["live", "live_sync", "synthesis_markdown", "LiveView", "TextView"]
 
 
 class LiveView:
@@ -258,3 +258,11 @@ def live_sync(query: str, *, settings: Settings | None = None, widgets: bool | N
             started["loop"].call_soon_threadsafe(started["task"].cancel)
         thread.join()
         raise
+
+
+def synthesis_markdown(run: Run) -> Any:
+    """The run's synthesis as an IPython ``Markdown`` object whose ``[n]`` citations link to their sources."""
+    require("IPython", "notebook")
+    from IPython.display import Markdown
+
+    return Markdown(cite_markdown(run.answer, run.sources))
