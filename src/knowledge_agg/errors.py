@@ -6,6 +6,7 @@ __all__ = [
     "KnowledgeAggError",
     "QueryError",
     "FlagError",
+    "OptionError",
     "ProviderError",
     "FetchError",
     "MissingDependency",
@@ -33,6 +34,13 @@ class FlagError(KnowledgeAggError, ValueError):
     """An unknown feature flag, or a value that is not on/off."""
 
     kind = "invalid_flag"
+    recoverable = False
+
+
+class OptionError(KnowledgeAggError, ValueError):
+    """A per-run option that is not a setting, or a value the setting refuses."""
+
+    kind = "invalid_option"
     recoverable = False
 
 

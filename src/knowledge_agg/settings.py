@@ -9,6 +9,7 @@ import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .errors import OptionError
 from .flags import resolve_flags
 
 __all__ = ["Settings"]
@@ -17,13 +18,16 @@ __all__ = ["Settings"]
 class Settings(BaseSettings):
     """Every knob of knowledge_agg; construct with keyword overrides or let the environment fill it."""
 
-    model_config = SettingsConfigDict(env_prefix="KNOWLEDGE_AGG_", extra="forbid", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix="KNOWLEDGE_AGG_", extra="forbid", validate_default=True, populate_by_name=True
+    )
 
     # search
     provider: Literal["auto", "local", "brave"] = "auto"
     corpus: str = Field("pydocs", description="'pydocs', a folder of documents, or a .jsonl file")
     max_results: int = Field(20, ge=1, le=200)
     max_query_chars: int = Field(4000, ge=1)
+    search_timeout: float = Field(30.0, gt=0, description="seconds a search may take, retries included")
 
     # brave
     brave_api_key: SecretStr | None = Field(
@@ -35,6 +39,7 @@ class Settings(BaseSettings):
     brave_timeout: float = Field(10.0, gt=0)
     brave_cache: bool = True
     brave_cache_ttl: float = Field(86400.0, ge=0)
+    brave_extra_snippets: bool = Field(False, description="ask Brave for extra snippets (paid plans only)")
 
     # selection
     max_sources: int = Field(5, ge=1, le=50)
@@ -65,6 +70,17 @@ class Settings(BaseSettings):
     port: int = Field(8001, ge=0, le=65535)
     max_concurrent_runs: int = Field(20, ge=1)
     dev_mode: bool = False
+    run_queue_size: int = Field(20, ge=0, description="requests that may wait for a run slot before 503")
+    run_queue_wait: float = Field(2.0, ge=0, description="seconds a request waits for a run slot before 503")
+    injection: dict[str, Any] = Field(
+        default_factory=dict, description="server-wide error injection (JSON), active with the error_injection flag"
+    )
+    standin_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="keys the Brave stand-in accepts (comma-separated); empty: any key"
+    )
+    standin_plan: str = Field("Base", description="plan name the stand-in reports in rate-limit errors")
+    standin_rate_per_second: int = Field(20, ge=0, description="stand-in requests per second per key (0: no cap)")
+    standin_quota_per_month: int = Field(20_000_000, ge=0, description="stand-in requests per month per key (0: no cap)")
 
     @field_validator("flags", mode="before")
     @classmethod
@@ -76,6 +92,11 @@ class Settings(BaseSettings):
     def _parse_hosts(cls, value: Any) -> Any:
         return [h.strip().lower() for h in value.split(",") if h.strip()] if isinstance(value, str) else value
 
+    @field_validator("standin_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: Any) -> Any:
+        return [k.strip() for k in value.split(",") if k.strip()] if isinstance(value, str) else value
+
     @property
     def effective_provider(self) -> Literal["local", "brave"]:
         """``brave`` when asked for, or when ``auto`` and a key is set; else ``local``."""
@@ -83,8 +104,23 @@ class Settings(BaseSettings):
             return "brave" if self.brave_api_key else "local"
         return self.provider
 
+    def override(self, **options: Any) -> Settings:
+        """A copy with ``options`` applied and validated; ``flags`` layer over these settings' flags."""
+        if not options:
+            return self
+        unknown = sorted(set(options) - set(type(self).model_fields))
+        if unknown:
+            raise OptionError(f"unknown option(s): {', '.join(unknown)}")
+        if "flags" in options:
+            options["flags"] = resolve_flags(self.flags, options["flags"])
+        try:
+            return type(self).model_validate({**self.model_dump(), **options})
+        except ValueError as exc:
+            raise OptionError(str(exc)) from exc
+
     def public(self) -> dict[str, Any]:
         """The settings as JSON with every secret replaced by whether it is set."""
-        data = self.model_dump(mode="json", exclude={"brave_api_key"})
+        data = self.model_dump(mode="json", exclude={"brave_api_key", "standin_keys"})
         data["brave_api_key_set"] = self.brave_api_key is not None
+        data["standin_keys_set"] = len(self.standin_keys)
         return data

@@ -1,0 +1,161 @@
+"""``KnowledgeAggregator``: the one entry point that turns a query into a stream of events."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any
+
+from .events import Event
+from .fetch import Fetcher
+from .pipeline import run_pipeline
+from .providers import SearchProvider, make_provider
+from .run import Run
+from .settings import Settings
+
+__all__ = ["KnowledgeAggregator", "EventStream", "ask"]
+
+_PROVIDER_KEYS = ("effective_provider", "corpus", "cache_dir", "brave_base_url", "brave_rate_limit", "brave_cache")
+_FETCH_KEYS = (
+    "allow_private_hosts",
+    "fetch_max_bytes",
+    "fetch_connect_timeout",
+    "fetch_read_timeout",
+    "fetch_total_timeout",
+    "fetch_max_redirects",
+    "fetch_per_host",
+    "fetch_allow_hosts",
+)
+
+
+class KnowledgeAggregator:
+    """Runs queries through the pipeline; owns the search providers and the page fetcher it creates.
+
+    Nothing is opened in the constructor: providers and the HTTP client are made on first use and
+    shared by every run until :meth:`aclose`.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, provider: SearchProvider | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self._given_provider = provider
+        self._providers: dict[tuple[Any, ...], SearchProvider] = {}
+        self._fetchers: dict[tuple[Any, ...], Fetcher] = {}
+
+    def stream(self, query: str, **options: Any) -> EventStream:
+        """An async iterator of the run's events; options override settings for this run only."""
+        return EventStream(self, query, self.settings.override(**options))
+
+    async def run(self, query: str, **options: Any) -> Run:
+        """Run to the end and return every event gathered in a :class:`Run`."""
+        run = Run(query)
+        async with self.stream(query, **options) as events:
+            async for event in events:
+                run.events.append(event)
+        return run
+
+    def _provider(self, settings: Settings) -> SearchProvider:
+        if self._given_provider is not None:
+            return self._given_provider
+        key = tuple(getattr(settings, k) for k in _PROVIDER_KEYS) + (settings.brave_api_key,)
+        if key not in self._providers:
+            self._providers[key] = make_provider(settings)
+        return self._providers[key]
+
+    def _fetcher(self, settings: Settings) -> Fetcher:
+        key = tuple(_hashable(getattr(settings, k)) for k in _FETCH_KEYS)
+        if key not in self._fetchers:
+            self._fetchers[key] = Fetcher(settings)
+        return self._fetchers[key]
+
+    async def aclose(self) -> None:
+        """Close every provider and HTTP client this aggregator opened."""
+        owned = [*self._providers.values(), *self._fetchers.values()]
+        self._providers.clear()
+        self._fetchers.clear()
+        await asyncio.gather(*(o.aclose() for o in owned), return_exceptions=True)
+
+    async def __aenter__(self) -> KnowledgeAggregator:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+class EventStream:
+    """The events of one run; iterate it, or use it as an async context manager that closes it.
+
+    ``__aiter__`` returns self; the first ``__anext__`` starts the work. Closing it (``aclose``,
+    leaving ``async with``, or cancelling the consumer) cancels the run's page reads at once.
+    """
+
+    def __init__(self, aggregator: KnowledgeAggregator, query: str, settings: Settings) -> None:
+        self.query = query
+        self.settings = settings
+        self._aggregator = aggregator
+        self._events: AsyncIterator[Event] | None = None
+        self._closed = False
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._events is None:
+            self._events = self._start()
+        return await anext(self._events)
+
+    def _start(self) -> AsyncIterator[Event]:
+        agg, settings = self._aggregator, self.settings
+        events = run_pipeline(self.query, settings, agg._provider(settings), agg._fetcher(settings))
+        return events if settings.flags["streaming"] else _buffered(events)
+
+    async def aclose(self) -> None:
+        """Stop the run and release what it holds; safe to call twice or before it started."""
+        self._closed = True
+        if self._events is not None:
+            await self._events.aclose()  # type: ignore[attr-defined]
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "running" if self._events else "not started"
+        return f"<EventStream {self.query!r} {state}>"
+
+
+async def _buffered(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """With the ``streaming`` flag off: hold every event until the run is over."""
+    try:
+        held = [e async for e in events]
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    for event in held:
+        yield event
+
+
+def ask(query: str, *, settings: Settings | None = None, **options: Any) -> Run:
+    """Run a query to the end from synchronous code, in a plain script or inside a running loop."""
+
+    async def main() -> Run:
+        async with KnowledgeAggregator(settings) as agg:
+            return await agg.run(query, **options)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    # Inside a running loop (Jupyter): run on a private loop in a worker thread, leaving theirs alone.
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="knowledge-agg") as pool:
+        return pool.submit(asyncio.run, main()).result()

@@ -1,0 +1,180 @@
+"""``knowledge-agg``: ask a question in the terminal (``ask``) or run the 8001 server (``serve``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import textwrap
+from typing import Any, TextIO
+
+from .aggregator import KnowledgeAggregator
+from .errors import KnowledgeAggError, MissingDependency
+from .events import (
+    AnalysisEvent,
+    DoneEvent,
+    ErrorEvent,
+    Event,
+    PassageEvent,
+    ResultEvent,
+    SourcesEvent,
+    SynthesisEvent,
+    to_ndjson,
+    to_sse,
+)
+from .settings import Settings
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KnowledgeAggError as exc:
+        print(f"knowledge-agg: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="knowledge-agg", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    ask = sub.add_parser("ask", help="ask a question and watch the answer stream in")
+    ask.add_argument("query")
+    ask.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
+    _settings_options(ask)
+    ask.add_argument("--max-sources", type=int, help="sources to read (default 5)")
+    ask.add_argument("--max-passages", type=int, help="passages to keep (default 8)")
+    ask.add_argument("--max-words", type=int, help="word budget of the synthesis (default 120)")
+    ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
+    ask.set_defaults(func=_ask)
+
+    serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8001; 0 picks a free one)")
+    serve.add_argument("--dev", action="store_true", help="development mode: flag changes and error injection")
+    _settings_options(serve)
+    serve.set_defaults(func=_serve)
+    return parser
+
+
+def _settings_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--provider", choices=("auto", "local", "brave"), help="search provider (default: brave with a key, else local)")
+    parser.add_argument("--corpus", help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
+    parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings from the environment with the command line's options on top."""
+    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words", "host", "port")
+    overrides: dict[str, Any] = {k: getattr(args, k) for k in options if getattr(args, k, None) is not None}
+    if getattr(args, "no_cache", False):
+        overrides["brave_cache"] = False
+    if getattr(args, "dev", False):
+        overrides["dev_mode"] = True
+    return Settings().override(**overrides)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    write = {"text": _TextWriter(sys.stdout).write, "ndjson": _write_ndjson, "sse": _write_sse}[args.format]
+    return asyncio.run(_stream(args.query, settings, write))
+
+
+async def _stream(query: str, settings: Settings, write: Any) -> int:
+    status = 0
+    async with KnowledgeAggregator(settings) as agg, agg.stream(query) as events:
+        async for event in events:
+            write(event)
+            if isinstance(event, ErrorEvent) and not event.recoverable:
+                status = 2
+    return status
+
+
+def _write_ndjson(event: Event) -> None:
+    sys.stdout.write(to_ndjson(event))
+    sys.stdout.flush()
+
+
+def _write_sse(event: Event) -> None:
+    fields = to_sse(event)
+    sys.stdout.write(f"event: {fields['event']}\nid: {fields['id']}\ndata: {fields['data']}\n\n")
+    sys.stdout.flush()
+
+
+class _TextWriter:
+    """Prints each event for a person, as it arrives."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.width = 100
+        self.section = ""
+
+    def _head(self, title: str) -> None:
+        if self.section != title:
+            self.section = title
+            print(f"\n{title}", file=self.out)
+
+    def write(self, event: Event) -> None:
+        if isinstance(event, AnalysisEvent):
+            terms = ", ".join(event.terms) or "-"
+            print(f"{event.kind}: searching {event.search_query!r} (terms: {terms})", file=self.out)
+        elif isinstance(event, ResultEvent):
+            self._head(f"Results ({event.provider})")
+            print(f"{event.rank:>3}. {event.title} - {event.domain}", file=self.out)
+            if event.snippet:
+                print(self._wrap(event.snippet, 6, 2), file=self.out)
+        elif isinstance(event, SourcesEvent):
+            self._head("Sources chosen")
+            for s in event.sources:
+                print(f"  [{s.id}] {s.title} ({s.score:.2f}): {s.reason}", file=self.out)
+        elif isinstance(event, PassageEvent):
+            self._head("Best passages")
+            print(f"  [{event.source_id}] {event.score:.2f}", file=self.out)
+            print(self._wrap(event.text, 6, 3), file=self.out)
+        elif isinstance(event, SynthesisEvent):
+            self._head("Answer")
+            print(event.text, file=self.out)
+        elif isinstance(event, ErrorEvent):
+            where = f" {event.url}" if event.url else ""
+            print(f"! {event.stage} {event.kind}{where}: {event.message}", file=sys.stderr)
+        elif isinstance(event, DoneEvent):
+            print("\n" + _timings(event), file=self.out)
+        self.out.flush()
+
+    def _wrap(self, text: str, indent: int, lines: int) -> str:
+        pad = " " * indent
+        return textwrap.fill(" ".join(text.split()), self.width, initial_indent=pad, subsequent_indent=pad, max_lines=lines)
+
+
+def _timings(done: DoneEvent) -> str:
+    m = done.metrics
+
+    def ms(key: str) -> str:
+        return "-" if m.get(key) is None else f"{m[key]:.0f} ms" if m[key] >= 10 else f"{m[key]:.1f} ms"
+
+    line = (
+        f"first status {ms('first_status_ms')} | first result {ms('first_result_ms')} | "
+        f"sources {ms('source_select_ms')} | total {ms('total_ms')} | "
+        f"{m['results']} results, {m['sources']} sources, {m['passages']} passages, {m['errors']} errors"
+    )
+    if m.get("peak_memory_bytes") is not None:
+        line += f" | peak {m['peak_memory_bytes'] / 1e6:.2f} MB"
+    return line + (" | partial" if done.partial else "")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from .server import run_server
+    except ImportError as exc:
+        raise MissingDependency("the server needs its extra: pip install 'knowledge-agg[server]'") from exc
+    run_server(_settings(args))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

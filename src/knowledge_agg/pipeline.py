@@ -1,0 +1,299 @@
+"""One run of the pipeline as an async generator of events: analyze → search → select → read → rank → synthesize.
+
+Each stage is a plain function in its own module; this module only orders them, times them and
+turns what they do (or how they fail) into events. It runs in the consumer's task, so leaving the
+loop, an exception or a cancellation unwinds it through ``finally`` and cancels its page reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+from .analyze import analyze
+from .errors import KnowledgeAggError
+from .events import (
+    AnalysisEvent,
+    DoneEvent,
+    ErrorEvent,
+    Event,
+    PassageEvent,
+    ResultEvent,
+    SourceInfo,
+    SourcesEvent,
+    Stage,
+    StatusEvent,
+    SynthesisEvent,
+)
+from .extract import extract_text
+from .fetch import Fetcher
+from .models import Analysis, Hit, Page, Source
+from .providers import SearchProvider
+from .rank import rank_passages
+from .select import select_sources
+from .settings import Settings
+from .synthesize import synthesize
+
+__all__ = ["run_pipeline"]
+
+_PROGRESS: dict[Stage, float] = {
+    "started": 0.0,
+    "analyzing": 0.05,
+    "searching": 0.1,
+    "selecting": 0.3,
+    "fetching": 0.35,
+    "extracting": 0.75,
+    "ranking": 0.8,
+    "synthesizing": 0.9,
+    "done": 1.0,
+}
+
+
+class _Recorder:
+    """Numbers events and stamps them with milliseconds since the run started."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.seq = 0
+        self.stage: Stage = "started"
+        self.marks: dict[str, float] = {}
+        self.counts = {"results": 0, "sources": 0, "passages": 0, "errors": 0}
+
+    def ms(self) -> float:
+        return round((time.perf_counter() - self.start) * 1000, 3)
+
+    def make(self, cls: type[Event], **fields: Any) -> Event:
+        event = cls(seq=self.seq, t_ms=self.ms(), **fields)
+        self.seq += 1
+        return event
+
+    def status(self, stage: Stage, message: str, progress: float | None = None) -> Event:
+        self.stage = stage
+        return self.make(StatusEvent, stage=stage, message=message, progress=_PROGRESS[stage] if progress is None else progress)
+
+    def error(self, stage: Stage, exc: BaseException, *, url: str | None = None) -> Event:
+        self.counts["errors"] += 1
+        if isinstance(exc, KnowledgeAggError):
+            kind, recoverable = exc.kind, exc.recoverable
+        elif isinstance(exc, TimeoutError):
+            kind, recoverable = "timeout", True
+        else:
+            kind, recoverable = "internal", True
+        message = str(exc) or type(exc).__name__
+        return self.make(ErrorEvent, stage=stage, kind=kind, message=message, recoverable=recoverable, url=url)
+
+
+async def run_pipeline(
+    query: str,
+    settings: Settings,
+    provider: SearchProvider,
+    fetcher: Fetcher,
+) -> AsyncIterator[Event]:
+    """Yield the events of one run; ``done`` always comes last, whatever failed before it."""
+    rec = _Recorder()
+    flags = settings.flags
+    tracking = flags["memory_tracking"]
+    started_tracing = tracking and not tracemalloc.is_tracing()
+    if started_tracing:
+        tracemalloc.start()
+    elif tracking:
+        tracemalloc.reset_peak()
+    try:
+        yield rec.status("started", f"query received ({len(query)} characters)")
+        rec.marks["first_status_ms"] = rec.ms()
+        try:
+            async with aclosing(_stages(query, settings, provider, fetcher, rec)) as events:
+                async for event in events:
+                    yield event
+        except Exception as exc:  # a bug in a stage still ends the run with done
+            yield rec.error(rec.stage, exc)
+        peak = tracemalloc.get_traced_memory()[1] if tracking else None
+        yield rec.status("done", "finished")
+        yield _done(rec, peak)
+    finally:
+        if started_tracing:
+            tracemalloc.stop()
+
+
+def _done(rec: _Recorder, peak: int | None) -> Event:
+    metrics: dict[str, Any] = {
+        "first_status_ms": rec.marks.get("first_status_ms"),
+        "first_result_ms": rec.marks.get("first_result_ms"),
+        "source_select_ms": rec.marks.get("source_select_ms"),
+        "synthesis_ms": rec.marks.get("synthesis_ms"),
+        "total_ms": rec.ms(),
+        "peak_memory_bytes": peak,
+        **rec.counts,
+    }
+    return rec.make(DoneEvent, partial=rec.counts["errors"] > 0, metrics=metrics)
+
+
+async def _stages(
+    query: str, settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: _Recorder
+) -> AsyncIterator[Event]:
+    flags = settings.flags
+    yield rec.status("analyzing", "reading the question")
+    try:
+        analysis = analyze(query, max_chars=settings.max_query_chars)
+    except KnowledgeAggError as exc:
+        yield rec.error("analyzing", exc)
+        return
+    yield rec.make(AnalysisEvent, kind=analysis.kind, terms=list(analysis.terms), search_query=analysis.search_query)
+
+    yield rec.status("searching", f"searching {provider.name} for {analysis.search_query!r}")
+    hits: list[Hit] = []
+    async with aclosing(_search(provider, analysis, settings)) as found:
+        async for item in found:
+            if isinstance(item, str):
+                yield rec.status("searching", item)
+            elif isinstance(item, BaseException):
+                yield rec.error("searching", item)
+            else:
+                hits = item
+    for hit in hits:
+        rec.marks.setdefault("first_result_ms", rec.ms())
+        rec.counts["results"] += 1
+        yield rec.make(
+            ResultEvent, rank=hit.rank, title=hit.title, url=hit.url, snippet=hit.snippet,
+            domain=hit.domain, age=hit.age, provider=hit.provider,
+        )
+    if not hits:
+        async with aclosing(_synthesis([], [], analysis, settings, rec)) as events:
+            async for event in events:
+                yield event
+        return
+
+    yield rec.status("selecting", f"choosing sources among {len(hits)} results")
+    sources = select_sources(hits, analysis, max_sources=settings.max_sources, max_per_domain=settings.max_per_domain)
+    rec.marks["source_select_ms"] = rec.ms()
+    rec.counts["sources"] = len(sources)
+    yield rec.make(SourcesEvent, sources=[_source_info(s) for s in sources])
+
+    pages: list[Page] = []
+    async with aclosing(_read_all(sources, settings, provider, fetcher, rec)) as read:
+        async for item in read:
+            if isinstance(item, Page):
+                pages.append(item)
+            else:
+                yield item
+
+    yield rec.status("ranking", f"ranking passages from {len(pages)} sources")
+    passages = rank_passages(pages, analysis, k=settings.max_passages)
+    del pages  # page text is no longer needed: passages hold what synthesis uses
+    rec.counts["passages"] = len(passages)
+    for p in passages:
+        yield rec.make(PassageEvent, source_id=p.source_id, url=p.url, text=p.text, score=p.score)
+
+    async with aclosing(_synthesis(passages, sources, analysis, settings, rec)) as events:
+        async for event in events:
+            yield event
+
+
+async def _synthesis(
+    passages: list[Any], sources: list[Source], analysis: Analysis, settings: Settings, rec: _Recorder
+) -> AsyncIterator[Event]:
+    if not settings.flags["synthesis"]:
+        return
+    yield rec.status("synthesizing", "writing a cited summary")
+    result = synthesize(passages, sources, analysis, max_words=settings.max_words)
+    rec.marks["synthesis_ms"] = rec.ms()
+    yield rec.make(SynthesisEvent, text=result.text, points=result.points)
+
+
+def _source_info(s: Source) -> SourceInfo:
+    return SourceInfo(id=s.id, url=s.hit.url, title=s.hit.title, domain=s.hit.domain, score=round(s.score, 4), reason=s.reason)
+
+
+async def _search(provider: SearchProvider, analysis: Analysis, settings: Settings) -> AsyncIterator[Any]:
+    """Run the search, yielding the provider's progress notes live, then the hits or the exception."""
+    notes: asyncio.Queue[str] = asyncio.Queue(maxsize=100)
+
+    def notify(message: str) -> None:
+        if not notes.full():
+            notes.put_nowait(message)
+
+    async def search() -> list[Hit]:
+        async with asyncio.timeout(settings.search_timeout):
+            return await provider.search(analysis.search_query, count=settings.max_results, notify=notify)
+
+    task = asyncio.ensure_future(search())
+    try:
+        while not task.done():
+            getter = asyncio.ensure_future(notes.get())
+            try:
+                await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                getter.cancel()
+            if getter.done() and not getter.cancelled():
+                yield getter.result()
+        while not notes.empty():
+            yield notes.get_nowait()
+        try:
+            yield task.result()
+        except TimeoutError:
+            yield KnowledgeAggError(f"search took longer than {settings.search_timeout:g} s and was stopped")
+        except (KnowledgeAggError, OSError) as exc:
+            yield exc
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def _read_all(
+    sources: list[Source], settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: _Recorder
+) -> AsyncIterator[Event | Page]:
+    """Read every source concurrently; yield each page (or its error and a snippet stand-in) as it lands."""
+    fetch = settings.flags["content_fetch"]
+    yield rec.status("fetching", f"reading {len(sources)} sources" if fetch else "content fetch is off: using snippets")
+    tasks = [asyncio.ensure_future(_read(s, provider, fetcher, fetch)) for s in sources]
+    try:
+        for i, next_done in enumerate(asyncio.as_completed(tasks), start=1):
+            source, page, exc = await next_done
+            if exc is not None:
+                stage: Stage = "extracting" if isinstance(exc, _EmptyExtraction) else "fetching"
+                yield rec.error(stage, exc, url=source.hit.url)
+            if page is not None:
+                yield page
+            progress = _PROGRESS["fetching"] + (_PROGRESS["extracting"] - _PROGRESS["fetching"]) * i / len(tasks)
+            yield rec.status("fetching", f"read {i} of {len(tasks)}: {source.hit.title}", round(progress, 3))
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _read(
+    source: Source, provider: SearchProvider, fetcher: Fetcher, fetch: bool
+) -> tuple[Source, Page | None, BaseException | None]:
+    """One source's text: from the provider, or fetched and extracted; the snippet when that fails."""
+    hit = source.hit
+    if not fetch:
+        return source, _snippet_page(source), None
+    try:
+        if hit.doc_id is not None:
+            text = await provider.document(hit)
+            if text:
+                return source, Page(source, text, "local"), None
+            raise KnowledgeAggError(f"document {hit.doc_id!r} is no longer in the index")
+        fetched = await fetcher.fetch(hit.url)
+        text = await asyncio.to_thread(extract_text, fetched.text, fetched.final_url)
+        del fetched  # drop the raw HTML as soon as its text is out
+        if text.strip():
+            return source, Page(source, text, "extracted"), None
+        raise _EmptyExtraction(f"no readable text on {hit.url}; using the search snippet instead")
+    except Exception as exc:  # any failure of one source is that source's error, not the run's
+        return source, _snippet_page(source), exc
+
+
+class _EmptyExtraction(KnowledgeAggError):
+    kind = "extraction_empty"
+
+
+def _snippet_page(source: Source) -> Page | None:
+    text = " ".join(t for t in (source.hit.snippet, *source.hit.extra_snippets) if t)
+    return Page(source, text, "snippet") if text else None

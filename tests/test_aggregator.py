@@ -1,0 +1,263 @@
+"""The aggregator end to end: event order, failures kept as events, and clean shutdown in every exit path."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from _servers import serve
+from knowledge_agg import KnowledgeAggregator, OptionError, ProviderError, Settings, ask
+from knowledge_agg.events import DoneEvent, ErrorEvent, StatusEvent
+from knowledge_agg.models import Hit
+from knowledge_agg.providers import Notify
+
+DOCS = [
+    {
+        "id": "agen",
+        "title": "Asynchronous generators",
+        "text": "An asynchronous generator is a function defined with async def that contains yield. "
+        "Calling it returns an asynchronous generator iterator. "
+        "The iterator is driven with async for, which awaits its __anext__ method. "
+        "Its aclose method throws GeneratorExit into the generator so finally blocks run.",
+    },
+    {
+        "id": "tasks",
+        "title": "Tasks",
+        "text": "Tasks schedule coroutines concurrently on the event loop. "
+        "Cancelling a task raises CancelledError inside the coroutine it wraps.",
+    },
+    {"id": "bread", "title": "Bread", "text": "Bread is made from flour, water, salt and yeast."},
+]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\n".join(json.dumps(d) for d in DOCS), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def local(corpus: Path) -> Settings:
+    return Settings(provider="local", corpus=str(corpus))
+
+
+async def test_events_arrive_in_pipeline_order_and_cite_real_text(local: Settings) -> None:
+    async with KnowledgeAggregator(local) as agg:
+        run = await agg.run("How do asynchronous generators work?")
+    types = [e.type for e in run.events]
+    assert types[0] == "status" and types[-1] == "done"
+    assert [e.seq for e in run.events] == list(range(len(run.events)))
+    assert all(a.t_ms <= b.t_ms for a, b in zip(run.events, run.events[1:]))
+    order = [types.index(t) for t in ("analysis", "result", "sources", "passage", "synthesis", "done")]
+    assert order == sorted(order)
+    assert run.results[0].title == "Asynchronous generators"
+    assert not run.partial and run.errors == []
+    texts = {d["title"]: d["text"] for d in DOCS}
+    ids = {s.id: s for s in run.sources}
+    assert run.synthesis is not None and run.synthesis.points
+    for point in run.synthesis.points:
+        assert point.source_ids and all(i in ids for i in point.source_ids)
+        assert any(point.text in texts[ids[i].title] for i in point.source_ids)
+    assert re.search(r"\[\d+\]", run.synthesis.text)
+    m = run.metrics
+    assert m["first_status_ms"] <= m["first_result_ms"] <= m["source_select_ms"] <= m["total_ms"]
+    assert (m["results"], m["sources"], m["passages"], m["errors"]) == (
+        len(run.results), len(run.sources), len(run.passages), 0)
+
+
+async def test_stream_is_lazy_and_its_own_iterator(local: Settings) -> None:
+    agg = KnowledgeAggregator(local)
+    stream = agg.stream("asynchronous generators")
+    assert stream.__aiter__() is stream
+    assert agg._providers == {} and agg._fetchers == {}  # nothing opened before the first __anext__
+    first = await stream.__anext__()
+    assert isinstance(first, StatusEvent) and first.stage == "started" and first.seq == 0
+    await stream.aclose()
+    await stream.aclose()  # twice is fine
+    with pytest.raises(StopAsyncIteration):
+        await stream.__anext__()
+    await agg.aclose()
+
+
+@pytest.mark.parametrize("query", ["", "   \n\t", "x" * 5000])
+async def test_refused_query_is_an_error_event_then_done(local: Settings, query: str) -> None:
+    async with KnowledgeAggregator(local) as agg:
+        run = await agg.run(query)
+    assert [e.type for e in run.events][-2:] == ["status", "done"]
+    (err,) = run.errors
+    assert err.kind == "invalid_query" and not err.recoverable and err.stage == "analyzing"
+    assert run.partial
+
+
+def test_unknown_option_is_refused_before_any_work(local: Settings) -> None:
+    agg = KnowledgeAggregator(local)
+    with pytest.raises(OptionError, match="bogus"):
+        agg.stream("q", bogus=1)
+    with pytest.raises(OptionError, match="max_sources"):
+        agg.stream("q", max_sources=0)
+
+
+async def test_flags_per_run(local: Settings) -> None:
+    async with KnowledgeAggregator(local) as agg:
+        plain = await agg.run("asynchronous generator", flags="synthesis=off,memory_tracking=on")
+        buffered = await agg.run("asynchronous generator", flags={"streaming": False})
+    assert plain.synthesis is None and "synthesis" not in [e.type for e in plain.events]
+    assert isinstance(plain.metrics["peak_memory_bytes"], int) and plain.metrics["peak_memory_bytes"] > 0
+    assert [e.type for e in buffered.events][-1] == "done" and buffered.synthesis is not None
+
+
+async def test_no_relevant_sources_is_a_first_class_outcome(local: Settings) -> None:
+    async with KnowledgeAggregator(local) as agg:
+        run = await agg.run("quantum chromodynamics lattice")
+    assert run.synthesis is not None and run.synthesis.points == []
+    assert "no relevant sources" in run.synthesis.text.lower()
+    assert run.done is not None
+
+
+# --- web pages over loopback: failures, and shutdown in every exit path ---
+
+
+class _PagesProvider:
+    """A provider whose hits are pages on a loopback server (the shape web results have)."""
+
+    name = "web"
+
+    def __init__(self, base: str, paths: list[str], fail: Exception | None = None) -> None:
+        self.base, self.paths, self.fail = base, paths, fail
+        self.notes = ["rate limited, retrying in 0.0 s"]
+
+    async def search(self, query: str, *, count: int, notify: Notify | None = None) -> list[Hit]:
+        for note in self.notes:
+            if notify:
+                notify(note)
+        if self.fail:
+            raise self.fail
+        return [
+            Hit(rank=i, title=f"Generators page {i}", url=f"{self.base}{p}", snippet="async generators yield values",
+                provider=self.name, domain=f"site{i}.test")
+            for i, p in enumerate(self.paths, start=1)
+        ]
+
+    async def document(self, hit: Hit) -> str | None:
+        return None
+
+    async def aclose(self) -> None:
+        pass
+
+
+_ARTICLE = (
+    "<html><head><title>Generators</title></head><body><nav>Home | About</nav><article><h1>Generators</h1>"
+    "<p>An asynchronous generator yields values to an async for loop, one await at a time. "
+    "Closing an asynchronous generator runs its finally blocks so resources are released.</p>"
+    "<p>Generators keep their local state between values, which makes streaming pipelines simple to write.</p>"
+    "</article><footer>Copyright</footer></body></html>"
+)
+
+
+async def _page(request: Request) -> Response:
+    kind = request.path_params["kind"]
+    if kind == "slow":
+        await asyncio.sleep(30)
+    if kind == "broken":
+        return Response("upstream failed", status_code=500)
+    return HTMLResponse(_ARTICLE)
+
+
+@pytest.fixture(scope="module")
+def pages() -> Iterator[str]:
+    with serve(Starlette(routes=[Route("/p/{kind}", _page)])) as url:
+        yield url
+
+
+def _web(base: str, paths: list[str], **kw: object) -> KnowledgeAggregator:
+    settings = Settings(allow_private_hosts=True, max_per_domain=5, fetch_total_timeout=5, fetch_read_timeout=5)
+    return KnowledgeAggregator(settings, provider=_PagesProvider(base, paths, **kw))  # type: ignore[arg-type]
+
+
+def _other_tasks() -> set[asyncio.Task[object]]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+async def test_a_failing_page_is_an_error_and_the_rest_is_kept(pages: str) -> None:
+    async with _web(pages, ["/p/ok", "/p/broken", "/p/ok2"]) as agg:
+        run = await agg.run("how do async generators work")
+    errors = [e for e in run.events if isinstance(e, ErrorEvent)]
+    assert [e.url for e in errors] == [f"{pages}/p/broken"] and errors[0].stage == "fetching"
+    assert run.partial and len(run.sources) == 3
+    assert {p.source_id for p in run.passages} >= {1, 3}
+    assert run.synthesis is not None and run.synthesis.points
+    retry_notes = [e for e in run.events if isinstance(e, StatusEvent) and "retrying" in e.message]
+    assert retry_notes and retry_notes[0].stage == "searching"
+
+
+async def test_a_failing_search_ends_in_done_partial(pages: str) -> None:
+    async with _web(pages, [], fail=ProviderError("search service unavailable", retryable=True)) as agg:
+        run = await agg.run("async generators")
+    (err,) = run.errors
+    assert err.stage == "searching" and "unavailable" in err.message
+    assert isinstance(run.events[-1], DoneEvent) and run.partial
+
+
+async def _consume_until_fetching(stream: object) -> None:
+    async for event in stream:  # type: ignore[attr-defined]
+        if isinstance(event, StatusEvent) and event.stage == "fetching":
+            return
+
+
+@pytest.mark.parametrize("exit_path", ["break", "exception", "cancel"])
+async def test_leaving_early_cancels_every_task_and_closes_every_client(pages: str, exit_path: str) -> None:
+    agg = _web(pages, ["/p/slow", "/p/slow2", "/p/slow3"])
+    if exit_path == "break":
+        stream = agg.stream("async generators")
+        await _consume_until_fetching(stream)
+        await stream.aclose()
+    elif exit_path == "exception":
+        with pytest.raises(RuntimeError, match="consumer failed"):
+            async with agg.stream("async generators") as stream:
+                await _consume_until_fetching(stream)
+                raise RuntimeError("consumer failed")
+    else:
+        async def consume() -> None:
+            async with agg.stream("async generators") as stream:
+                async for _ in stream:
+                    pass
+
+        task = asyncio.ensure_future(consume())
+        await asyncio.sleep(0.5)  # the slow pages are being read now
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    await asyncio.wait_for(agg.aclose(), 5)
+    await asyncio.sleep(0)
+    assert _other_tasks() == set()
+    gc.collect()  # an unclosed client or response would now raise ResourceWarning (an error in this suite)
+
+
+async def test_break_without_aclose_is_finalised(pages: str) -> None:
+    agg = _web(pages, ["/p/slow"])
+    async for event in agg.stream("async generators"):
+        if isinstance(event, StatusEvent) and event.stage == "fetching":
+            break
+    gc.collect()
+    for _ in range(20):  # the loop's async-generator finaliser closes the abandoned run
+        if not _other_tasks():
+            break
+        await asyncio.sleep(0.05)
+    await agg.aclose()
+    assert _other_tasks() == set()
+
+
+async def test_sync_ask_inside_a_running_loop(local: Settings) -> None:
+    run = ask("asynchronous generators", settings=local)  # we are inside pytest-asyncio's loop
+    assert run.done is not None and run.results
