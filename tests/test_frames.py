@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import shared_path
 
 from knowledge_agg import frames
 from knowledge_agg.events import (
@@ -24,8 +25,6 @@ from knowledge_agg.events import (
     SynthesisPoint,
 )
 from knowledge_agg.run import Run
-
-from conftest import shared_path
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 

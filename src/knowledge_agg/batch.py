@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from html import escape
@@ -103,7 +104,11 @@ def _query_list(queries: Iterable[str] | Any, column: str | None) -> list[str | 
         queries = queries[column if column is not None else columns[0]]
     if isinstance(queries, str):
         raise TypeError("ask_many takes a list of questions; for one question use knowledge_agg.ask")
-    return [q if isinstance(q, str) else None if q is None or q != q else str(q) for q in queries]
+    return [q if isinstance(q, str) else None if q is None or _is_nan(q) else str(q) for q in queries]
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 async def ask_many_async(

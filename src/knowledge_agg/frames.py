@@ -9,6 +9,7 @@ Empty text is recorded as missing (``<NA>``), because CSV cannot tell the two ap
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -225,7 +226,7 @@ def _cast(values: pd.Series, dtype: str) -> pd.Series:
 
 
 def _missing(value: Any) -> bool:
-    return value is None or value is _pd().NA or (isinstance(value, float) and value != value)
+    return value is None or value is _pd().NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _to_bool(value: Any) -> bool:
