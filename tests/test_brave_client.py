@@ -377,3 +377,28 @@ async def test_missing_key_is_a_clear_error() -> None:
         BraveProvider.from_settings(Settings(provider="brave"))
     with pytest.raises(BraveAuthError, match="BRAVE_API_KEY"):
         BraveProvider("  ")
+
+
+async def test_search_uses_altered_query_faq_and_extra_snippets(script_server: Any) -> None:
+    body = {
+        "query": {"original": "pyhton asyncio", "altered": "python asyncio", "more_results_available": True},
+        "web": {"results": [
+            {"title": "asyncio", "url": "https://docs.python.org/3/library/asyncio.html", "description": "I/O",
+             "extra_snippets": ["Event loops &amp; tasks"]},
+            {"title": "other", "url": "https://example.org/", "description": "x"},
+        ]},
+        "faq": {"results": [{"question": "What is asyncio?", "answer": "A library for <strong>async</strong> I/O.",
+                             "title": "asyncio", "url": "https://docs.python.org/3/library/asyncio.html"}]},
+    }
+    script, url = script_server(Reply(body=body))
+    notes: list[str] = []
+    prov = provider(url, extra_snippets=True)
+    try:
+        hits = await prov.search("pyhton asyncio", count=5, notify=notes.append)
+    finally:
+        await prov.aclose()
+    assert len(script.requests) == 1  # fewer hits than asked is not a reason to spend another request
+    assert ("extra_snippets", "true") in script.requests[0][2]
+    assert hits[0].extra_snippets == ("Event loops & tasks", "What is asyncio? A library for async I/O.")
+    assert hits[1].extra_snippets == ()
+    assert notes == ["Brave searched for 'python asyncio' instead"]

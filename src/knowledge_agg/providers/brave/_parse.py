@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from ...models import Hit
 from ._params import Endpoint
 
-__all__ = ["BraveResponse", "FaqAnswer", "parse_response", "plain_text"]
+__all__ = ["BraveResponse", "FaqAnswer", "parse_response", "plain_text", "hits_with_faq"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +121,14 @@ def _faq(section: Mapping[str, Any]) -> list[FaqAnswer]:
             url = entry.get("url") if isinstance(entry.get("url"), str) else ""
             answers.append(FaqAnswer(question, answer, plain_text(entry.get("title")), url))
     return answers
+
+
+def hits_with_faq(response: BraveResponse) -> list[Hit]:
+    """The page's hits, each carrying as extra snippets the FAQ answers Brave linked to its URL."""
+    answers: dict[str, list[str]] = {}
+    for faq in response.faq:
+        answers.setdefault(faq.url, []).append(f"{faq.question} {faq.answer}")
+    return [
+        replace(hit, extra_snippets=hit.extra_snippets + tuple(answers[hit.url])) if hit.url in answers else hit
+        for hit in response.hits
+    ]

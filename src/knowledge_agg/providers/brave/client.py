@@ -29,7 +29,7 @@ from ._errors import (
     quota_message,
 )
 from ._params import Endpoint, encode
-from ._parse import BraveResponse, parse_response
+from ._parse import BraveResponse, hits_with_faq, parse_response
 from ._limiter import shared_limiter
 from ._ratelimit import Quota, RateState, parse_rate_headers
 from ._retry import backoff_delay, reset_for, retry_after
@@ -113,25 +113,23 @@ class BraveProvider:
 
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> list[Hit]:
         """Up to ``count`` web hits, best first, with FAQ answers added to the snippets of their pages."""
-        if count > PAGE_SIZE:
-            return await self.search_pages(query, count=count, notify=notify)
         extras = {"extra_snippets": True} if self._extra_snippets else {}
-        response = await self.web_search(query, count=count, notify=notify, **extras)
-        if response.altered_query and notify is not None:
-            notify(f"Brave searched for {response.altered_query!r} instead")
-        return _with_faq(response)
+        return await self.search_pages(query, count=count, notify=notify, **extras)
 
     async def search_pages(self, query: str, *, count: int, notify: Notify | None = None, **params: Any) -> list[Hit]:
-        """More than one page of web hits: walks ``offset`` 0–9 until ``count``, de-duplicating URLs."""
+        """``count`` web hits over as many pages as needed (``offset`` 0–9), de-duplicating URLs across pages."""
         hits: list[Hit] = []
         seen: set[str] = set()
+        size = min(count, PAGE_SIZE)
         for offset in range(MAX_PAGES):
-            response = await self.web_search(query, count=PAGE_SIZE, offset=offset, notify=notify, **params)
-            for hit in _with_faq(response):
+            response = await self.web_search(query, count=size, offset=offset, notify=notify, **params)
+            if offset == 0 and response.altered_query and notify is not None:
+                notify(f"Brave searched for {response.altered_query!r} instead")
+            for hit in hits_with_faq(response):
                 if hit.url not in seen and len(hits) < count:
                     seen.add(hit.url)
                     hits.append(dataclasses.replace(hit, rank=len(hits) + 1))
-            if len(hits) >= count or not response.more_results_available or not response.hits:
+            if count <= PAGE_SIZE or len(hits) >= count or not response.more_results_available or not response.hits:
                 break
         return hits
 
@@ -271,16 +269,3 @@ class BraveProvider:
 def _ssl_context() -> ssl.SSLContext:
     """One TLS context for every provider: building one per client costs ~50 ms of CPU per run."""
     return httpx.create_ssl_context()
-
-
-def _with_faq(response: BraveResponse) -> list[Hit]:
-    """The page's hits, each carrying as extra snippets the FAQ answers Brave linked to its URL."""
-    answers: dict[str, list[str]] = {}
-    for faq in response.faq:
-        answers.setdefault(faq.url, []).append(f"{faq.question} {faq.answer}")
-    if not answers:
-        return list(response.hits)
-    return [
-        dataclasses.replace(hit, extra_snippets=hit.extra_snippets + tuple(answers.get(hit.url, ())))
-        for hit in response.hits
-    ]
