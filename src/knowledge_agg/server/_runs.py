@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -21,6 +22,8 @@ from .metrics import RunObserver
 __all__ = ["RunSlot", "open_run", "run_events"]
 
 _T = TypeVar("_T")
+#: Events a run may get ahead of a slow client (bounded, so a stalled client cannot grow memory).
+_QUEUED = 32
 
 
 class RunSlot:
@@ -78,15 +81,38 @@ async def open_run(
 
 
 async def run_events(slot: RunSlot, render: Callable[[Event], _T]) -> AsyncIterator[_T]:
-    """The run's events, rendered for the wire; the run is closed however the iteration ends."""
-    run_context.set(slot.context)  # this generator runs in a task of its own: nothing to reset
+    """The run's events, rendered for the wire; the run is closed however the iteration ends.
+
+    The run is driven by a task of its own and handed over through a small queue: a hang-up then
+    cancels it exactly once, so its own clean-up (closing page reads) is never cut short by the
+    repeated cancellation of the response's cancel scope.
+    """
+    run_context.set(slot.context)  # copied into the run's task
+    queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue(maxsize=_QUEUED)
+    producer = asyncio.ensure_future(_produce(slot.stream, queue))
     try:
-        async for event in slot.stream:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
             slot.observer.first_event(time.perf_counter() - slot.started)
-            slot.observer.observe(event)
-            yield render(event)
+            slot.observer.observe(item)
+            yield render(item)
     finally:
+        producer.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait({producer})
         await slot.close()
+
+
+async def _produce(stream: EventStream, queue: asyncio.Queue[Event | BaseException | None]) -> None:
+    try:
+        async with stream:
+            async for event in stream:
+                await queue.put(event)
+    except Exception as exc:  # handed to the consumer, which raises it in the response
+        await queue.put(exc)
+    else:
+        await queue.put(None)
 
 
 def _loopback_base(request: Request) -> str:
