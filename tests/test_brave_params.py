@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from knowledge_agg.errors import ProviderError
 from knowledge_agg.providers.brave import BraveParameterError
 from knowledge_agg.providers.brave._params import encode, problems
 
@@ -51,7 +52,7 @@ def test_a_bad_parameter_is_refused_by_name(params: dict, name: str) -> None:
         encode("web", params)
     assert info.value.param == name
     assert repr(name) in str(info.value)
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, ProviderError)
 
 
 def test_news_allows_fifty_but_not_web_only_options() -> None:

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ...errors import KnowledgeAggError, ProviderError
+from ...errors import ProviderError
 
 __all__ = [
     "BraveError",
@@ -40,14 +40,13 @@ class BraveError(ProviderError):
         self.status = status
 
 
-class BraveParameterError(KnowledgeAggError, ValueError):
+class BraveParameterError(BraveError, ValueError):
     """A search parameter Brave would refuse; raised before any request is spent on it."""
 
-    kind = "invalid_parameter"
     recoverable = False
 
     def __init__(self, param: str, message: str) -> None:
-        super().__init__(f"Brave parameter {param!r}: {message}")
+        super().__init__(f"Brave parameter {param!r}: {message}", kind="invalid_parameter")
         self.param = param
 
 
