@@ -77,7 +77,8 @@ async def measure(url: str, clients: int, rounds: int) -> list[dict[str, Any]]:
                 try:
                     out.append(await _one(client, url, QUERIES[(i + r) % len(QUERIES)]))
                 except httpx.HTTPError as exc:
-                    out.append({"status": type(exc).__name__, "first": None, "total": None, "error_events": 0, "done": False})
+                    failed = {"status": type(exc).__name__, "first": None, "total": None, "error_events": 0}
+                    out.append({**failed, "done": False})
             return out
 
         results = await asyncio.gather(*(worker(i) for i in range(clients)))

@@ -46,7 +46,9 @@ def test_without_faults_injected_runs_read_the_pages_over_http(url: str) -> None
 
 @pytest.mark.parametrize(("status", "kind"), [(503, "search_failed"), (429, "rate_limited")])
 def test_failed_search_ends_partial_with_an_error(url: str, status: int, kind: str) -> None:
-    inject = {"search_429_rate": 1.0} if status == 429 else {"search_failure_rate": 1.0, "search_failure_status": status}
+    inject: dict[str, Any] = {"search_failure_rate": 1.0, "search_failure_status": status}
+    if status == 429:
+        inject = {"search_429_rate": 1.0}
     run = _stream(url, inject)
     assert run.partial and not run.results
     (error,) = run.errors

@@ -42,7 +42,8 @@ async def test_beyond_the_cap_requests_wait_then_get_503(tmp_path: Path) -> None
     settings = {"max_concurrent_runs": 2, "run_queue_size": 1, "run_queue_wait": 0.3, "flags": "error_injection=on"}
     with running_server(tmp_path, **settings) as url:
         async with httpx.AsyncClient(timeout=30) as client:
-            streams = [client.stream("GET", f"{url}/v1/stream", params={"q": "asyncio"}, headers=SLOW_SEARCH) for _ in range(2)]
+            params = {"q": "asyncio"}
+            streams = [client.stream("GET", f"{url}/v1/stream", params=params, headers=SLOW_SEARCH) for _ in range(2)]
             responses = [await s.__aenter__() for s in streams]
             try:
                 assert all(r.status_code == 200 for r in responses)

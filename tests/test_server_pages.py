@@ -75,7 +75,8 @@ def test_page_faults_look_like_real_breakage(url: str) -> None:
     r = httpx.get(page, headers=_inject(page_fail_ids=["json"], page_faults=["garbage"]))
     assert r.headers["content-type"].startswith("text/html") and b"\x00" in r.content
     with pytest.raises(httpx.RemoteProtocolError):
-        httpx.get(page, headers={**_inject(page_fail_ids=["json"], page_faults=["truncated"]), "Accept-Encoding": "identity"})
+        truncated = _inject(page_fail_ids=["json"], page_faults=["truncated"])
+        httpx.get(page, headers={**truncated, "Accept-Encoding": "identity"})
     with pytest.raises(httpx.ReadTimeout):
         httpx.get(page, headers=_inject(page_fail_ids=["json"], page_faults=["timeout"], page_timeout=30), timeout=0.5)
     assert httpx.get(page, headers=_inject(page_fail_ids=["other"])).status_code == 200

@@ -47,7 +47,8 @@ def test_sse_stream_follows_the_event_contract(url: str) -> None:
 
 def test_ndjson_stream_on_request(url: str) -> None:
     headers = {"Accept": "application/x-ndjson"}
-    with httpx.stream("GET", f"{url}/v1/stream", params={"q": "sqlite full text search"}, headers=headers, timeout=30) as r:
+    params = {"q": "sqlite full text search"}
+    with httpx.stream("GET", f"{url}/v1/stream", params=params, headers=headers, timeout=30) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("application/x-ndjson")
         lines = [line for line in r.iter_lines() if line]
@@ -66,7 +67,8 @@ def test_post_stream_takes_a_json_body(url: str) -> None:
 
 
 def test_seed_search_endpoint_streams_sse(url: str) -> None:
-    with httpx.Client(timeout=30) as client, connect_sse(client, "POST", f"{url}/search", json={"query": "pathlib glob"}) as source:
+    body = {"query": "pathlib glob"}
+    with httpx.Client(timeout=30) as client, connect_sse(client, "POST", f"{url}/search", json=body) as source:
         events = [parse_event(m.data) for m in source.iter_sse()]
     _check_run(events)
 

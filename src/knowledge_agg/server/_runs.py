@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import anyio
 from fastapi import HTTPException, Request
 
-from ..errors import KnowledgeAggError
 from ..aggregator import EventStream
+from ..errors import KnowledgeAggError
 from ..events import Event
 from ._corpus import RunContext, run_context
 from ._limiter import Busy
@@ -63,9 +63,11 @@ async def open_run(
         try:
             injection = merge_override(injection, header)
         except InjectionError as exc:
-            raise HTTPException(422, detail=[{"loc": ["header", INJECT_HEADER], "msg": str(exc), "type": "value_error"}])
+            detail = [{"loc": ["header", INJECT_HEADER], "msg": str(exc), "type": "value_error"}]
+            raise HTTPException(422, detail=detail) from exc
     # A run may turn flags on or off for itself, but never error injection: that is the server's choice.
-    options: dict[str, Any] = {**overrides, "flags": {**state.flags, **run_flags, "error_injection": injection is not None}}
+    flags = {**state.flags, **run_flags, "error_injection": injection is not None}
+    options: dict[str, Any] = {**overrides, "flags": flags}
     if injection is not None:
         options["allow_private_hosts"] = True  # injected runs read this server's own /pages over loopback
     try:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ..errors import KnowledgeAggError
-from ..events import AnyEvent, SourceInfo, SynthesisEvent
+from ..events import AnyEvent, Event, SourceInfo, SynthesisEvent
 from ..flags import parse_flags
 from ..run import Run
 from ._runs import RunSlot, open_run, run_events
 from ._sse import NDJSON, NDJSONResponse, RunEventSourceResponse
 from ._state import get_state
 
-__all__ = ["router", "RunOptions", "RunRequest", "AnswerResponse", "StreamEvent"]
+__all__ = ["router", "RunOptions", "RunRequest", "AnswerResponse"]
 
 
 class RunOptions(BaseModel):
@@ -50,10 +50,6 @@ class RunRequest(RunOptions):
     query: str = Field(validation_alias=AliasChoices("query", "q"), description="the question or search terms")
 
 
-class StreamEvent(RootModel[AnyEvent]):
-    """One event of a run; ``type`` tells which (see DESIGN §2)."""
-
-
 class AnswerResponse(BaseModel):
     """A finished run as one document."""
 
@@ -69,12 +65,37 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "empty or oversized query, unknown option, malformed JSON, invalid X-Inject"},
     503: {"description": "too many runs at once; retry after the `Retry-After` header's seconds"},
 }
+# The event models are in the schema's components through AnswerResponse.events.
+_EVENT_SCHEMA = {
+    "oneOf": [{"$ref": f"#/components/schemas/{cls.__name__}"} for cls in get_args(Event)],
+    "discriminator": {
+        "propertyName": "type",
+        "mapping": {
+            cls.model_fields["type"].default: f"#/components/schemas/{cls.__name__}" for cls in get_args(Event)
+        },
+    },
+}
+_SSE_ITEM = {
+    "type": "object",
+    "required": ["event", "id", "data"],
+    "properties": {
+        "event": {"type": "string", "description": "the event's type"},
+        "id": {"type": "string", "description": "the event's seq"},
+        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": _EVENT_SCHEMA},
+    },
+}
 _STREAM_DOC = {
     200: {
-        "model": StreamEvent,
         "description": "one event per SSE message (`event:` type, `id:` seq, `data:` JSON), or per NDJSON line "
         "with `Accept: application/x-ndjson`; `done` comes last",
-        "content": {NDJSON: {"schema": {"$ref": "#/components/schemas/StreamEvent"}}},
+        "content": {"text/event-stream": {"itemSchema": _SSE_ITEM}, NDJSON: {"itemSchema": _EVENT_SCHEMA}},
+    },
+    **_ERRORS,
+}
+_SSE_DOC = {
+    200: {
+        "description": "one event per SSE message (`event:` type, `id:` seq, `data:` JSON); `done` comes last",
+        "content": {"text/event-stream": {"itemSchema": _SSE_ITEM}},
     },
     **_ERRORS,
 }
@@ -82,19 +103,22 @@ _STREAM_DOC = {
 router = APIRouter(tags=["runs"])
 
 
-@router.get("/v1/stream", response_class=RunEventSourceResponse, status_code=200, responses=_STREAM_DOC, summary="Stream a run")
+_SSE_ROUTE: dict[str, Any] = {"response_class": RunEventSourceResponse, "status_code": 200}
+
+
+@router.get("/v1/stream", **_SSE_ROUTE, responses=_STREAM_DOC, summary="Stream a run")
 async def stream_get(request: Request, params: Annotated[StreamParams, Query()]) -> Any:
     """Run ``q`` and stream its events as they happen (SSE, or NDJSON on request)."""
     return await _stream(request, params.q, params, ndjson_ok=True)
 
 
-@router.post("/v1/stream", response_class=RunEventSourceResponse, status_code=200, responses=_STREAM_DOC, summary="Stream a run")
+@router.post("/v1/stream", **_SSE_ROUTE, responses=_STREAM_DOC, summary="Stream a run")
 async def stream_post(request: Request, body: RunRequest) -> Any:
     """Like ``GET /v1/stream``, with the query and options in a JSON body."""
     return await _stream(request, body.query, body, ndjson_ok=True)
 
 
-@router.post("/search", response_class=RunEventSourceResponse, status_code=200, responses=_STREAM_DOC, summary="Stream a run (seed API)")
+@router.post("/search", **_SSE_ROUTE, responses=_SSE_DOC, summary="Stream a run (seed API)")
 async def search(request: Request, body: RunRequest) -> Any:
     """The seed project's endpoint: ``{"query": ...}`` in, the run's events out as SSE."""
     return await _stream(request, body.query, body, ndjson_ok=False)

@@ -58,7 +58,9 @@ def create_app(settings: Settings | None = None, *, provider: SearchProvider | N
         flags=dict(settings.flags),
         injection=injection,
         metrics=ServerMetrics(),
-        limiter=RunLimiter(settings.max_concurrent_runs, queue_size=settings.run_queue_size, wait=settings.run_queue_wait),
+        limiter=RunLimiter(
+            settings.max_concurrent_runs, queue_size=settings.run_queue_size, wait=settings.run_queue_wait
+        ),
         corpus=corpus,
         aggregator=KnowledgeAggregator(settings, provider=run_provider),
     )
@@ -89,7 +91,8 @@ def create_app(settings: Settings | None = None, *, provider: SearchProvider | N
 
     plan = Plan(settings.standin_plan, settings.standin_rate_per_second, settings.standin_quota_per_month)
     keys = {k.get_secret_value() for k in settings.standin_keys} or None
-    app.include_router(brave_router(standin_search, plan=plan, keys=keys, guard=standin_guard(state.injection_in_force)))
+    guard = standin_guard(state.injection_in_force)
+    app.include_router(brave_router(standin_search, plan=plan, keys=keys, guard=guard))
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(RequestMetricsMiddleware, metrics=state.metrics)

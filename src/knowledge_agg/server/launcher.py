@@ -89,7 +89,9 @@ _HANDLES: dict[str, LaunchHandle] = {}
 _LOCK = threading.Lock()
 
 
-def launch(port: int = 8001, *, host: str = "127.0.0.1", settings: Settings | None = None, **options: Any) -> LaunchHandle:
+def launch(
+    port: int = 8001, *, host: str = "127.0.0.1", settings: Settings | None = None, **options: Any
+) -> LaunchHandle:
     """Run the server in a background thread and return once ``/health`` answers.
 
     ``options`` are settings (``corpus=...``, ``dev_mode=True``, ``flags="error_injection=on"``, …)
@@ -111,7 +113,9 @@ def launch(port: int = 8001, *, host: str = "127.0.0.1", settings: Settings | No
         app = create_app(base.override(**options) if options else base)
         config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"knowledge-agg {url}", daemon=True)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=f"knowledge-agg {url}", daemon=True
+        )
         thread.start()
         handle = LaunchHandle(url, server=server, thread=thread, sock=sock)
         try:

@@ -51,7 +51,9 @@ class ServerMetrics:
         )
         self.run_seconds = Histogram("knowledge_agg_run_seconds", "whole runs", buckets=_SECONDS, registry=r)
         self.peak_memory = Gauge(
-            "knowledge_agg_run_peak_memory_bytes", "peak traced memory of the last run (memory_tracking flag)", registry=r
+            "knowledge_agg_run_peak_memory_bytes",
+            "peak traced memory of the last run (memory_tracking flag)",
+            registry=r,
         )
 
     def exposition(self) -> bytes:

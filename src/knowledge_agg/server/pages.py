@@ -86,7 +86,8 @@ def render_page(doc: Document) -> str:
 <h1>{title}</h1>
 {_article_body(doc.text)}
 </article>
-<div class="prev-next"><a rel="prev" href="/pages/prev">« Previous topic</a> <a rel="next" href="/pages/next">Next topic »</a></div>
+<div class="prev-next"><a rel="prev" href="/pages/prev">« Previous topic</a>
+  <a rel="next" href="/pages/next">Next topic »</a></div>
 </main>
 </div>
 <footer class="site-footer">
@@ -167,7 +168,10 @@ def _faulty(fault: PageFault, doc: Document, config: InjectionConfig) -> Respons
 
 
 def _error_html(status: int, message: str) -> str:
-    return f"<!DOCTYPE html><html><head><title>{status}</title></head><body><h1>{status}</h1><p>{html.escape(message)}</p></body></html>"
+    return (
+        f"<!DOCTYPE html><html><head><title>{status}</title></head>"
+        f"<body><h1>{status}</h1><p>{html.escape(message)}</p></body></html>"
+    )
 
 
 class _Delayed(Response):
