@@ -68,8 +68,9 @@ async def open_run(
     # A run may turn flags on or off for itself, but never error injection: that is the server's choice.
     flags = {**state.flags, **run_flags, "error_injection": injection is not None}
     options: dict[str, Any] = {**overrides, "flags": flags}
-    if injection is not None:
-        options["allow_private_hosts"] = True  # injected runs read this server's own /pages over loopback
+    base = _loopback_base(request)
+    if injection is not None:  # injected runs read this server's own /pages: exempt exactly that host:port
+        options["fetch_allow_hosts"] = [*state.settings.fetch_allow_hosts, base.removeprefix("http://")]
     try:
         stream = state.require_aggregator().stream(query, **options)
     except KnowledgeAggError as exc:
@@ -79,7 +80,7 @@ async def open_run(
     except Busy as exc:
         state.metrics.rejected.inc()
         raise HTTPException(503, str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
-    return RunSlot(state, stream, RunContext(_loopback_base(request), injection), started)
+    return RunSlot(state, stream, RunContext(base, injection), started)
 
 
 async def run_events(slot: RunSlot, render: Callable[[Event], _T]) -> AsyncIterator[_T]:
