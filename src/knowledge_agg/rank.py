@@ -80,7 +80,7 @@ def rank_passages(
     k: int = 8,
     min_words: int = 50,
     max_words: int = 150,
-    mmr_lambda: float = 0.8,
+    mmr_lambda: float = 0.9,
 ) -> list[Passage]:
     """The ``k`` best passages of ``pages`` for the query: BM25, diversified by MMR, best first."""
     candidates: list[tuple[Page, str]] = [

@@ -7,7 +7,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ._text import STOPWORDS as _STOP
 from ._text import sentence_spans, tokenize, word_count
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
@@ -101,11 +100,14 @@ def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
     return list(by_text.values())
 
 
-#: Weights of the sentence score (tuned on the XQuAD dev half; see benchmarks/results/quality_log.md).
-_W = {"passage": 0.15, "rank": 0.0, "shape": 0.1, "name": 0.1, "prev": 0.2, "next": 0.2, "stale": 0.0, "floor": 0.0, "length": 0.05}
+#: Weights of the sentence score, tuned on the XQuAD dev half (benchmarks/results/quality_log.md):
+#: an answer-shaped token (number/date vs name), query terms in the sentence before/after,
+#: a length penalty per 20 tokens beyond 20, and the best passage score of the sentence's source.
+_W = {"shape": 0.1, "name": 0.1, "prev": 0.2, "next": 0.2, "length": 0.05, "source": 0.4}
 
 
 def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> None:
+    """Score every sentence: idf-weighted query coverage plus context, answer-shape and source terms."""
     n = len(sentences)
     df = {t: sum(1 for s in sentences if t in s.tokens) for t in query}
     idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
@@ -115,23 +117,24 @@ def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> No
         sentence.coverage = sum(idf[t] for t in set(sentence.tokens) & qset) / total
     neighbours = {(s.passage_rank, s.position): s.coverage for s in sentences}
     best_passage = max(s.passage_score for s in sentences) or 1.0
+    source_best: dict[int, float] = {}
     for s in sentences:
-        shape = 1.0 if _has_answer_shape(s, kind, qset) else 0.0
-        stale = 1.0 if all(t in qset or t in _STOP for t in s.tokens) else 0.0
+        for i in s.source_ids:
+            source_best[i] = max(source_best.get(i, 0.0), s.passage_score)
+    shape_weight = _W["shape" if kind in ("number", "date") else "name"]
+    for s in sentences:
         context = (
             _W["prev"] * neighbours.get((s.passage_rank, s.position - 1), 0.0)
             + _W["next"] * neighbours.get((s.passage_rank, s.position + 1), 0.0)
         )
         if not s.coverage and not context:
-            continue
+            continue  # neither the sentence nor its neighbours speak of the query: score stays 0
         s.score = (
             s.coverage
-            + _W["passage"] * s.passage_score / best_passage
-            + _W["rank"] / (1 + s.passage_rank)
-            + _W["shape" if kind in ("number", "date") else "name"] * shape * (s.coverage > 0)
             + context
-            - _W["stale"] * stale
+            + shape_weight * (s.coverage > 0 and _has_answer_shape(s, kind, qset))
             - _W["length"] * max(0, len(s.tokens) - 20) / 20
+            + _W["source"] * max(source_best[i] for i in s.source_ids) / best_passage
         )
 
 
@@ -149,7 +152,7 @@ def synthesize(
     if not any(qset & set(s.tokens) for s in sentences):
         return _no_result(analysis)
     _score(sentences, query, _question_type(analysis.query))
-    sentences = [s for s in sentences if s.score > _W["floor"]]
+    sentences = [s for s in sentences if s.score > 0]
     sentences.sort(key=lambda s: (-s.score, s.passage_rank, s.position))
     chosen: list[_Sentence] = []
     used = 0
