@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -215,7 +216,7 @@ async def _consume_until_fetching(stream: object) -> None:
             return
 
 
-@pytest.mark.parametrize("exit_path", ["break", "exception", "cancel"])
+@pytest.mark.parametrize("exit_path", ["break", "exception", "cancel", "anyio_scope"])
 async def test_leaving_early_cancels_every_task_and_closes_every_client(pages: str, exit_path: str) -> None:
     agg = _web(pages, ["/p/slow", "/p/slow2", "/p/slow3"])
     if exit_path == "break":
@@ -227,6 +228,16 @@ async def test_leaving_early_cancels_every_task_and_closes_every_client(pages: s
             async with agg.stream("async generators") as stream:
                 await _consume_until_fetching(stream)
                 raise RuntimeError("consumer failed")
+    elif exit_path == "anyio_scope":  # anyio (Starlette, sse-starlette) cancels again at every await
+        async with anyio.create_task_group() as tg:
+            async def consume_in_group() -> None:
+                async with agg.stream("async generators") as stream:
+                    async for _ in stream:
+                        pass
+
+            tg.start_soon(consume_in_group)
+            await asyncio.sleep(0.5)
+            tg.cancel_scope.cancel()
     else:
         async def consume() -> None:
             async with agg.stream("async generators") as stream:

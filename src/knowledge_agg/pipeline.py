@@ -239,9 +239,8 @@ async def _search(provider: SearchProvider, analysis: Analysis, settings: Settin
         except (KnowledgeAggError, OSError) as exc:
             yield exc
     finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        task.cancel()
+        await _settle([task])
 
 
 async def _read_all(
@@ -264,7 +263,21 @@ async def _read_all(
     finally:
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _settle(tasks)
+
+
+async def _settle(tasks: list[asyncio.Future[Any]]) -> None:
+    """Wait until cancelled tasks have finished their own cleanup (closing responses), even when
+    our caller is cancelled again meanwhile — anyio cancels repeatedly — then pass that cancel on."""
+    gathered = asyncio.gather(*tasks, return_exceptions=True)
+    cancelled = False
+    while not gathered.done():
+        try:
+            await asyncio.shield(gathered)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def _read(
