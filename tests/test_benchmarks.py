@@ -1,0 +1,83 @@
+"""The streaming benchmark's machinery runs end to end with tiny counts (figures are not checked, behaviour is)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks._bench_report import percentile, summary, table
+from benchmarks._bench_server import _keyed
+from benchmarks.streaming import QUERIES, BenchConfig, run_benchmark, write_results
+
+
+def _corpus(path: Path) -> Path:
+    """One small document per benchmark query, so every run finds results and reads pages."""
+    lines = []
+    for i, query in enumerate(QUERIES):
+        text = (
+            f"{query}\n\nThis section explains {query.lower()} with an example.\n\n"
+            f"In Python, {query.lower()} is done with the standard library; the example below shows how.\n\n"
+            "    >>> print('example')\n    example\n"
+        )
+        lines.append(json.dumps({"id": f"doc-{i}", "title": query, "text": text}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_keyed_latency_is_fixed_by_query_and_within_bounds() -> None:
+    values = [_keyed((0.25, 0.4), f"salt\x00{q}") for q in QUERIES]
+    assert all(0.25 <= v <= 0.4 for v in values)
+    assert values == [_keyed((0.25, 0.4), f"salt\x00{q}") for q in QUERIES]
+    assert len(set(values)) > len(values) // 2
+    assert _keyed((0.25, 0.4), "other\x00" + QUERIES[0]) != values[0]
+
+
+def test_percentile_and_summary() -> None:
+    assert percentile([], 50) is None
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([0.0, 10.0], 95) == pytest.approx(9.5)
+    s = summary([1.0, None, 3.0])
+    assert s["n"] == 2 and s["p50"] == 2.0 and s["max"] == 3.0
+
+
+async def test_benchmark_runs_every_part_with_tiny_counts(tmp_path: Path) -> None:
+    config = BenchConfig(
+        corpus=str(_corpus(tmp_path / "bench.jsonl")),
+        search_latency=(0.01, 0.02),
+        page_latency=(0.0, 0.01),
+        single_runs=2,
+        levels=(1, 3),
+        rounds={},
+        memory_runs=1,
+        rss_runs=3,
+        fault_runs=4,
+        fault_concurrency=2,
+        local_seconds=0.2,
+        fault_fetch_timeout=0.5,
+    )
+    results = await run_benchmark(config, log=lambda message: None)
+
+    single = results["single"]
+    assert single["runs"] == 2 and single["bare_search"]["n"] == 2
+    assert single["consumer"]["first_result"]["n"] == 2, "every single run found results"
+    assert single["errors"] == 0
+    assert [s["concurrency"] for s in results["sweep"]] == [1, 3]
+    assert [s["runs"] for s in results["sweep"]] == [1, 3]
+    assert all(s["errors"] == 0 for s in results["sweep"])
+    assert results["memory"]["tracemalloc_peak_mb"]["n"] == 1
+    assert len(results["memory"]["rss_samples_mb"]) >= 2
+    faults = results["faults"]
+    assert faults["runs"] == 4
+    assert faults["done_share"] == 1.0, "every run ends in done, faults or not"
+    assert faults["escaped_exceptions"] == 0 and faults["internal_errors"] == 0
+    assert results["local"]["runs"] >= 1 and results["local"]["search_qps_1"] > 0
+    names = [t["name"] for t in results["targets"]]
+    assert "first status p95 (single run)" in names and "faults: runs ending in done" in names
+
+    paths = write_results(results, tmp_path / "out")
+    assert [p.name for p in paths] == ["streaming.json", "streaming_sweep_latency.png", "streaming_sweep_throughput.png"]
+    assert json.loads(paths[0].read_text())["single"]["runs"] == 2
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths[1:])
+    assert "first status p95" in table(results)
