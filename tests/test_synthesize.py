@@ -86,3 +86,22 @@ def test_nothing_relevant_is_an_explicit_outcome() -> None:
     assert synthesis.text.startswith("No relevant sources found for")
     empty = synthesize([], [], analyze("anything at all"))
     assert empty.points == [] and "No relevant sources found" in empty.text
+
+
+def test_headings_and_fragments_are_never_points_and_the_answer_is_one_line() -> None:
+    page = (
+        "Asynchronous generator functions\n\n"
+        "Asynchronous generators\nAn asynchronous generator is defined with async def and\n"
+        "contains a yield expression, so it produces values lazily.\n\n"
+        "Generators here.\n\n"
+        "Calling an asynchronous generator returns an asynchronous iterator for async for loops."
+    )
+    synthesis, pages, _ = _run("How do asynchronous generators work?", [page])
+    assert synthesis.points
+    for point in synthesis.points:
+        assert point.text in pages[0].text
+        assert len(point.text.split()) >= 4
+        assert not point.text.startswith("Asynchronous generator")
+    body = synthesis.text.partition("\n\nSources:\n")[0]
+    assert "\n" not in body
+    assert "async def and contains a yield" in body

@@ -15,6 +15,12 @@ from .rank import query_terms
 __all__ = ["Synthesis", "synthesize"]
 
 _MAX_SENTENCES = 7
+#: A candidate shorter than this many words is a heading or a fragment, never a point.
+_MIN_WORDS = 4
+#: A line without end punctuation and at most this many words, before a line break, is a heading.
+_HEADING_WORDS = 8
+_TERMINAL = re.compile(r"""[.!?:;]["'”’)\]]*$""")
+_HEADING = re.compile(r"\A([^\n]*)\n\s*(?=[\"'“‘(\[]?[A-Z0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +89,27 @@ def _has_answer_shape(sentence: _Sentence, kind: str | None, query: set[str]) ->
     return any(tokenize(name)[0] not in query for name in names if tokenize(name))
 
 
+def _without_heading(text: str) -> str:
+    """``text`` minus leading heading lines (short, unpunctuated, followed by a line break)."""
+    while (match := _HEADING.match(text)) and word_count(match.group(1)) <= _HEADING_WORDS:
+        if _TERMINAL.search(match.group(1).rstrip()):
+            break
+        text = text[match.end() :]
+    return text
+
+
+def _is_sentence(text: str) -> bool:
+    """Whether ``text`` reads as a sentence: enough words, and end punctuation unless it is long."""
+    words = word_count(text)
+    return words >= _MIN_WORDS and (words > _HEADING_WORDS or bool(_TERMINAL.search(text)))
+
+
 def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
     by_text: dict[str, _Sentence] = {}
     for rank, passage in enumerate(passages):
         for position, (start, end) in enumerate(sentence_spans(passage.text)):
-            text = passage.text[start:end].strip()
-            if not text:
+            text = _without_heading(passage.text[start:end].strip())
+            if not _is_sentence(text):
                 continue
             known = by_text.get(text)
             if known is None:
@@ -171,6 +192,11 @@ def synthesize(
 
 
 def _markdown(points: Sequence[SynthesisPoint], sources: Sequence[Source]) -> str:
-    body = " ".join(f"{p.text} {''.join(f'[{i}]' for i in p.source_ids)}" for p in points)
+    body = " ".join(f"{_one_line(p.text)} {''.join(f'[{i}]' for i in p.source_ids)}" for p in points)
     listing = [f"[{s.id}] {s.hit.title} — {s.hit.url}" for s in sources]
     return body + "\n\nSources:\n" + "\n".join(listing)
+
+
+def _one_line(text: str) -> str:
+    """A point's text with its line breaks (hard-wrapped sources) shown as single spaces."""
+    return " ".join(text.split())
