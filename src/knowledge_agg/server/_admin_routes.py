@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from ..errors import FlagError
 from ..flags import FLAGS, parse_flags, resolve_flags
 from ._state import SERVICE, ServerState, get_state
+from ._stream_routes import BODY_ERRORS
 from .injection import InjectionConfig
 from .metrics import CONTENT_TYPE_LATEST
 
@@ -26,6 +27,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["operations"])
 _State = Annotated[ServerState, Depends(get_state)]
 _VERSION = version("knowledge-agg")
+_DEV_ONLY_DOC: dict[int | str, dict[str, Any]] = {403: {"description": "development mode is off"}, **BODY_ERRORS}
 _DEV_ONLY = "changing this at run time needs development mode: start the server with --dev (KNOWLEDGE_AGG_DEV_MODE=1)"
 
 
@@ -97,7 +99,9 @@ async def get_flags(state: _State) -> FlagsView:
     return _flags_view(state)
 
 
-@router.put("/v1/flags", response_model=FlagsView, summary="Replace the flags (development mode)")
+@router.put(
+    "/v1/flags", response_model=FlagsView, responses=_DEV_ONLY_DOC, summary="Replace the flags (development mode)"
+)
 async def put_flags(state: _State, body: dict[str, bool | str]) -> FlagsView:
     """Reset the flags to the server's start-up flags, then apply ``body`` (``{"name": true|false}``)."""
     _require_dev(state)
@@ -105,7 +109,9 @@ async def put_flags(state: _State, body: dict[str, bool | str]) -> FlagsView:
     return _flags_view(state)
 
 
-@router.patch("/v1/flags", response_model=FlagsView, summary="Change some flags (development mode)")
+@router.patch(
+    "/v1/flags", response_model=FlagsView, responses=_DEV_ONLY_DOC, summary="Change some flags (development mode)"
+)
 async def patch_flags(state: _State, body: dict[str, bool | str]) -> FlagsView:
     """Change only the flags named in ``body``."""
     _require_dev(state)
@@ -119,7 +125,9 @@ async def get_injection(state: _State) -> InjectionView:
     return _injection_view(state)
 
 
-@router.put("/v1/injection", response_model=InjectionView, summary="Set error injection (development mode)")
+@router.put(
+    "/v1/injection", response_model=InjectionView, responses=_DEV_ONLY_DOC, summary="Set error injection (development mode)"
+)
 async def put_injection(state: _State, body: InjectionConfig) -> InjectionView:
     """Replace the server-wide fault settings (one request can still override them with ``X-Inject``)."""
     _require_dev(state)

@@ -15,7 +15,7 @@ from ._runs import RunSlot, open_run, run_events
 from ._sse import NDJSON, NDJSONResponse, RunEventSourceResponse
 from ._state import get_state
 
-__all__ = ["router", "RunOptions", "RunRequest", "AnswerResponse"]
+__all__ = ["router", "RunOptions", "RunRequest", "AnswerResponse", "BODY_ERRORS"]
 
 
 class RunOptions(BaseModel):
@@ -84,21 +84,25 @@ _SSE_ITEM = {
         "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": _EVENT_SCHEMA},
     },
 }
+# With itemSchema, `schema` describes the whole stream (OpenAPI 3.2): the list of its messages, not a string.
+_SSE_CONTENT = {"schema": {"type": "array", "items": _SSE_ITEM}, "itemSchema": _SSE_ITEM}
 _STREAM_DOC = {
     200: {
         "description": "one event per SSE message (`event:` type, `id:` seq, `data:` JSON), or per NDJSON line "
         "with `Accept: application/x-ndjson`; `done` comes last",
-        "content": {"text/event-stream": {"itemSchema": _SSE_ITEM}, NDJSON: {"itemSchema": _EVENT_SCHEMA}},
+        "content": {"text/event-stream": _SSE_CONTENT, NDJSON: {"itemSchema": _EVENT_SCHEMA}},
     },
     **_ERRORS,
 }
 _SSE_DOC = {
     200: {
         "description": "one event per SSE message (`event:` type, `id:` seq, `data:` JSON); `done` comes last",
-        "content": {"text/event-stream": {"itemSchema": _SSE_ITEM}},
+        "content": {"text/event-stream": _SSE_CONTENT},
     },
     **_ERRORS,
 }
+#: FastAPI answers 400 before the route runs when a JSON body is not UTF-8 text.
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {400: {"description": "a request body that is not UTF-8 text"}}
 
 router = APIRouter(tags=["runs"])
 
@@ -112,19 +116,21 @@ async def stream_get(request: Request, params: Annotated[StreamParams, Query()])
     return await _stream(request, params.q, params, ndjson_ok=True)
 
 
-@router.post("/v1/stream", **_SSE_ROUTE, responses=_STREAM_DOC, summary="Stream a run")
+@router.post("/v1/stream", **_SSE_ROUTE, responses={**_STREAM_DOC, **BODY_ERRORS}, summary="Stream a run")
 async def stream_post(request: Request, body: RunRequest) -> Any:
     """Like ``GET /v1/stream``, with the query and options in a JSON body."""
     return await _stream(request, body.query, body, ndjson_ok=True)
 
 
-@router.post("/search", **_SSE_ROUTE, responses=_SSE_DOC, summary="Stream a run (seed API)")
+@router.post("/search", **_SSE_ROUTE, responses={**_SSE_DOC, **BODY_ERRORS}, summary="Stream a run (seed API)")
 async def search(request: Request, body: RunRequest) -> Any:
     """The seed project's endpoint: ``{"query": ...}`` in, the run's events out as SSE."""
     return await _stream(request, body.query, body, ndjson_ok=False)
 
 
-@router.post("/v1/answer", response_model=AnswerResponse, responses=_ERRORS, summary="Run to the end")
+@router.post(
+    "/v1/answer", response_model=AnswerResponse, responses={**_ERRORS, **BODY_ERRORS}, summary="Run to the end"
+)
 async def answer(request: Request, body: RunRequest) -> Any:
     """Run the query to the end and return every event with the synthesis, sources and metrics."""
     slot = await _open(request, body.query, body)

@@ -37,6 +37,12 @@ PageUrl = Callable[[Request, Hit], str]
 Guard = Callable[[Request, Endpoint], Awaitable[Response | None]]
 
 _MONTH = 2_592_000  # Brave's quota window, in seconds
+#: The statuses the stand-in answers besides 200, as Brave does (error injection may add others).
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "an X-Inject header sent while error injection is off"},
+    422: {"description": "missing or invalid subscription token, or invalid parameters (Brave's error body)"},
+    429: {"description": "rate or monthly quota of the plan exceeded (Brave's error body and headers)"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +162,11 @@ def brave_router(
         body = _web_body(params, results, more) if endpoint == "web" else _news_body(params, results)
         return JSONResponse(body, headers=headers)
 
-    @router.get("/res/v1/web/search", summary="Brave-compatible web search")
+    @router.get("/res/v1/web/search", summary="Brave-compatible web search", responses=_ERRORS)
     async def web_search(request: Request) -> Response:
         return await answer(request, "web")
 
-    @router.get("/res/v1/news/search", summary="Brave-compatible news search")
+    @router.get("/res/v1/news/search", summary="Brave-compatible news search", responses=_ERRORS)
     async def news_search(request: Request) -> Response:
         return await answer(request, "news")
 
