@@ -14,7 +14,7 @@ __all__ = ["select_sources"]
 
 #: How much one query term found in the title (or in the snippets) weighs against one rank step.
 _TITLE_WEIGHT = 0.5
-_SNIPPET_WEIGHT = 0.2
+_SNIPPET_WEIGHT = 2.0
 
 
 def _key(hit: Hit) -> str:
