@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,7 @@ from knowledge_agg.events import (
 from knowledge_agg.providers.brave import BraveError, BraveProvider
 from knowledge_agg.providers.brave._parse import hits_with_faq, parse_response
 
-from _server_fixtures import corpus_settings, running_server
+from _server_fixtures import corpus_settings, running_server, write_corpus
 from _servers import serve
 
 _SIXTY_WORDS = " ".join(
@@ -306,3 +309,37 @@ def test_events_round_trip_through_every_wire_format(event: Event) -> None:
     assert not re.search(r"[\r\n]", sse["data"])  # a raw line break would split the SSE message
     assert parse_event(sse["data"]) == event
     assert all(not isinstance(v, float) or math.isfinite(v) for v in json.loads(sse["data"]).values())
+
+
+# ---------------------------------------------------------------- through the CLI
+
+
+def _cli(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KNOWLEDGE_AGG_", "BRAVE_"))}
+    clean.update(KNOWLEDGE_AGG_PROVIDER="local", KNOWLEDGE_AGG_CORPUS=str(write_corpus(tmp_path)),
+                 KNOWLEDGE_AGG_CACHE_DIR=str(tmp_path / "cache"), **env)
+    cmd = [sys.executable, "-m", "knowledge_agg.cli", *argv]
+    return subprocess.run(cmd, env=clean, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "status", "says"),
+    [
+        (["ask", "   ", "--format", "ndjson"], {}, 2, "empty"),
+        (["ask", "asyncio " * 1250, "--format", "text"], {}, 2, "limit"),
+        (["ask", "'; DROP TABLE docs; -- NEAR(\"a\" *)", "--format", "ndjson"], {}, 0, ""),
+        (["ask", "🐍 asyncio задачи\x1b[2J tasks", "--format", "text"], {}, 0, ""),
+        (["ask", "asyncio", "--max-sources", "0"], {}, 2, "max_sources"),
+        (["ask", "asyncio"], {"KNOWLEDGE_AGG_MAX_SOURCES": "zero", "KNOWLEDGE_AGG_FLAGS": "bogus=on"}, 2, "bogus"),
+    ],
+    ids=["whitespace", "10000-chars", "fts-sql-syntax", "emoji-scripts-escape", "bad-option", "bad-environment"],
+)
+def test_hostile_input_through_the_cli(tmp_path: Path, argv: list[str], env: dict[str, str], status: int,
+                                       says: str) -> None:
+    proc = _cli(tmp_path, *argv, **env)
+    assert proc.returncode == status, proc.stderr[-1500:]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert says in proc.stderr + proc.stdout
+    if "ndjson" in argv:
+        events = [parse_event(line) for line in proc.stdout.splitlines() if line]
+        _check_contract(events)

@@ -8,6 +8,8 @@ import sys
 import textwrap
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from .aggregator import KnowledgeAggregator
 from .errors import KnowledgeAggError, MissingDependency
 from .events import (
@@ -34,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except KnowledgeAggError as exc:
         print(f"knowledge-agg: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a bad KNOWLEDGE_AGG_* variable: say which, without a traceback
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        print(f"knowledge-agg: invalid setting ({problems}); check the KNOWLEDGE_AGG_* environment variables",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
