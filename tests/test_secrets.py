@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +22,11 @@ import pytest
 from pydantic import ValidationError
 
 from knowledge_agg import KnowledgeAggregator, ask
+from knowledge_agg.cli import main
 from knowledge_agg.errors import OptionError
 from knowledge_agg.frames import export, metrics_frame
 from knowledge_agg.providers.brave import BraveError, BraveProvider
-from knowledge_agg.server import create_app
+from knowledge_agg.server import create_app, launcher
 from knowledge_agg.settings import Settings
 
 from _server_fixtures import corpus_settings, running_server, write_corpus
@@ -227,3 +229,73 @@ def test_local_runs_never_see_the_key(tmp_path: Path) -> None:
     run = ask(QUERY, settings=corpus_settings(tmp_path, brave_api_key=KEY))
     assert run.results and run.results[0].provider != "brave"
     _assert_clean(json.dumps(run.to_dicts()) + repr(run), "a local run")
+
+
+# ---------------------------------------------------------------- binding
+
+
+class _Bound(Exception):
+    """Raised instead of binding: the test needs the decision, not an exposed socket."""
+
+
+@pytest.fixture
+def no_bind(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Record where ``serve`` would bind and stop there, so 0.0.0.0 is never actually opened."""
+    calls: list[tuple[str, int]] = []
+
+    def record(host: str, port: int) -> object:
+        calls.append((host, port))
+        raise _Bound
+
+    monkeypatch.setattr(launcher, "_bind", record)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "host", "warning"),
+    [
+        ([], {}, "127.0.0.1", None),
+        (["--host", "::1"], {}, "::1", None),
+        (["--host", "localhost"], {}, "localhost", None),
+        (["--host", "0.0.0.0"], {}, "0.0.0.0", "every network interface"),
+        (["--host", "::", "--dev"], {}, "::", "inject errors"),
+        (["--host", "192.168.1.5"], {}, "192.168.1.5", "the address 192.168.1.5"),
+        ([], {"KNOWLEDGE_AGG_HOST": "0.0.0.0"}, "0.0.0.0", "every network interface"),
+    ],
+    ids=["default", "ipv6-loopback", "localhost", "any-ipv4", "any-ipv6-dev", "lan-address", "any-from-env"],
+)
+def test_serve_binds_loopback_by_default_and_warns_otherwise(
+    no_bind: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str],
+    host: str, warning: str | None,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(_Bound):
+        warnings.simplefilter("always")
+        main(["serve", "--port", "0", "--provider", "local", *argv])
+    assert no_bind == [(host, 0)]
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if warning is None:
+        assert messages == []
+    else:
+        (message,) = messages
+        assert warning in message and "--host 127.0.0.1" in message
+
+
+def test_development_endpoints_are_off_by_default(tmp_path: Path) -> None:
+    """Without dev mode every mutating operation is 403 and an X-Inject header is refused, whatever it asks."""
+    assert Settings().dev_mode is False
+    with running_server(tmp_path) as url, httpx.Client(base_url=url, timeout=30) as client:
+        refused = [
+            client.put("/v1/flags", json={"error_injection": True}),
+            client.patch("/v1/flags", json={"error_injection": "on"}),
+            client.put("/v1/injection", json={"search_failure_rate": 1}),
+            client.get("/v1/stream", params={"q": "asyncio"}, headers={"X-Inject": '{"search_failure_rate": 1}'}),
+            client.get("/res/v1/web/search", params={"q": "asyncio"},
+                       headers={"X-Subscription-Token": OTHER, "X-Inject": '{"search_429_rate": 1}'}),
+        ]
+        assert [r.status_code for r in refused] == [403] * len(refused)
+        flags = client.get("/v1/flags").json()
+        run = client.post("/v1/answer", json={"query": "asyncio tasks"}).json()
+    assert flags["mutable"] is False and flags["flags"]["error_injection"]["enabled"] is False
+    assert not run["partial"]
