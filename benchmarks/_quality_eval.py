@@ -55,7 +55,11 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, float]:
 
 
 class DirectPipeline:
-    """The stages called in process: BM25 over whole articles, then select, rank and synthesize."""
+    """The stages called in process: BM25 over whole articles, then select, rank and synthesize.
+
+    Hits carry no snippet: a fixed article opening is not query-biased like a search engine's, and
+    selection would read it as evidence.
+    """
 
     def __init__(self, articles: Sequence[Article], *, max_words: int, max_sources: int = 5) -> None:
         self._articles = list(articles)
@@ -71,7 +75,7 @@ class DirectPipeline:
         order = sorted(range(len(scores)), key=lambda i: -scores[i])[: self._max_sources * 2]
         hits = [
             Hit(rank=r, title=self._articles[i].title, url=f"doc://{self._articles[i].id}",
-                snippet=self._articles[i].text[:200], provider="direct", doc_id=self._articles[i].id)
+                snippet="", provider="direct", doc_id=self._articles[i].id)
             for r, i in enumerate(order, start=1)
         ]
         sources = select_sources(hits, analysis, max_sources=self._max_sources)
