@@ -144,19 +144,6 @@ class DoneEvent(_Base):
     metrics: dict[str, Any]
 
 
-AnyEvent = Annotated[
-    Union[
-        StatusEvent,
-        AnalysisEvent,
-        ResultEvent,
-        SourcesEvent,
-        PassageEvent,
-        SynthesisEvent,
-        ErrorEvent,
-        DoneEvent,
-    ],
-    Field(discriminator="type"),
-]
 Event = Union[
     StatusEvent,
     AnalysisEvent,
@@ -167,6 +154,8 @@ Event = Union[
     ErrorEvent,
     DoneEvent,
 ]
+#: ``Event`` discriminated by its ``type`` field, for validating wire data.
+AnyEvent = Annotated[Event, Field(discriminator="type")]
 
 _adapter: TypeAdapter[Event] = TypeAdapter(AnyEvent)
 

@@ -8,25 +8,22 @@ loop, an exception or a cancellation unwinds it through ``finally`` and cancels 
 from __future__ import annotations
 
 import asyncio
-import time
 import tracemalloc
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
+from ._recorder import PROGRESS, Recorder
 from .analyze import analyze
 from .errors import KnowledgeAggError
 from .events import (
     AnalysisEvent,
-    DoneEvent,
-    ErrorEvent,
     Event,
     PassageEvent,
     ResultEvent,
     SourceInfo,
     SourcesEvent,
     Stage,
-    StatusEvent,
     SynthesisEvent,
 )
 from .extract import extract_text
@@ -40,53 +37,6 @@ from .synthesize import synthesize
 
 __all__ = ["run_pipeline"]
 
-_PROGRESS: dict[Stage, float] = {
-    "started": 0.0,
-    "analyzing": 0.05,
-    "searching": 0.1,
-    "selecting": 0.3,
-    "fetching": 0.35,
-    "extracting": 0.75,
-    "ranking": 0.8,
-    "synthesizing": 0.9,
-    "done": 1.0,
-}
-
-
-class _Recorder:
-    """Numbers events and stamps them with milliseconds since the run started."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.seq = 0
-        self.stage: Stage = "started"
-        self.marks: dict[str, float] = {}
-        self.counts = {"results": 0, "sources": 0, "passages": 0, "errors": 0}
-
-    def ms(self) -> float:
-        return round((time.perf_counter() - self.start) * 1000, 3)
-
-    def make(self, cls: type[Event], **fields: Any) -> Event:
-        event = cls(seq=self.seq, t_ms=self.ms(), **fields)
-        self.seq += 1
-        return event
-
-    def status(self, stage: Stage, message: str, progress: float | None = None) -> Event:
-        self.stage = stage
-        return self.make(StatusEvent, stage=stage, message=message, progress=_PROGRESS[stage] if progress is None else progress)
-
-    def error(self, stage: Stage, exc: BaseException, *, url: str | None = None) -> Event:
-        self.counts["errors"] += 1
-        if isinstance(exc, KnowledgeAggError):
-            kind, recoverable = exc.kind, exc.recoverable
-        elif isinstance(exc, TimeoutError):
-            kind, recoverable = "timeout", True
-        else:
-            kind, recoverable = "internal", True
-        message = str(exc) or type(exc).__name__
-        return self.make(ErrorEvent, stage=stage, kind=kind, message=message, recoverable=recoverable, url=url)
-
-
 async def run_pipeline(
     query: str,
     settings: Settings,
@@ -94,7 +44,7 @@ async def run_pipeline(
     fetcher: Fetcher,
 ) -> AsyncIterator[Event]:
     """Yield the events of one run; ``done`` always comes last, whatever failed before it."""
-    rec = _Recorder()
+    rec = Recorder()
     flags = settings.flags
     tracking = flags["memory_tracking"]
     started_tracing = tracking and not tracemalloc.is_tracing()
@@ -103,8 +53,9 @@ async def run_pipeline(
     elif tracking:
         tracemalloc.reset_peak()
     try:
-        yield rec.status("started", f"query received ({len(query)} characters)")
-        rec.marks["first_status_ms"] = rec.ms()
+        first = rec.status("started", f"query received ({len(query)} characters)")
+        rec.marks["first_status_ms"] = first.t_ms
+        yield first
         try:
             async with aclosing(_stages(query, settings, provider, fetcher, rec)) as events:
                 async for event in events:
@@ -113,27 +64,14 @@ async def run_pipeline(
             yield rec.error(rec.stage, exc)
         peak = tracemalloc.get_traced_memory()[1] if tracking else None
         yield rec.status("done", "finished")
-        yield _done(rec, peak)
+        yield rec.done(peak)
     finally:
         if started_tracing:
             tracemalloc.stop()
 
 
-def _done(rec: _Recorder, peak: int | None) -> Event:
-    metrics: dict[str, Any] = {
-        "first_status_ms": rec.marks.get("first_status_ms"),
-        "first_result_ms": rec.marks.get("first_result_ms"),
-        "source_select_ms": rec.marks.get("source_select_ms"),
-        "synthesis_ms": rec.marks.get("synthesis_ms"),
-        "total_ms": rec.ms(),
-        "peak_memory_bytes": peak,
-        **rec.counts,
-    }
-    return rec.make(DoneEvent, partial=rec.counts["errors"] > 0, metrics=metrics)
-
-
 async def _stages(
-    query: str, settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: _Recorder
+    query: str, settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: Recorder
 ) -> AsyncIterator[Event]:
     flags = settings.flags
     yield rec.status("analyzing", "reading the question")
@@ -194,7 +132,7 @@ async def _stages(
 
 
 async def _synthesis(
-    passages: list[Any], sources: list[Source], analysis: Analysis, settings: Settings, rec: _Recorder
+    passages: list[Any], sources: list[Source], analysis: Analysis, settings: Settings, rec: Recorder
 ) -> AsyncIterator[Event]:
     if not settings.flags["synthesis"]:
         return
@@ -244,7 +182,7 @@ async def _search(provider: SearchProvider, analysis: Analysis, settings: Settin
 
 
 async def _read_all(
-    sources: list[Source], settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: _Recorder
+    sources: list[Source], settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: Recorder
 ) -> AsyncIterator[Event | Page]:
     """Read every source concurrently; yield each page (or its error and a snippet stand-in) as it lands."""
     fetch = settings.flags["content_fetch"]
@@ -258,7 +196,7 @@ async def _read_all(
                 yield rec.error(stage, exc, url=source.hit.url)
             if page is not None:
                 yield page
-            progress = _PROGRESS["fetching"] + (_PROGRESS["extracting"] - _PROGRESS["fetching"]) * i / len(tasks)
+            progress = PROGRESS["fetching"] + (PROGRESS["extracting"] - PROGRESS["fetching"]) * i / len(tasks)
             yield rec.status("fetching", f"read {i} of {len(tasks)}: {source.hit.title}", round(progress, 3))
     finally:
         for t in tasks:
