@@ -55,9 +55,13 @@ def cite_html(text: str, sources: Sequence[SourceInfo]) -> str:
     return "".join(f"<p>{_CITATION.sub(link, escape(p, quote=False)).replace(chr(10), '<br>')}</p>" for p in paragraphs)
 
 
+#: Inline, because JupyterLab's table styles do not reach HTML inside widgets.
+_CELL = 'style="padding:2px 8px;text-align:left;vertical-align:top"'
+
+
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    head = "".join(f"<th {_CELL}>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td {_CELL}>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     return f"<table {_TABLE}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
