@@ -112,7 +112,7 @@ class RequestMetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = {"code": 500}
+        status = {"code": 0}
 
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -121,7 +121,11 @@ class RequestMetricsMiddleware:
 
         try:
             await self.app(scope, receive, send_status)
+        except Exception:
+            status["code"] = status["code"] or 500
+            raise
         finally:
             route: Any = scope.get("route")
             name = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], name, str(status["code"])).inc()
+            # 499 (nginx's "client closed request"): the client left before any response was sent.
+            self.metrics.requests.labels(scope["method"], name, str(status["code"] or 499)).inc()
