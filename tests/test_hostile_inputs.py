@@ -1,8 +1,9 @@
-"""Hostile queries end to end (aggregator, /v1/stream, /v1/answer) and property tests of the wire formats.
+"""Hostile queries end to end (aggregator, /v1/stream, /v1/answer, CLI) and property tests of what parses input.
 
-Every hostile query is either refused with a clear ``invalid_query`` error (a 422 over HTTP) or
-runs normally to ``done``; never a traceback, a 500 or a hang. The Brave response parser, fed any
-JSON, never raises; the Brave client, fed any 200 body over real HTTP, raises only ``BraveError``.
+Every hostile query is either refused with a clear ``invalid_query`` error (a 422 over HTTP, exit
+status 2 in the CLI) or runs normally to ``done``; never a traceback, a 500 or a hang. The Brave
+response parser, fed any JSON, never raises; the Brave client, fed any 200 body over real HTTP,
+raises only ``BraveError``; passage splitting loses no text; events survive every wire format.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from knowledge_agg.events import (
 )
 from knowledge_agg.providers.brave import BraveError, BraveProvider
 from knowledge_agg.providers.brave._parse import hits_with_faq, parse_response
+from knowledge_agg.rank import split_passages
 
 from _server_fixtures import corpus_settings, running_server, write_corpus
 from _servers import serve
@@ -264,6 +266,26 @@ def test_brave_client_raises_only_brave_errors_on_any_body(body_server: str, con
             await provider.aclose()
 
     asyncio.run(search())
+
+
+# ---------------------------------------------------------------- passage splitting, any text
+
+_PIECES = st.text(max_size=12) | st.sampled_from(
+    [". ", "! ", "? ", "\n\n", " ", "e.g. ", "Mr. ", "3.14 ", "…", "。", "\u2028", "\x00", "```", "\t>>> "]
+)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=200).map("".join), st.integers(1, 60), st.integers(0, 100))
+def test_passages_cover_any_text_in_order_and_lose_nothing(text: str, min_words: int, extra: int) -> None:
+    passages = split_passages(text, min_words=min_words, max_words=min_words + extra)
+    position = 0
+    for passage in passages:
+        assert passage.strip()
+        found = text.find(passage, position)
+        assert found >= 0, "each passage is the next stretch of the text"
+        position = found + len(passage)
+    assert "".join(text.split()) == "".join("".join(passages).split()), "no text is dropped between passages"
 
 
 # ---------------------------------------------------------------- event serialisation round trips
