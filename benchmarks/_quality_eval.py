@@ -28,6 +28,8 @@ class Outcome:
     synthesis: tuple[str, ...]
     verbatim: tuple[bool, ...]
     seconds: float
+    #: The search hits the run saw (recorded over HTTP so ``_quality_replay`` can re-run the later stages).
+    hits: tuple[Hit, ...] = ()
 
 
 def summarize(outcomes: Sequence[Outcome]) -> dict[str, float]:

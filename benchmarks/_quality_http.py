@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 
 from knowledge_agg.aggregator import KnowledgeAggregator
-from knowledge_agg.events import PassageEvent, SourcesEvent, SynthesisEvent
+from knowledge_agg.events import PassageEvent, ResultEvent, SourcesEvent, SynthesisEvent
 from knowledge_agg.extract import extract_text
+from knowledge_agg.models import Hit
 from knowledge_agg.server import launch
 from knowledge_agg.settings import Settings
 
@@ -25,9 +26,19 @@ _KEY = "quality-benchmark-key"
 
 
 def run_over_http(
-    articles: Sequence[Article], questions: Sequence[Question], *, max_words: int, concurrency: int
+    articles: Sequence[Article],
+    questions: Sequence[Question],
+    *,
+    max_words: int,
+    concurrency: int,
+    max_per_domain: int | None = None,
+    pages: dict[str, str] | None = None,
 ) -> list[Outcome]:
-    """Serve ``articles`` as a stand-in corpus on a loopback port and run every question through it."""
+    """Serve ``articles`` as a stand-in corpus on a loopback port and run every question through it.
+
+    ``max_per_domain`` overrides the client's per-domain cap (every stand-in page is on one host);
+    ``pages``, when given, is filled with the extracted text of every URL any question's search returned.
+    """
     with tempfile.TemporaryDirectory(prefix="ka-quality-") as tmp:
         root = Path(tmp)
         corpus = write_corpus(list(articles), root / "xquad.jsonl")
@@ -39,12 +50,17 @@ def run_over_http(
             client = Settings(
                 provider="brave", brave_api_key=_KEY, brave_base_url=handle.url, brave_cache=False,
                 brave_rate_limit=10_000.0, allow_private_hosts=True, max_words=max_words, cache_dir=root / "client",
+                **({} if max_per_domain is None else {"max_per_domain": max_per_domain}),
             )
-            return asyncio.run(_run_all(client, articles, questions, concurrency))
+            return asyncio.run(_run_all(client, articles, questions, concurrency, pages))
 
 
 async def _run_all(
-    settings: Settings, articles: Sequence[Article], questions: Sequence[Question], concurrency: int
+    settings: Settings,
+    articles: Sequence[Article],
+    questions: Sequence[Question],
+    concurrency: int,
+    pages: dict[str, str] | None,
 ) -> list[Outcome]:
     texts = {a.id: a.text for a in articles}
     extracted: dict[str, str] = {}
@@ -55,7 +71,11 @@ async def _run_all(
             async with gate:
                 return await _ask(aggregator, http, question, texts, extracted)
 
-        return list(await asyncio.gather(*(one(q) for q in questions)))
+        outcomes = list(await asyncio.gather(*(one(q) for q in questions)))
+        if pages is not None:
+            for url in dict.fromkeys(h.url for o in outcomes for h in o.hits):
+                pages[url] = await _page_text(http, url, extracted)
+        return outcomes
 
 
 async def _page_text(http: httpx.AsyncClient, url: str, cache: dict[str, str]) -> str:
@@ -78,9 +98,12 @@ async def _ask(
     urls: dict[int, str] = {}
     passages: list[str] = []
     points: list[tuple[str, list[int]]] = []
+    hits: list[Hit] = []
     async with aggregator.stream(question.text) as events:
         async for event in events:
-            if isinstance(event, SourcesEvent):
+            if isinstance(event, ResultEvent):
+                hits.append(Hit(event.rank, event.title, event.url, event.snippet, event.provider, event.domain, event.age))
+            elif isinstance(event, SourcesEvent):
                 urls = {s.id: s.url for s in event.sources}
             elif isinstance(event, PassageEvent):
                 passages.append(event.text)
@@ -99,4 +122,5 @@ async def _ask(
         synthesis=tuple(text for text, _ in points),
         verbatim=tuple(verbatim),
         seconds=seconds,
+        hits=tuple(hits),
     )

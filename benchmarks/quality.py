@@ -1,7 +1,10 @@
 """Answer quality on SQuAD-format questions (XQuAD dev by default) plus the extraction F1, as one report.
 
 Run: ``python -m benchmarks.quality [--xquad PATH] [--extraction PATH] [--max-words 100] [--limit N]``.
-Prints a table and writes ``benchmarks/results/quality.json``.
+Prints a table and writes ``benchmarks/results/quality.json``. ``--max-per-domain N`` lifts the client's
+per-domain cap (the stand-in serves every article from one host, so the default cap of 2 keeps 2 sources
+where the real web would give 5); ``--trace PATH`` records the HTTP run's hits and page texts, and
+``--mode replay --trace PATH`` re-runs select, rank and synthesize on them in seconds.
 """
 
 from __future__ import annotations
@@ -50,7 +53,16 @@ def extraction_f1(path: Path) -> dict[str, Any] | None:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in score(extract_text, path).items()}
 
 
-def run_quality(xquad: Path, *, max_words: int, limit: int | None, mode: str, concurrency: int) -> dict[str, Any]:
+def run_quality(
+    xquad: Path,
+    *,
+    max_words: int,
+    limit: int | None,
+    mode: str,
+    concurrency: int,
+    max_per_domain: int | None = None,
+    trace: Path | None = None,
+) -> dict[str, Any]:
     """Run every question (or the first ``limit``) and return the figures."""
     articles, questions = load_squad(xquad)
     questions = questions[:limit] if limit else questions
@@ -59,10 +71,24 @@ def run_quality(xquad: Path, *, max_words: int, limit: int | None, mode: str, co
     if mode == "direct":
         pipeline = DirectPipeline(articles, max_words=max_words)
         outcomes = [pipeline.run(q) for q in questions]
+    elif mode == "replay":
+        from ._quality_replay import replay
+
+        if trace is None:
+            raise ValueError("--mode replay needs --trace PATH (written by an http run with --trace)")
+        cap = {} if max_per_domain is None else {"max_per_domain": max_per_domain}
+        outcomes = replay(trace, articles, questions, max_words=max_words, **cap)
     else:
         from ._quality_http import run_over_http
+        from ._quality_replay import write_trace
 
-        outcomes = run_over_http(articles, questions, max_words=max_words, concurrency=concurrency)
+        pages: dict[str, str] | None = {} if trace is not None else None
+        outcomes = run_over_http(
+            articles, questions, max_words=max_words, concurrency=concurrency,
+            max_per_domain=max_per_domain, pages=pages,
+        )
+        if trace is not None and pages is not None:
+            write_trace(trace, outcomes, pages)
     figures: dict[str, Any] = summarize(outcomes)
     figures["wall_seconds"] = round(time.perf_counter() - started, 2)
     return figures
@@ -86,16 +112,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extraction", type=Path, default=SHARED / "datasets" / "extraction")
     parser.add_argument("--max-words", type=int, default=100)
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    parser.add_argument("--mode", choices=("http", "direct"), default="http",
-                        help="http: the full pipeline against the Brave-compatible stand-in; direct: stage functions")
+    parser.add_argument("--mode", choices=("http", "direct", "replay"), default="http",
+                        help="http: the full pipeline against the Brave-compatible stand-in; direct: stage functions; "
+                        "replay: select/rank/synthesize on a --trace recorded over http")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--max-per-domain", type=int, default=None,
+                        help="sources allowed per domain (default: the settings' 2); every stand-in page is on one "
+                        "host, so 5 (= max_sources) simulates distinct sites")
+    parser.add_argument("--trace", type=Path, default=None,
+                        help="http: write the hits and page texts here; replay: read them from here")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if not args.xquad.exists():
         print(f"XQuAD file not found: {args.xquad} (pass --xquad PATH)", file=sys.stderr)
         return 2
+    if args.mode == "replay" and (args.trace is None or not args.trace.exists()):
+        print("--mode replay needs --trace PATH written by an http run (python -m benchmarks.quality --trace PATH)",
+              file=sys.stderr)
+        return 2
     figures = run_quality(
-        args.xquad, max_words=args.max_words, limit=args.limit, mode=args.mode, concurrency=args.concurrency
+        args.xquad, max_words=args.max_words, limit=args.limit, mode=args.mode, concurrency=args.concurrency,
+        max_per_domain=args.max_per_domain, trace=args.trace,
     )
     extraction = extraction_f1(args.extraction)
     figures["extraction_f1"] = None if extraction is None else extraction.get("f1")
@@ -104,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "extraction_dataset": str(args.extraction),
         "mode": args.mode,
         "max_words": args.max_words,
+        "max_per_domain": args.max_per_domain,
         "limit": args.limit,
         "python": platform.python_version(),
         "figures": figures,

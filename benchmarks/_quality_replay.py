@@ -1,0 +1,75 @@
+"""A fast stand-in for the HTTP evaluation: recorded search hits and served page texts, replayed through
+select, rank and synthesize in process (seconds instead of a minute, same figures as the HTTP run)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from knowledge_agg.analyze import analyze
+from knowledge_agg.models import Hit, Page
+from knowledge_agg.rank import rank_passages
+from knowledge_agg.select import select_sources
+from knowledge_agg.synthesize import synthesize
+
+from ._quality_data import Article, Question
+from ._quality_eval import Outcome
+
+__all__ = ["write_trace", "replay"]
+
+
+def write_trace(path: Path, outcomes: Sequence[Outcome], pages: dict[str, str]) -> Path:
+    """Save each question's hits and the extracted text of every hit URL as JSON."""
+    trace = {
+        "hits": {o.question.id: [dataclasses.asdict(h) for h in o.hits] for o in outcomes},
+        "pages": pages,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(trace), encoding="utf-8")
+    return path
+
+
+def replay(
+    path: Path,
+    articles: Sequence[Article],
+    questions: Sequence[Question],
+    *,
+    max_words: int,
+    max_sources: int = 5,
+    max_per_domain: int = 2,
+) -> list[Outcome]:
+    """Run the later stages on a trace written by ``write_trace``, as the pipeline does over HTTP."""
+    trace = json.loads(path.read_text(encoding="utf-8"))
+    texts = {a.id: a.text for a in articles}
+    outcomes = []
+    for question in questions:
+        started = time.perf_counter()
+        hits = [_hit(h) for h in trace["hits"].get(question.id, [])]
+        analysis = analyze(question.text)
+        sources = select_sources(hits, analysis, max_sources=max_sources, max_per_domain=max_per_domain)
+        pages = [Page(s, trace["pages"][s.hit.url], "extracted") for s in sources if trace["pages"].get(s.hit.url)]
+        passages = rank_passages(pages, analysis, k=8)
+        synthesis = synthesize(passages, sources, analysis, max_words=max_words)
+        by_id = {p.source.id: p.text for p in pages}
+        top = texts.get(sources[0].hit.url.rstrip("/").rsplit("/", 1)[-1], "") if sources else ""
+        outcomes.append(
+            Outcome(
+                question=question,
+                top_source=top,
+                passages=tuple(p.text for p in passages),
+                synthesis=tuple(pt.text for pt in synthesis.points),
+                verbatim=tuple(all(pt.text in by_id[i] for i in pt.source_ids) for pt in synthesis.points),
+                seconds=time.perf_counter() - started,
+                hits=tuple(hits),
+            )
+        )
+    return outcomes
+
+
+def _hit(data: dict[str, object]) -> Hit:
+    data = dict(data)
+    data["extra_snippets"] = tuple(data.get("extra_snippets") or ())  # type: ignore[arg-type]
+    return Hit(**data)  # type: ignore[arg-type]
