@@ -32,6 +32,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         _check(f"RSS growth over {memory['rss_runs']} runs", memory["rss_growth_mb"], "<=", 5, " MB", "<= 5 MB"),
         _check("200 concurrent: errors (none injected)", top["errors"] if top else None, "<=", 0, "", "0"),
         _check("200 concurrent: first status p95", top["first_status"]["p95"] if top else None, "<=", 50, " ms", "<= 50 ms"),
+        _check("after the sweep: page errors in one plain run", results["after_sweep"]["errors"], "<=", 0, "", "0"),
         _check("faults: runs ending in done", faults["done_share"] * 100, ">=", 100, " %", "100 %"),
         _check("faults: runs with a synthesis", faults["synthesis_share"] * 100, ">=", 99, " %", ">= 99 %"),
         _check("faults: unhandled exceptions", faults["escaped_exceptions"] + faults["loop_unhandled"]

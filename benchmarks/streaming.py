@@ -262,6 +262,7 @@ async def _faults(agg: KnowledgeAggregator, server: StandinProcess, n: int, conc
         "runs": n,
         "concurrency": concurrency,
         "injected": _FAULTS,
+        "fetch_timeout_s": config.fault_fetch_timeout,
         "done_share": round(sum(r.done for r in runs) / n, 4),
         "synthesis_share": round(sum(r.has_synthesis for r in runs) / n, 4),
         "partial_share": round(sum(r.partial for r in runs) / n, 4),
@@ -332,15 +333,20 @@ async def run_benchmark(config: BenchConfig, *, log: Any = print) -> dict[str, A
     with tempfile.TemporaryDirectory() as scratch, StandinProcess(
         corpus=config.corpus, search_latency=config.search_latency, page_latency=config.page_latency
     ) as server:
-        async with KnowledgeAggregator(client_settings(server.url, scratch)) as agg:
+        settings = client_settings(server.url, scratch)
+        async with KnowledgeAggregator(settings) as agg:
             log(f"stand-in at {server.url} (pid {server.pid}); single runs ...")
             results["single"] = await _single(agg, server.url, config.single_runs)
             results["sweep"] = []
             for level in config.levels:
                 log(f"sweep: {level} concurrent runs ...")
                 results["sweep"].append(await _sweep_level(agg, server, level, config.rounds.get(level, 1)))
+            results["after_sweep"] = _after(await measure_run(agg, QUERIES[0]))
+        # Each later part gets a fresh aggregator (fresh HTTP pools): a pool the sweep wedged stays wedged.
+        async with KnowledgeAggregator(settings) as agg:
             log("faults ...")
             results["faults"] = await _faults(agg, server, config.fault_runs, config.fault_concurrency, config, unhandled)
+        async with KnowledgeAggregator(settings) as agg:
             log(f"memory: {config.memory_runs} tracked runs, RSS over {config.rss_runs} runs ...")
             results["memory"] = await _memory(agg, server, config.memory_runs, config.rss_runs)
     log("local provider ...")
@@ -349,6 +355,11 @@ async def run_benchmark(config: BenchConfig, *, log: Any = print) -> dict[str, A
     results["unhandled_samples"] = unhandled.messages
     results["targets"] = targets(results)
     return results
+
+
+def _after(run: RunTimes) -> dict[str, Any]:
+    """One plain run on the sweep's aggregator after its biggest burst: does it still read pages?"""
+    return {"total_ms": round(run.total or 0, 1), "errors": run.error_events, "error_kinds": run.error_kinds}
 
 
 def _machine() -> dict[str, Any]:
