@@ -26,6 +26,7 @@ _FETCH_KEYS = (
     "fetch_total_timeout",
     "fetch_max_redirects",
     "fetch_per_host",
+    "fetch_max_connections",
     "fetch_allow_hosts",
 )
 

@@ -102,13 +102,22 @@ class Fetcher:
         self._settings = settings
         self._resolver = resolver or system_resolver
         self._slots: dict[str, asyncio.Semaphore] = {}
+        # Every read takes a gate slot first, so none ever waits inside httpcore's pool: a request
+        # cancelled while queued there can orphan a connection for good (encode/httpcore#1093).
+        self._gate = asyncio.Semaphore(settings.fetch_max_connections)
+        limits = httpx.Limits(
+            max_connections=settings.fetch_max_connections, max_keepalive_connections=20, keepalive_expiry=5.0
+        )
         if transport is None:
             ssl_context = httpx.create_ssl_context()
-            transport = httpx.AsyncHTTPTransport(verify=ssl_context, retries=0)
+            transport = httpx.AsyncHTTPTransport(verify=ssl_context, retries=0, limits=limits)
             if not settings.allow_private_hosts:
                 # httpx has no public hook for the network backend; the pool is rebuilt with the guard.
                 transport._pool = httpcore.AsyncConnectionPool(
                     ssl_context=ssl_context,
+                    max_connections=limits.max_connections,
+                    max_keepalive_connections=limits.max_keepalive_connections,
+                    keepalive_expiry=limits.keepalive_expiry,
                     network_backend=_GuardedBackend(self._resolver, settings.fetch_allow_hosts),
                 )
         timeout = httpx.Timeout(
@@ -179,7 +188,7 @@ class Fetcher:
     async def _slot(self, url: str) -> AsyncIterator[None]:
         host = urlsplit(url).netloc.lower()
         slot = self._slots.setdefault(host, asyncio.Semaphore(self._settings.fetch_per_host))
-        async with slot:
+        async with slot, self._gate:
             yield
 
     @asynccontextmanager

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     fetch_total_timeout: float = Field(15.0, gt=0)
     fetch_max_redirects: int = Field(5, ge=0)
     fetch_per_host: int = Field(2, ge=1)
+    fetch_max_connections: int = Field(100, ge=1, description="page reads in flight at once, all hosts together")
     fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="host or host:port exempt from the private-address refusal"
     )
