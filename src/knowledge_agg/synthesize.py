@@ -104,11 +104,33 @@ def _is_sentence(text: str) -> bool:
     return words >= _MIN_WORDS and (words > _HEADING_WORDS or bool(_TERMINAL.search(text)))
 
 
+_CLAUSE_END = re.compile(r"[;:](?=\s)|[.!?]\[[^\]\n]{1,40}\](?=\s+[A-Z])")
+
+
+def _units(text: str) -> list[str]:
+    """``text`` whole, or cut after ';', ':' (and a citation mark ending a sentence) when it is long."""
+    if word_count(text) <= _SPLIT_WORDS:
+        return [text]
+    pieces: list[str] = []
+    cut = 0
+    for match in _CLAUSE_END.finditer(text):
+        piece = text[cut : match.end()].strip()
+        if word_count(piece) >= _CLAUSE_MIN and word_count(text[match.end() :]) >= _CLAUSE_MIN:
+            pieces.append(piece)
+            cut = match.end()
+    pieces.append(text[cut:].strip())
+    return pieces
+
+
 def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
     by_text: dict[str, _Sentence] = {}
     for rank, passage in enumerate(passages):
-        for position, (start, end) in enumerate(sentence_spans(passage.text)):
-            text = _without_heading(passage.text[start:end].strip())
+        units = [
+            unit
+            for start, end in sentence_spans(passage.text)
+            for unit in _units(_without_heading(passage.text[start:end].strip()))
+        ]
+        for position, text in enumerate(units):
             if not _is_sentence(text):
                 continue
             known = by_text.get(text)
@@ -123,8 +145,12 @@ def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
 
 #: Weights of the sentence score, tuned on the XQuAD dev half (benchmarks/results/quality_log.md):
 #: an answer-shaped token (number/date vs name), query terms in the sentence before/after,
-#: a length penalty per 20 tokens beyond 20, and the best passage score of the sentence's source.
-_W = {"shape": 0.1, "name": 0.1, "prev": 0.2, "next": 0.2, "length": 0.05, "source": 0.4}
+#: a length penalty per 20 tokens beyond 20, the best passage score of the sentence's source,
+#: and being in the first-chosen source.
+_W = {"shape": 0.1, "name": 0.1, "prev": 0.2, "next": 0.2, "length": 0.05, "source": 0.4, "top": 0.3}
+#: Sentences longer than this many words are cut into clauses of at least ``_CLAUSE_MIN`` words.
+_SPLIT_WORDS = 40
+_CLAUSE_MIN = 4
 
 
 def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> None:
@@ -156,6 +182,7 @@ def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> No
             + shape_weight * (s.coverage > 0 and _has_answer_shape(s, kind, qset))
             - _W["length"] * max(0, len(s.tokens) - 20) / 20
             + _W["source"] * max(source_best[i] for i in s.source_ids) / best_passage
+            + _W["top"] * (min(s.source_ids) == 1)
         )
 
 
