@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from .aggregator import EventStream, KnowledgeAggregator, ask
@@ -32,6 +33,7 @@ from .run import Run
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .batch import ask_many
     from .server import launch
 
 __version__ = "0.1.0"
@@ -44,6 +46,7 @@ __all__ = [
     "SearchProvider",
     "FLAGS",
     "ask",
+    "ask_many",
     "launch",
     "parse_event",
     "Event",
@@ -65,12 +68,17 @@ __all__ = [
 ]
 
 
+#: Public names that live behind an optional extra: (module, extra).
+_OPTIONAL = {"launch": ("server", "server"), "ask_many": ("batch", "notebook")}
+
+
 def __getattr__(name: str) -> Any:
-    # The server is an optional extra: import it only when asked for.
-    if name == "launch":
-        try:
-            from .server import launch
-        except ImportError as exc:
-            raise MissingDependency("launch() needs the server extra: pip install 'knowledge-agg[server]'") from exc
-        return launch
-    raise AttributeError(f"module 'knowledge_agg' has no attribute {name!r}")
+    # Optional extras are imported only when asked for, with a message naming the install that fixes them.
+    if name not in _OPTIONAL:
+        raise AttributeError(f"module 'knowledge_agg' has no attribute {name!r}")
+    module, extra = _OPTIONAL[name]
+    try:
+        imported = importlib.import_module(f".{module}", __name__)
+    except ImportError as exc:
+        raise MissingDependency(f"{name}() needs an extra: pip install 'knowledge-agg[{extra}]'") from exc
+    return getattr(imported, name)

@@ -141,7 +141,9 @@ class Fetcher:
         """Read ``url`` as text, or raise ``FetchError`` whose ``kind`` says why it could not be read."""
         total = self._settings.fetch_total_timeout
         try:
-            async with asyncio.timeout(total):
+            # The deadline starts once a connection slot is ours: waiting behind other runs' reads
+            # is load, not a slow page.
+            async with self._gate, asyncio.timeout(total):
                 try:
                     return await self._follow(url)
                 except _Transient:
@@ -188,7 +190,7 @@ class Fetcher:
     async def _slot(self, url: str) -> AsyncIterator[None]:
         host = urlsplit(url).netloc.lower()
         slot = self._slots.setdefault(host, asyncio.Semaphore(self._settings.fetch_per_host))
-        async with slot, self._gate:
+        async with slot:
             yield
 
     @asynccontextmanager
