@@ -19,8 +19,9 @@ STOPWORDS = frozenset(
 )
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
-# A sentence ends at . ! or ? (plus closing quotes/brackets) followed by space and a likely start.
-_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])""")
+# A sentence ends at . ! or ? (plus closing quotes/brackets and citation marks such as "[12]" or
+# ":121,154") followed by space and a likely start.
+_END = re.compile(r"""[.!?]+["'”’)\]]*(?:\[[^\]\n]{1,40}\]|:\d[\d,–-]*)*(?=\s+["'“‘(\[]?[A-Z0-9])""")
 _NEWLINES = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 _ABBREV = frozenset(
     """mr mrs ms dr prof sr jr st mt vs etc e.g i.e cf al fig no vol inc ltd co corp gen col lt

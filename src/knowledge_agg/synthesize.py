@@ -104,11 +104,11 @@ def _is_sentence(text: str) -> bool:
     return words >= _MIN_WORDS and (words > _HEADING_WORDS or bool(_TERMINAL.search(text)))
 
 
-_CLAUSE_END = re.compile(r"[;:](?=\s)|[.!?]\[[^\]\n]{1,40}\](?=\s+[A-Z])")
+_CLAUSE_END = re.compile(r"[;:](?=\s)")
 
 
 def _units(text: str) -> list[str]:
-    """``text`` whole, or cut after ';', ':' (and a citation mark ending a sentence) when it is long."""
+    """``text`` whole, or cut after its ';' and ':' when it is long (more, shorter units fit the word budget)."""
     if word_count(text) <= _SPLIT_WORDS:
         return [text]
     pieces: list[str] = []
