@@ -1,0 +1,56 @@
+"""The terminal face: ``knowledge-agg ask`` in its three formats, over the default pydocs corpus."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from knowledge_agg.cli import main
+from knowledge_agg.events import parse_event
+
+QUESTION = "How do asynchronous generators work?"
+
+
+def test_ndjson_is_one_event_per_line_in_contract_order(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", QUESTION, "--format", "ndjson", "--flags", "memory_tracking=on"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    events = [parse_event(line) for line in lines]  # every line is exactly one valid event
+    types = [e.type for e in events]
+    assert types[0] == "status" and types[-1] == "done"
+    assert types.count("done") == 1 and "result" in types and "sources" in types and "passage" in types
+    assert [e.seq for e in events] == list(range(len(events)))
+    sources = next(e for e in events if e.type == "sources").sources
+    synthesis = next(e for e in events if e.type == "synthesis")
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", synthesis.text)}
+    assert cited and cited <= {s.id for s in sources}
+    metrics = events[-1].metrics
+    for key in ("first_status_ms", "first_result_ms", "source_select_ms", "total_ms"):
+        assert isinstance(metrics[key], float)
+    assert metrics["peak_memory_bytes"] > 0
+
+
+def test_text_shows_each_section_and_a_timing_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", QUESTION, "--max-sources", "3", "--max-words", "60"]) == 0
+    out = capsys.readouterr().out
+    for heading in ("Results (local)", "Sources chosen", "Best passages", "Answer", "Sources:"):
+        assert heading in out
+    assert re.search(r"^\s+\[3\] .+: rank \d", out, re.M) and not re.search(r"^\s+\[4\] ", out, re.M)
+    assert re.search(r"first status [\d.]+ ms \| first result [\d.]+ ms \| sources [\d.]+ ms \| total", out)
+
+
+def test_sse_frames_match_the_server_wire_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", QUESTION, "--format", "sse", "--flags", "content_fetch=off"]) == 0
+    frames = [f for f in capsys.readouterr().out.split("\n\n") if f.strip()]
+    for i, frame in enumerate(frames):
+        event_line, id_line, data_line = frame.splitlines()
+        data = json.loads(data_line.removeprefix("data: "))
+        assert event_line == f"event: {data['type']}" and id_line == f"id: {i}" == f"id: {data['seq']}"
+
+
+def test_refused_query_and_bad_flag_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "   "]) == 2
+    assert "empty" in capsys.readouterr().err.lower()
+    assert main(["ask", QUESTION, "--flags", "warp_drive=on"]) == 2
+    assert "unknown feature flag 'warp_drive'" in capsys.readouterr().err
