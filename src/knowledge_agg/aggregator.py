@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
+from ._sync import run_sync
 from .events import Event
 from .fetch import Fetcher
 from .pipeline import run_pipeline
@@ -153,10 +153,4 @@ def ask(query: str, *, settings: Settings | None = None, **options: Any) -> Run:
         async with KnowledgeAggregator(settings) as agg:
             return await agg.run(query, **options)
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(main())
-    # Inside a running loop (Jupyter): run on a private loop in a worker thread, leaving theirs alone.
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="knowledge-agg") as pool:
-        return pool.submit(asyncio.run, main()).result()
+    return run_sync(main())

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import math
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from html import escape
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from ._sync import run_sync
 from .aggregator import KnowledgeAggregator
 from .errors import require
 from .run import Run
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["Batch", "ask_many", "ask_many_async"]
-
-_T = TypeVar("_T")
 
 
 @dataclass
@@ -128,7 +126,7 @@ async def ask_many_async(
     bar = require("tqdm.auto", "notebook").tqdm(total=len(items), desc="queries", disable=not progress)
     limit = asyncio.Semaphore(concurrency)
     async with KnowledgeAggregator(settings) as agg:
-        await agg.stream("", **options).aclose()  # an unknown option fails here, once
+        agg.settings.override(**options)  # an unknown option fails here, once
 
         async def one(i: int, query: str | None) -> None:
             async with limit:
@@ -157,14 +155,4 @@ def ask_many(
     **options: Any,
 ) -> Batch:
     """Synchronous :func:`ask_many_async`, usable in a script and inside Jupyter's running loop."""
-    return _run_sync(ask_many_async(queries, concurrency, column=column, settings=settings, progress=progress, **options))
-
-
-def _run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    # Inside a running loop (Jupyter): a private loop in a worker thread leaves the kernel's alone.
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="knowledge-agg-batch") as pool:
-        return pool.submit(asyncio.run, coro).result()
+    return run_sync(ask_many_async(queries, concurrency, column=column, settings=settings, progress=progress, **options))
