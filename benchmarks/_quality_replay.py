@@ -13,6 +13,7 @@ from knowledge_agg.analyze import analyze
 from knowledge_agg.models import Hit, Page
 from knowledge_agg.rank import rank_passages
 from knowledge_agg.select import select_sources
+from knowledge_agg.server._corpus import excerpts
 from knowledge_agg.synthesize import synthesize
 
 from ._quality_data import Article, Question
@@ -47,8 +48,8 @@ def replay(
     outcomes = []
     for question in questions:
         started = time.perf_counter()
-        hits = [_hit(h) for h in trace["hits"].get(question.id, [])]
         analysis = analyze(question.text)
+        hits = [_with_excerpts(_hit(h), texts, analysis.search_query) for h in trace["hits"].get(question.id, [])]
         sources = select_sources(hits, analysis, max_sources=max_sources, max_per_domain=max_per_domain)
         pages = [Page(s, trace["pages"][s.hit.url], "extracted") for s in sources if trace["pages"].get(s.hit.url)]
         passages = rank_passages(pages, analysis, k=8)
@@ -67,6 +68,12 @@ def replay(
             )
         )
     return outcomes
+
+
+def _with_excerpts(hit: Hit, texts: dict[str, str], query: str) -> Hit:
+    """The hit with the extra snippets the stand-in served for it (the trace's result events do not carry them)."""
+    text = texts.get(hit.url.rstrip("/").rsplit("/", 1)[-1])
+    return dataclasses.replace(hit, extra_snippets=excerpts(text, query)) if text else hit
 
 
 def _hit(data: dict[str, object]) -> Hit:

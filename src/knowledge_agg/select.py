@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ._text import terms
 from .rank import query_terms
@@ -12,9 +13,10 @@ from .urls import domain_of, normalize_url
 
 __all__ = ["select_sources"]
 
-#: How much one query term found in the title (or in the snippets) weighs against one rank step.
+#: How much one query term found in the title weighs against one rank step, and how much the
+#: idf-weighted query coverage of the hit's best snippet (its description or one extra snippet) weighs.
 _TITLE_WEIGHT = 0.5
-_SNIPPET_WEIGHT = 2.0
+_SNIPPET_WEIGHT = 8.0
 
 
 def _key(hit: Hit) -> str:
@@ -31,11 +33,21 @@ def _matches(query: Sequence[str], text: str) -> list[str]:
     return [term for term in query if term in present]
 
 
-def _score(hit: Hit, query: Sequence[str]) -> tuple[float, list[str], list[str]]:
+def _idf(hits: Sequence[Hit], query: Sequence[str]) -> dict[str, float]:
+    """BM25 idf of each query term over the hits' snippets: a term every hit shows tells them apart least."""
+    shown = [set(terms([hit.snippet, *hit.extra_snippets])) for hit in hits]
+    n = len(shown)
+    df = {term: sum(term in s for s in shown) for term in query}
+    return {term: math.log(1 + (n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
+
+
+def _score(hit: Hit, query: Sequence[str], idf: Mapping[str, float]) -> tuple[float, list[str], list[str]]:
     title = _matches(query, hit.title)
-    snippet = _matches(query, " ".join((hit.snippet, *hit.extra_snippets)))
+    matched = [_matches(query, text) for text in (hit.snippet, *hit.extra_snippets)]
+    coverage, snippet = max(((sum(idf[t] for t in m), m) for m in matched), default=(0.0, []))
     share = len(query) or 1
-    score = 1.0 / (1 + 0.25 * (hit.rank - 1)) + (_TITLE_WEIGHT * len(title) + _SNIPPET_WEIGHT * len(snippet)) / share
+    total = sum(idf.values()) or 1.0
+    score = 1.0 / (1 + 0.25 * (hit.rank - 1)) + _TITLE_WEIGHT * len(title) / share + _SNIPPET_WEIGHT * coverage / total
     return score, title, snippet
 
 
@@ -48,6 +60,7 @@ def select_sources(
 ) -> list[Source]:
     """Up to ``max_sources`` distinct hits, best first, each with a score and a readable reason."""
     query = query_terms(analysis)
+    idf = _idf(hits, query)
     seen: set[str] = set()
     scored: list[tuple[float, int, Hit, list[str], list[str]]] = []
     for order, hit in enumerate(sorted(hits, key=lambda h: h.rank)):
@@ -55,7 +68,7 @@ def select_sources(
         if key in seen:
             continue
         seen.add(key)
-        score, title, snippet = _score(hit, query)
+        score, title, snippet = _score(hit, query, idf)
         scored.append((score, order, hit, title, snippet))
     scored.sort(key=lambda item: (-item[0], item[1]))
     per_domain: Counter[str] = Counter()

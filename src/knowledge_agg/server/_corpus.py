@@ -13,15 +13,19 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from urllib.parse import quote, urlencode
 
+from .._text import sentence_spans, terms
 from ..errors import ProviderError
 from ..models import Hit
 from ..providers import Notify, SearchProvider
 from .injection import InjectionConfig
 from .pages import Document
 
-__all__ = ["RunContext", "ServedCorpus", "run_context"]
+__all__ = ["RunContext", "ServedCorpus", "excerpts", "run_context"]
 
 _TITLES_KEPT = 10_000
+#: Brave returns up to 5 extra snippets per result; longer sentences are cut to this many words.
+_EXCERPTS = 5
+_EXCERPT_WORDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,8 @@ class ServedCorpus:
                 raise ProviderError("search rate limited (injected 429)", kind="rate_limited", retryable=True)
             if status is not None:
                 raise ProviderError(f"search failed with HTTP {status} (injected)", kind="search_failed")
-        hits = await self.index.search(query, count=count, notify=notify)
+        found = await self.index.search(query, count=count, notify=notify)
+        hits = [await self._with_excerpts(hit, query) for hit in found]
         self._remember(hits)
         if ctx is None or config is None:
             return hits
@@ -77,6 +82,13 @@ class ServedCorpus:
         """Close the index."""
         await self.index.aclose()
 
+    async def _with_excerpts(self, hit: Hit, query: str) -> Hit:
+        """The hit with Brave-like ``extra_snippets``: the document's sentences that best match the query."""
+        if hit.extra_snippets or hit.doc_id is None:
+            return hit
+        text = await self.index.document(hit)
+        return replace(hit, extra_snippets=excerpts(text, query)) if text else hit
+
     def _remember(self, hits: list[Hit]) -> None:
         for hit in hits:
             if hit.doc_id is not None:
@@ -92,6 +104,24 @@ class ServedCorpus:
         if page:
             url += "?" + urlencode({"inject": json.dumps(page, separators=(",", ":"))})
         return replace(hit, url=url, doc_id=None)
+
+
+def excerpts(text: str, query: str) -> tuple[str, ...]:
+    """Up to 5 sentences of ``text`` holding the most distinct query terms, in document order."""
+    wanted = set(terms([query]))
+    scored = []
+    for position, (start, end) in enumerate(sentence_spans(text)):
+        sentence = " ".join(text[start:end].split())
+        found = len(wanted.intersection(terms([sentence])))
+        if found:
+            scored.append((-found, position, sentence))
+    best = sorted(scored)[:_EXCERPTS]
+    return tuple(_clip(sentence) for _, _, sentence in sorted(best, key=lambda item: item[1]))
+
+
+def _clip(sentence: str) -> str:
+    words = sentence.split()
+    return sentence if len(words) <= _EXCERPT_WORDS else " ".join(words[:_EXCERPT_WORDS]) + " …"
 
 
 def _first_line(text: str) -> str:
