@@ -201,7 +201,8 @@ def synthesize(
         return _no_result(analysis)
     _score(sentences, query, _question_type(analysis.query))
     sentences = [s for s in sentences if s.score > 0]
-    sentences.sort(key=lambda s: (-s.score, s.passage_rank, s.position))
+    # Equal scores (to float noise) go to the shorter sentence: it leaves room for one more point.
+    sentences.sort(key=lambda s: (-round(s.score, 6), len(s.tokens), s.passage_rank, s.position))
     chosen: list[_Sentence] = []
     used = 0
     for sentence in sentences:
