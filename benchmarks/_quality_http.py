@@ -81,7 +81,10 @@ async def _run_all(
 async def _page_text(http: httpx.AsyncClient, url: str, cache: dict[str, str]) -> str:
     """The text the pipeline's extractor finds in the served page at ``url`` (what a citation must match)."""
     if url not in cache:
-        response = await http.get(url)
+        try:
+            response = await http.get(url)
+        except httpx.RemoteProtocolError:  # a kept-alive connection the server closed as we reused it
+            response = await http.get(url)
         response.raise_for_status()
         cache[url] = await asyncio.to_thread(extract_text, response.text, str(response.url))
     return cache[url]
