@@ -11,6 +11,7 @@ import pytest
 
 from knowledge_agg.aggregator import KnowledgeAggregator
 from knowledge_agg.extract import extract_text
+from knowledge_agg.server._corpus import excerpts
 from knowledge_agg.settings import Settings
 
 from _server_fixtures import DOCS, running_server
@@ -42,6 +43,29 @@ def test_standin_results_point_at_pages_that_extract_to_the_document(url: str) -
         for paragraph in _TEXTS[doc_id].split("\n\n"):
             assert _words(paragraph) in extracted
         assert "cookies" not in extracted and "Report it" not in extracted  # boilerplate left out
+
+
+def test_extra_snippets_are_the_documents_best_matching_sentences(url: str) -> None:
+    params = {"q": "cancel a task", "extra_snippets": "true"}
+    r = httpx.get(f"{url}/res/v1/web/search", params=params, headers={"X-Subscription-Token": "k"})
+    top = r.json()["web"]["results"][0]
+    doc_id = top["url"].rsplit("/", 1)[1]
+    assert doc_id == "asyncio-tasks" and 1 <= len(top["extra_snippets"]) <= 5
+    text = _words(_TEXTS[doc_id])
+    assert all(s.removesuffix(" …") in text for s in top["extra_snippets"])  # taken verbatim, in order
+    assert [text.index(s) for s in top["extra_snippets"]] == sorted(text.index(s) for s in top["extra_snippets"])
+    assert any("cancel" in s.lower() for s in top["extra_snippets"])
+    plain = httpx.get(f"{url}/res/v1/web/search", params={"q": "cancel a task"}, headers={"X-Subscription-Token": "k"})
+    assert "extra_snippets" not in plain.json()["web"]["results"][0]  # only when asked for, as Brave does
+
+
+def test_excerpts_prefer_sentences_with_more_query_terms() -> None:
+    text = "Bread is baked. A task can be cancelled. Cancel a task with cancel(); the task then ends. Soup."
+    assert excerpts(text, "cancel task") == ("A task can be cancelled.", "Cancel a task with cancel(); the task then ends.")
+    assert excerpts(text, "zebra") == ()
+    long = "task " + "word " * 100 + "end."
+    (clipped,) = excerpts(long, "task")
+    assert len(clipped.split()) == 61 and clipped.endswith(" …")
 
 
 def test_unknown_page_is_404(url: str) -> None:

@@ -7,6 +7,7 @@ injection on, searches may fail or lag, and hits point at this server's own page
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from contextvars import ContextVar
@@ -48,8 +49,13 @@ class ServedCorpus:
         self.name = index.name
         self._titles: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
-    async def search(self, query: str, *, count: int, notify: Notify | None = None) -> list[Hit]:
-        """The index's hits, or an injected failure; served as page URLs when injection is on."""
+    async def search(
+        self, query: str, *, count: int, notify: Notify | None = None, excerpts: bool = False
+    ) -> list[Hit]:
+        """The index's hits, or an injected failure; served as page URLs when injection is on.
+
+        With ``excerpts`` (the Brave stand-in), each hit carries Brave-like ``extra_snippets``.
+        """
         ctx = run_context.get()
         config = ctx.injection if ctx is not None else None
         if config is not None:
@@ -60,7 +66,7 @@ class ServedCorpus:
             if status is not None:
                 raise ProviderError(f"search failed with HTTP {status} (injected)", kind="search_failed")
         found = await self.index.search(query, count=count, notify=notify)
-        hits = [await self._with_excerpts(hit, query) for hit in found]
+        hits = list(await asyncio.gather(*(self._with_excerpts(h, query) for h in found))) if excerpts else found
         self._remember(hits)
         if ctx is None or config is None:
             return hits

@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, *, provider: SearchProvider | N
     app.include_router(pages_router(corpus.lookup, state.injection_in_force))
 
     async def standin_search(query: str, limit: int) -> Sequence[Hit]:
-        return await corpus.search(query, count=min(limit, 200))
+        return await corpus.search(query, count=min(limit, 200), excerpts=True)
 
     plan = Plan(settings.standin_plan, settings.standin_rate_per_second, settings.standin_quota_per_month)
     keys = {k.get_secret_value() for k in settings.standin_keys} or None
