@@ -6,10 +6,15 @@ import contextlib
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 
 @contextlib.contextmanager
@@ -33,3 +38,19 @@ def serve(app: Any, *, host: str = "127.0.0.1") -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+class NamedPages:
+    """A test site whose page ``/{name}`` is the method ``_{name}`` (dashes as underscores); ``hits`` counts them."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+
+    def app(self) -> Starlette:
+        async def page(request: Request) -> Response:
+            name = request.path_params["name"]
+            self.hits[name] += 1
+            response: Response = await getattr(self, "_" + name.replace("-", "_"))(request)
+            return response
+
+        return Starlette(routes=[Route("/{name:path}", page)])

@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
-from starlette.routing import Route
 
-from _servers import serve
+from _servers import NamedPages, serve
 from knowledge_agg.decode import BodyDecoder, DecodeError, decode_text, looks_binary
 from knowledge_agg.errors import FetchError
 from knowledge_agg.fetch import Fetcher
@@ -28,21 +25,13 @@ def _html(body: bytes, content_type: str = "text/html; charset=utf-8", **headers
     return Response(body, headers={"content-type": content_type, **headers})
 
 
-class Pages:
+class Pages(NamedPages):
     """A small site whose pages exercise one fetch behaviour each; counts the requests per path."""
 
     def __init__(self) -> None:
-        self.hits: Counter[str] = Counter()
+        super().__init__()
         self.in_flight = 0
         self.max_in_flight = 0
-
-    def app(self) -> Starlette:
-        async def page(request: Request) -> Response:
-            name = request.path_params["name"]
-            self.hits[name] += 1
-            return await getattr(self, "_" + name.replace("-", "_"))(request)
-
-        return Starlette(routes=[Route("/{name:path}", page)])
 
     async def _page(self, request: Request) -> Response:
         return _html(PAGE.encode())

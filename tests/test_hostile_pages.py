@@ -8,17 +8,14 @@ import random
 import socket
 import tracemalloc
 import zlib
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
-from starlette.routing import Route
 
-from _servers import serve
+from _servers import NamedPages, serve
 from knowledge_agg.errors import FetchError
 from knowledge_agg.extract import ChallengePageError, extract_text
 from knowledge_agg.fetch import Fetcher, FetchedPage, _GuardedBackend, _RefusedConnect
@@ -35,20 +32,12 @@ def _bomb() -> bytes:
     return b"".join(squeeze.compress(block) for _ in range(200)) + squeeze.flush()  # 200 MB of spaces
 
 
-class Hostile:
+class Hostile(NamedPages):
     """Pages that misbehave in one way each; ``hits`` counts requests per path."""
 
     def __init__(self, redirect_target: str = "") -> None:
-        self.hits: Counter[str] = Counter()
+        super().__init__()
         self.redirect_target = redirect_target
-
-    def app(self) -> Starlette:
-        async def page(request: Request) -> Response:
-            name = request.path_params["name"]
-            self.hits[name] += 1
-            return await getattr(self, "_" + name.replace("-", "_"))(request)
-
-        return Starlette(routes=[Route("/{name:path}", page)])
 
     async def _gzip_bomb(self, request: Request) -> Response:
         return Response(_bomb(), headers={"content-type": "text/html", "content-encoding": "gzip"})
