@@ -18,6 +18,8 @@ import json
 import platform
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,10 +176,7 @@ async def _sweep_level(agg: KnowledgeAggregator, server: StandinProcess, level: 
         wall += time.perf_counter() - t0
         client_cpu += _cpu(me) - cpu0
         server_cpu += server.cpu_seconds() - scpu0
-    kinds: dict[str, int] = {}
-    for run in runs:
-        for k, v in run.error_kinds.items():
-            kinds[k] = kinds.get(k, 0) + v
+    kinds = _error_kinds(runs)
     return {
         "concurrency": level,
         "rounds": rounds,
@@ -254,10 +253,7 @@ async def _faults(agg: KnowledgeAggregator, server: StandinProcess, n: int, conc
         runs = await asyncio.gather(*(one(i) for i in range(n)))
     finally:
         server.configure(faults={})
-    kinds: dict[str, int] = {}
-    for run in runs:
-        for k, v in run.error_kinds.items():
-            kinds[k] = kinds.get(k, 0) + v
+    kinds = _error_kinds(runs)
     return {
         "runs": n,
         "concurrency": concurrency,
@@ -384,3 +380,11 @@ def main(config: BenchConfig, out_dir: Path, command: str) -> int:
     print(f"\n$ {command}")
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _error_kinds(runs: Sequence[RunTimes]) -> dict[str, int]:
+    """Error events by ``stage:kind``, summed over runs."""
+    total: Counter[str] = Counter()
+    for run in runs:
+        total.update(run.error_kinds)
+    return dict(total)
