@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import tracemalloc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -28,7 +28,7 @@ from .events import (
 )
 from .extract import extract_text
 from .fetch import Fetcher
-from .models import Analysis, Hit, Page, Source
+from .models import Analysis, Hit, Page, Passage, Source
 from .providers import SearchProvider
 from .rank import rank_passages
 from .select import select_sources
@@ -45,8 +45,7 @@ async def run_pipeline(
 ) -> AsyncIterator[Event]:
     """Yield the events of one run; ``done`` always comes last, whatever failed before it."""
     rec = Recorder()
-    flags = settings.flags
-    tracking = flags["memory_tracking"]
+    tracking = settings.flags["memory_tracking"]
     started_tracing = tracking and not tracemalloc.is_tracing()
     if started_tracing:
         tracemalloc.start()
@@ -73,7 +72,6 @@ async def run_pipeline(
 async def _stages(
     query: str, settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: Recorder
 ) -> AsyncIterator[Event]:
-    flags = settings.flags
     yield rec.status("analyzing", "reading the question")
     try:
         analysis = analyze(query, max_chars=settings.max_query_chars)
@@ -93,23 +91,24 @@ async def _stages(
             else:
                 hits = item
     for hit in hits:
-        rec.marks.setdefault("first_result_ms", rec.ms())
-        rec.counts["results"] += 1
-        yield rec.make(
+        result = rec.make(
             ResultEvent, rank=hit.rank, title=hit.title, url=hit.url, snippet=hit.snippet,
             domain=hit.domain, age=hit.age, provider=hit.provider,
         )
+        rec.marks.setdefault("first_result_ms", result.t_ms)
+        rec.counts["results"] += 1
+        yield result
     if not hits:
-        async with aclosing(_synthesis([], [], analysis, settings, rec)) as events:
-            async for event in events:
-                yield event
+        for event in _synthesis([], [], analysis, settings, rec):
+            yield event
         return
 
     yield rec.status("selecting", f"choosing sources among {len(hits)} results")
     sources = select_sources(hits, analysis, max_sources=settings.max_sources, max_per_domain=settings.max_per_domain)
-    rec.marks["source_select_ms"] = rec.ms()
+    chosen = rec.make(SourcesEvent, sources=[_source_info(s) for s in sources])
+    rec.marks["source_select_ms"] = chosen.t_ms
     rec.counts["sources"] = len(sources)
-    yield rec.make(SourcesEvent, sources=[_source_info(s) for s in sources])
+    yield chosen
 
     pages: list[Page] = []
     async with aclosing(_read_all(sources, settings, provider, fetcher, rec)) as read:
@@ -126,20 +125,21 @@ async def _stages(
     for p in passages:
         yield rec.make(PassageEvent, source_id=p.source_id, url=p.url, text=p.text, score=p.score)
 
-    async with aclosing(_synthesis(passages, sources, analysis, settings, rec)) as events:
-        async for event in events:
-            yield event
+    for event in _synthesis(passages, sources, analysis, settings, rec):
+        yield event
 
 
-async def _synthesis(
-    passages: list[Any], sources: list[Source], analysis: Analysis, settings: Settings, rec: Recorder
-) -> AsyncIterator[Event]:
+def _synthesis(
+    passages: list[Passage], sources: list[Source], analysis: Analysis, settings: Settings, rec: Recorder
+) -> Iterator[Event]:
+    """The synthesis stage's events (none with the flag off); lazy, so its status goes out before the work."""
     if not settings.flags["synthesis"]:
         return
     yield rec.status("synthesizing", "writing a cited summary")
     result = synthesize(passages, sources, analysis, max_words=settings.max_words)
-    rec.marks["synthesis_ms"] = rec.ms()
-    yield rec.make(SynthesisEvent, text=result.text, points=result.points)
+    synthesis = rec.make(SynthesisEvent, text=result.text, points=result.points)
+    rec.marks["synthesis_ms"] = synthesis.t_ms
+    yield synthesis
 
 
 def _source_info(s: Source) -> SourceInfo:

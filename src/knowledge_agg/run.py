@@ -16,6 +16,7 @@ from .events import (
     SourceInfo,
     SourcesEvent,
     SynthesisEvent,
+    parse_event,
 )
 
 if TYPE_CHECKING:
@@ -83,8 +84,6 @@ class Run:
     @classmethod
     def from_dicts(cls, query: str, events: Sequence[dict[str, Any]]) -> Run:
         """Rebuild a run from its events' dicts (e.g. a ``/v1/answer`` response)."""
-        from .events import parse_event
-
         return cls(query, [parse_event(e) for e in events])
 
     def __repr__(self) -> str:
