@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 import textwrap
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from pydantic import ValidationError
@@ -92,7 +93,7 @@ def _ask(args: argparse.Namespace) -> int:
     return asyncio.run(_stream(args.query, settings, write))
 
 
-async def _stream(query: str, settings: Settings, write: Any) -> int:
+async def _stream(query: str, settings: Settings, write: Callable[[Event], None]) -> int:
     status = 0
     async with KnowledgeAggregator(settings) as agg, agg.stream(query) as events:
         async for event in events:
