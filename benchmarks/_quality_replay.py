@@ -3,20 +3,23 @@ select, rank and synthesize in process (seconds instead of a minute, same figure
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from knowledge_agg.analyze import analyze
+from knowledge_agg.analyze import analyze, read_as, respell
 from knowledge_agg.models import Hit, Page
+from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.rank import rank_passages
 from knowledge_agg.select import select_sources
 from knowledge_agg.server._corpus import excerpts
 from knowledge_agg.synthesize import synthesize
 
-from ._quality_data import Article, Question
+from ._quality_data import Article, Question, write_corpus
 from ._quality_eval import Outcome
 
 __all__ = ["write_trace", "replay"]
@@ -45,15 +48,18 @@ def replay(
     """Run the later stages on a trace written by ``write_trace``, as the pipeline does over HTTP."""
     trace = json.loads(path.read_text(encoding="utf-8"))
     texts = {a.id: a.text for a in articles}
+    respelt = _respellings(articles, questions)
     outcomes = []
     for question in questions:
         started = time.perf_counter()
         analysis = analyze(question.text)
         hits = [_with_excerpts(_hit(h), texts, analysis.search_query) for h in trace["hits"].get(question.id, [])]
-        sources = select_sources(hits, analysis, max_sources=max_sources, max_per_domain=max_per_domain)
+        searched = read_as(analysis, respelt.get(question.id, {}))
+        sources = select_sources(hits, searched, max_sources=max_sources, max_per_domain=max_per_domain)
         pages = [Page(s, trace["pages"][s.hit.url], "extracted") for s in sources if trace["pages"].get(s.hit.url)]
-        passages = rank_passages(pages, analysis, k=8)
-        synthesis = synthesize(passages, sources, analysis, max_words=max_words)
+        ranked_by, _ = respell(analysis, (p.text for p in pages))
+        passages = rank_passages(pages, ranked_by, k=8)
+        synthesis = synthesize(passages, sources, ranked_by, max_words=max_words)
         by_id = {p.source.id: p.text for p in pages}
         top = texts.get(sources[0].hit.url.rstrip("/").rsplit("/", 1)[-1], "") if sources else ""
         outcomes.append(
@@ -68,6 +74,20 @@ def replay(
             )
         )
     return outcomes
+
+
+def _respellings(articles: Sequence[Article], questions: Sequence[Question]) -> dict[str, dict[str, str]]:
+    """What the stand-in's index respelt in each question's search (result events do not carry it)."""
+    with tempfile.TemporaryDirectory(prefix="ka-replay-") as tmp:
+        provider = LocalProvider(write_corpus(list(articles), Path(tmp) / "xquad.jsonl"), cache_dir=tmp)
+
+        async def all_of_them() -> dict[str, dict[str, str]]:
+            try:
+                return {q.id: (await provider.search(analyze(q.text).search_query, count=1)).respelt for q in questions}
+            finally:
+                await provider.aclose()
+
+        return asyncio.run(all_of_them())
 
 
 def _with_excerpts(hit: Hit, texts: dict[str, str], query: str) -> Hit:

@@ -6,7 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knowledge_agg.analyze import MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, analyze, clean, tokenize
+from knowledge_agg._text import nearest_spelling
+from knowledge_agg.analyze import (
+    MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, altered_terms, analyze, clean, read_as, respell, tokenize,
+)
 from knowledge_agg.errors import QueryError
 
 TRACEBACK = """Traceback (most recent call last):
@@ -169,3 +172,38 @@ def test_terms_occur_in_the_query(query: str) -> None:
 def test_quoted_stop_words_are_kept_as_terms() -> None:
     assert analyze('What does the "with" statement do?').terms == ("with", "statement")
     assert analyze("what does the with statement do").terms == ("statement",)
+
+
+@pytest.mark.parametrize(
+    ("word", "candidates", "expected"),
+    [
+        ("ghandi", ["ghana", "gandhi"], "gandhi"),  # equal edits: the one sharing more letters
+        ("Cypiddids", ["cyprus", "cydippids"], "cydippids"),  # 3 edits allowed from 8 letters
+        ("parliment", ["parliament", "parliaments"], "parliament"),
+        ("naturalized", ["naturally"], None),  # 4 edits is too many
+        ("gandhi", ["candhi"], None),  # the first letter is kept
+        ("three", ["there"], None),  # short words are common words: never respelt
+        ("1705s", ["1706s"], None),
+        ("ghandi", [], None),
+    ],
+)
+def test_nearest_spelling(word: str, candidates: list[str], expected: str | None) -> None:
+    assert nearest_spelling(word, candidates) == expected
+
+
+def test_respell_reads_terms_no_text_has_as_the_texts_spelling() -> None:
+    analysis = analyze("What was Ghandi's work called in Ghana?")
+    read, changes = respell(analysis, ["Gandhi called his work Satyagraha.", "Ghana is in Africa."])
+    assert changes == {"ghandi": "gandhi"}
+    assert read.terms == ("gandhi", "work", "called", "ghana") and read.query == analysis.query
+    same, none = respell(analysis, ["Ghandi worked in Ghana."])
+    assert none == {} and same is analysis
+
+
+def test_read_as_and_altered_terms() -> None:
+    analysis = analyze("pyhton asyncio tasks")
+    assert read_as(analysis, {"pyhton": "python"}).terms == ("python", "asyncio", "tasks")
+    assert read_as(analysis, {}) is analysis
+    assert altered_terms("pyhton asyncio", "python asyncio") == {"pyhton": "python"}  # word for word
+    assert altered_terms("pyhton asyncio tutorial", "python asyncio") == {"pyhton": "python"}  # by spelling
+    assert altered_terms("asyncio", "asyncio") == {}

@@ -402,3 +402,4 @@ async def test_search_uses_altered_query_faq_and_extra_snippets(script_server: A
     assert hits[0].extra_snippets == ("Event loops & tasks", "What is asyncio? A library for async I/O.")
     assert hits[1].extra_snippets == ()
     assert notes == ["Brave searched for 'python asyncio' instead"]
+    assert hits.respelt == {"pyhton": "python"}  # so selection reads the hits with Brave's spelling

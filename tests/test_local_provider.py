@@ -349,3 +349,21 @@ def test_processes_building_one_index_at_once_build_it_once(folder: Path, tmp_pa
     assert all(proc.returncode == 0 for proc in procs)
     assert sorted(out[0] for out in outputs) == ["False", "False", "True"]
     assert all(out[1] == "5" for out in outputs)
+
+
+async def test_a_word_no_document_has_is_searched_as_the_nearest_spelling(tmp_path: Path) -> None:
+    corpus = _write_jsonl(tmp_path / "people.jsonl", [
+        {"id": "g", "title": "Civil disobedience", "text": "Gandhi called his work Satyagraha."},
+        {"id": "h", "title": "Ghana", "text": "Ghana is a country in West Africa."},
+        {"id": "w", "title": "Steam", "text": "A steam engine does work with heat."},
+    ])
+    provider = LocalProvider(corpus, cache_dir=tmp_path / "cache")
+    notes: list[str] = []
+    try:
+        hits = await provider.search("What was Ghandi's work called?", count=5, notify=notes.append)
+        typed = await provider.search("Ghana work", count=5)
+    finally:
+        await provider.aclose()
+    assert hits[0].doc_id == "g" and hits.respelt == {"ghandi": "gandhi"}  # gandhi shares more letters than ghana
+    assert notes[-1] == "no document has 'ghandi': searching for 'gandhi' instead"
+    assert typed.respelt == {} and typed[0].doc_id == "h"  # words the index has are searched as typed

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks._quality_data import contains_answer, load_squad, normalize_answer
+import httpx
+
+from benchmarks._quality_data import Article, Question, contains_answer, load_squad, normalize_answer, write_corpus
+from benchmarks._quality_http import run_over_http
 from benchmarks.quality import main
+from knowledge_agg.server import launch
+from knowledge_agg.settings import Settings
 from tests.conftest import shared_path
 
 
@@ -36,3 +41,28 @@ def test_direct_evaluation_on_a_few_questions_writes_the_report(tmp_path: Path) 
     assert figures["synthesis_words_max"] <= 100
     assert figures["top8_passages"] >= 50 and figures["synthesis"] >= 50  # most of 12 are answered
     assert figures["extraction_f1"] is None
+
+
+def test_a_misspelt_question_is_answered_over_http(tmp_path: Path) -> None:
+    """The stand-in's index searches 'Ghandi' as 'gandhi' and says so in Brave's ``query.altered``; the client
+    then selects and ranks with that spelling, so the Gandhi page comes first although others repeat the rest."""
+    filler = " ".join(f"Paragraph filler sentence number {i} says little about anything at all." for i in range(12))
+    articles = [
+        Article("a000", "Steam engine", f"This work is called mechanical work. Work was called labour.\n\n{filler}"),
+        Article("a001", "Civil disobedience", f"Gandhi called his nonviolent work Satyagraha. It spread widely.\n\n{filler}"),
+        Article("a002", "Ghana", f"Ghana is a country in West Africa. Its work force is called young.\n\n{filler}"),
+    ]
+    question = Question("q1", "What was Ghandi's work called?", "a001", ("Satyagraha",))
+    [outcome] = run_over_http(articles, [question], max_words=60, concurrency=1)
+    assert outcome.hits[0].title == "Civil disobedience"
+    assert contains_answer(outcome.top_source, question.answers)
+    assert contains_answer(" ".join(outcome.synthesis), question.answers) and all(outcome.verbatim)
+
+    corpus = write_corpus(articles, tmp_path / "people.jsonl")
+    server = Settings(provider="local", corpus=str(corpus), cache_dir=tmp_path / "server", standin_keys=["k"])
+    with launch(0, settings=server) as handle:
+        reply = httpx.get(f"{handle.url}/res/v1/web/search", params={"q": "Ghandi's work"},
+                          headers={"X-Subscription-Token": "k"})
+    assert reply.status_code == 200
+    query = reply.json()["query"]
+    assert (query["original"], query["altered"]) == ("Ghandi's work", "gandhi's work")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["STOPWORDS", "stem", "tokenize", "terms", "sentence_spans", "word_count"]
+from rapidfuzz import process
+from rapidfuzz.distance import OSA, Indel
+
+__all__ = ["STOPWORDS", "stem", "tokenize", "terms", "sentence_spans", "word_count", "nearest_spelling"]
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -61,6 +64,24 @@ def terms(texts: Iterable[str]) -> list[str]:
             if token and token not in STOPWORDS:
                 seen.setdefault(token, None)
     return list(seen)
+
+
+def nearest_spelling(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate spelt most like ``word`` (Ghandi → gandhi), or None when none is close enough.
+
+    Close enough: same first letter and at most one edit (insert, delete, change or swap of two
+    neighbours) per two letters beyond the second, three at most. Among equally few edits the one
+    sharing more letters wins (gandhi over ghana), then the earlier candidate, so callers list the
+    commonest first. Words under six letters (many/may, three/there) or with digits are never respelt.
+    """
+    word = word.lower()
+    limit = min(3, (len(word) - 2) // 2)
+    if len(word) < 6 or not word.isalpha():
+        return None
+    pool = [c for c in candidates if c[:1] == word[:1] and c != word and abs(len(c) - len(word)) <= limit]
+    found = process.extract(word, pool, scorer=OSA.distance, score_cutoff=limit, limit=None)
+    best = min(found, key=lambda m: (m[1], -Indel.normalized_similarity(word, m[0]), m[2]), default=None)
+    return best[0] if best else None
 
 
 def word_count(text: str) -> int:

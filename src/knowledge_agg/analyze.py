@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
+from ._text import nearest_spelling, stem
 from .errors import QueryError
 from .models import Analysis
 
-__all__ = ["analyze", "clean", "tokenize", "key_terms", "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS"]
+__all__ = ["analyze", "respell", "read_as", "altered_terms", "clean", "tokenize", "key_terms", "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS"]
 
 #: Brave Search's limits on the ``q`` parameter.
 MAX_SEARCH_CHARS = 400
@@ -112,6 +116,47 @@ def analyze(query: str, *, max_chars: int = 4000) -> Analysis:
     if kind == "url":
         terms = tuple(t for t in terms if t not in _URL_WORDS)
     return Analysis(query=query, kind=kind, terms=terms, search_query=_fit(search) or _fit(text))
+
+
+def respell(analysis: Analysis, texts: Iterable[str]) -> tuple[Analysis, dict[str, str]]:
+    """The analysis with each key term that no text contains read as the texts' word spelt most like it.
+
+    Search engines correct "Ghandi" to "Gandhi" and return pages that say "Gandhi"; ranking those
+    pages by the word as typed would find nothing. Also returns the changes made (typed → read as).
+    """
+    words: Counter[str] = Counter()
+    for text in texts:
+        words.update(_TOKEN.findall(text.lower()))
+    present = {stem(w) for w in words}
+    changes: dict[str, str] = {}
+    for term in analysis.terms:
+        if stem(term) not in present:
+            nearest = nearest_spelling(term, (w for w, _ in words.most_common()))
+            if nearest is not None:
+                changes[term] = nearest
+    return read_as(analysis, changes), changes
+
+
+def read_as(analysis: Analysis, changes: Mapping[str, str]) -> Analysis:
+    """The analysis with its key terms replaced as ``changes`` says (typed → spelling to read)."""
+    if not changes:
+        return analysis
+    return replace(analysis, terms=tuple(dict.fromkeys(changes.get(t, t) for t in analysis.terms)))
+
+
+def altered_terms(typed: str, altered: str) -> dict[str, str]:
+    """What a search engine's altered query changed: each typed key term it dropped → the term it put instead.
+
+    Engines correct word for word, so terms pair up by position when both queries have as many;
+    otherwise each dropped term pairs with the new term spelt most like it.
+    """
+    before, after = key_terms(typed), key_terms(altered)
+    dropped = [t for t in before if t not in after]
+    added = [t for t in after if t not in before]
+    if len(before) == len(after):
+        return {b: a for b, a in zip(before, after) if b != a}
+    pairs = {t: nearest_spelling(t, added) for t in dropped}
+    return {t: a for t, a in pairs.items() if a is not None}
 
 
 def _classify(text: str) -> tuple[str, str]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Analysis", "Hit", "Source", "Page", "Passage"]
+__all__ = ["Analysis", "Hit", "Hits", "Source", "Page", "Passage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,18 @@ class Hit:
     extra_snippets: tuple[str, ...] = ()
     #: The provider's own id for a document it can hand over without HTTP (local index).
     doc_id: str | None = None
+
+
+class Hits(list[Hit]):
+    """A provider's hits, best first, plus the words it searched for in place of typed ones.
+
+    ``respelt`` maps a typed key term to the spelling searched instead (Brave's altered query,
+    the local index's nearest term), so later stages read the results with the same words.
+    """
+
+    def __init__(self, hits: Iterable[Hit] = (), respelt: Mapping[str, str] | None = None) -> None:
+        super().__init__(hits)
+        self.respelt: dict[str, str] = dict(respelt or {})
 
 
 @dataclass(frozen=True, slots=True)

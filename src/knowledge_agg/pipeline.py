@@ -14,7 +14,7 @@ from contextlib import aclosing
 from typing import Any
 
 from ._recorder import PROGRESS, Recorder
-from .analyze import analyze
+from .analyze import analyze, read_as, respell
 from .errors import KnowledgeAggError
 from .events import (
     AnalysisEvent,
@@ -28,7 +28,7 @@ from .events import (
 )
 from .extract import extract_text
 from .fetch import Fetcher
-from .models import Analysis, Hit, Page, Passage, Source
+from .models import Analysis, Hit, Hits, Page, Passage, Source
 from .providers import SearchProvider
 from .rank import rank_passages
 from .select import select_sources
@@ -104,7 +104,8 @@ async def _stages(
         return
 
     yield rec.status("selecting", f"choosing sources among {len(hits)} results")
-    sources = select_sources(hits, analysis, max_sources=settings.max_sources, max_per_domain=settings.max_per_domain)
+    searched = read_as(analysis, hits.respelt) if isinstance(hits, Hits) else analysis
+    sources = select_sources(hits, searched, max_sources=settings.max_sources, max_per_domain=settings.max_per_domain)
     chosen = rec.make(SourcesEvent, sources=[_source_info(s) for s in sources])
     rec.marks["source_select_ms"] = chosen.t_ms
     rec.counts["sources"] = len(sources)
@@ -119,6 +120,9 @@ async def _stages(
                 yield item
 
     yield rec.status("ranking", f"ranking passages from {len(pages)} sources")
+    analysis, respelt = respell(analysis, (p.text for p in pages))
+    for typed, read in respelt.items():
+        yield rec.status("ranking", f"no source has {typed!r}: reading it as {read!r}")
     passages = rank_passages(pages, analysis, k=settings.max_passages)
     del pages  # page text is no longer needed: passages hold what synthesis uses
     rec.counts["passages"] = len(passages)

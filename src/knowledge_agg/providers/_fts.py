@@ -10,12 +10,15 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from .._text import nearest_spelling, stem
 from ._corpora import Document
 
-__all__ = ["SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "document_text", "file_lock"]
+__all__ = [
+    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "respell", "document_text", "file_lock",
+]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
-SCHEMA = "3"
+SCHEMA = "4"
 #: BM25 weights of the columns: a term in the title counts this many times more than in the body.
 _TITLE_WEIGHT, _BODY_WEIGHT = 16.0, 1.0
 _SNIPPET_TOKENS = 40
@@ -28,7 +31,10 @@ CREATE TABLE docs(rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, title 
 CREATE VIRTUAL TABLE fts USING fts5(title, body, content='docs', content_rowid='rowid',
                                     tokenize='porter unicode61 remove_diacritics 2');
 INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_BODY_WEIGHT})');
+CREATE VIRTUAL TABLE vocab USING fts5vocab(fts, 'row');
 """
+#: The index's (stemmed) terms that start like a word, commonest first: the candidates for respelling it.
+_CANDIDATES = "SELECT term FROM vocab WHERE term >= ? AND term < ? ORDER BY doc DESC"
 _SEARCH = f"""
 SELECT d.doc_id, d.title, d.url, m.snip
 FROM (SELECT rowid, snippet(fts, 1, '', '', '…', {_SNIPPET_TOKENS}) AS snip, rank
@@ -93,6 +99,21 @@ def search(conn: sqlite3.Connection, terms: Sequence[str], count: int) -> list[t
     if not expression or count < 1:
         return []
     return conn.execute(_SEARCH, (expression, count)).fetchall()
+
+
+def respell(conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, str]:
+    """Each term no document contains, mapped to the index term spelt most like it (see ``nearest_spelling``)."""
+    found: dict[str, str] = {}
+    for term in terms:
+        if not term[:1].isalpha() or conn.execute("SELECT 1 FROM fts WHERE fts MATCH ? LIMIT 1",
+                                                  (match_expression([term]),)).fetchone():
+            continue
+        first = term[0].lower()
+        candidates = [row[0] for row in conn.execute(_CANDIDATES, (first, chr(ord(first) + 1)))]
+        nearest = nearest_spelling(stem(term), candidates)
+        if nearest is not None:
+            found[term] = nearest
+    return found
 
 
 def document_text(conn: sqlite3.Connection, doc_id: str) -> str | None:

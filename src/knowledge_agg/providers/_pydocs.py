@@ -38,6 +38,8 @@ _ALIASES = {"posixpath": "os.path"}
 _BUILTIN_PAGES = {"function": "functions", "exception": "exceptions", "type": "stdtypes"}
 _SECTION = re.compile(r"^(\S.*)\n(=+|-+)$", re.MULTILINE)
 _RULE_LINE = re.compile(r"^[=\-~^*#+]{3,}[ \t]*\n?", re.MULTILINE)
+#: " at 0x7f93…" in default values' reprs: a memory address, different in every process.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def fingerprint() -> str:
@@ -151,7 +153,7 @@ def _own_doc(obj: Any) -> str:
 
 def _signature(obj: Any) -> str:
     try:
-        return str(inspect.signature(obj))
+        return _ADDRESS.sub("", str(inspect.signature(obj)))
     except (TypeError, ValueError):
         return "(...)" if callable(obj) else ""
 

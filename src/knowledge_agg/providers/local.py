@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from ..analyze import key_terms
 from ..errors import ProviderError
-from ..models import Hit
+from ..models import Hit, Hits
 from . import Notify, _fts
 from ._corpora import Corpus
 
@@ -120,15 +120,23 @@ class LocalProvider:
             self._status = status
             return status
 
-    async def search(self, query: str, *, count: int, notify: Notify | None = None) -> list[Hit]:
-        """Up to ``count`` hits for the query's key terms, best BM25 score first."""
+    async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
+        """Up to ``count`` hits for the query's key terms, best BM25 score first.
+
+        A term no document contains is searched as the index term spelt most like it (Ghandi → gandhi).
+        """
         terms = key_terms(query)
         if not terms or count < 1:
-            return []
+            return Hits()
         if self._status is None:
             await self.build(notify=notify)
+        respelt = await asyncio.to_thread(self._query, _fts.respell, terms)
+        if respelt and notify is not None:
+            for old, new in respelt.items():
+                notify(f"no document has {old!r}: searching for {new!r} instead")
+        terms = tuple(dict.fromkeys(respelt.get(t, t) for t in terms))
         rows = await asyncio.to_thread(self._query, _fts.search, terms, count)
-        return [
+        return Hits((
             Hit(
                 rank=rank,
                 title=title,
@@ -139,7 +147,7 @@ class LocalProvider:
                 doc_id=doc_id,
             )
             for rank, (doc_id, title, url, snippet) in enumerate(rows, 1)
-        ]
+        ), respelt)
 
     async def document(self, hit: Hit) -> str | None:
         """The full text of a hit this provider returned, read from the index (no HTTP)."""

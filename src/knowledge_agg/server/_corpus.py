@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from .._text import sentence_spans, terms
 from ..errors import ProviderError
-from ..models import Hit
+from ..models import Hit, Hits
 from ..providers import Notify, SearchProvider
 from .injection import InjectionConfig
 from .pages import Document
@@ -51,7 +51,7 @@ class ServedCorpus:
 
     async def search(
         self, query: str, *, count: int, notify: Notify | None = None, excerpts: bool = False
-    ) -> list[Hit]:
+    ) -> Hits:
         """The index's hits, or an injected failure; served as page URLs when injection is on.
 
         With ``excerpts`` (the Brave stand-in), each hit carries Brave-like ``extra_snippets``.
@@ -66,11 +66,12 @@ class ServedCorpus:
             if status is not None:
                 raise ProviderError(f"search failed with HTTP {status} (injected)", kind="search_failed")
         found = await self.index.search(query, count=count, notify=notify)
-        hits = list(await asyncio.gather(*(self._with_excerpts(h, query) for h in found))) if excerpts else found
+        respelt = found.respelt if isinstance(found, Hits) else {}
+        hits = list(await asyncio.gather(*(self._with_excerpts(h, query) for h in found))) if excerpts else list(found)
         self._remember(hits)
-        if ctx is None or config is None:
-            return hits
-        return [self._served(hit, ctx, config) for hit in hits]
+        if ctx is not None and config is not None:
+            hits = [self._served(hit, ctx, config) for hit in hits]
+        return Hits(hits, respelt)
 
     async def document(self, hit: Hit) -> str | None:
         """The index's text of a hit (no HTTP)."""

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..models import Hit
+from ..models import Hit, Hits
 from ..providers.brave._cache import key_digest
 from ..providers.brave._params import Endpoint, problems
 
@@ -155,11 +155,14 @@ def brave_router(
         params = dict(items)
         count = int(params.get("count", 20))
         offset = int(params.get("offset", 0))
-        hits = list(await search(params["q"], (offset + 1) * count + 1))
+        found = await search(params["q"], (offset + 1) * count + 1)
+        hits = list(found)
         page = hits[offset * count:(offset + 1) * count]
         more = len(hits) > (offset + 1) * count
         results = [_result(endpoint, hit, locate(request, hit), params) for hit in page]
         body = _web_body(params, results, more) if endpoint == "web" else _news_body(params, results)
+        if isinstance(found, Hits) and found.respelt:
+            body["query"]["altered"] = _altered(params["q"], found.respelt)
         return JSONResponse(body, headers=headers)
 
     @router.get("/res/v1/web/search", summary="Brave-compatible web search", responses=_ERRORS)
@@ -182,6 +185,12 @@ def _default_page_url(request: Request, hit: Hit) -> str:
     if hit.doc_id is None:
         return hit.url
     return f"{str(request.base_url).rstrip('/')}/pages/{quote(hit.doc_id, safe='')}"
+
+
+def _altered(query: str, respelt: dict[str, str]) -> str:
+    """The query as searched: each respelt word replaced, the rest as typed (Brave's ``query.altered``)."""
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in respelt) + r")\b", re.IGNORECASE)
+    return pattern.sub(lambda m: respelt.get(m.group(0).lower(), m.group(0)), query)
 
 
 def _highlight(text: str, query: str) -> str:

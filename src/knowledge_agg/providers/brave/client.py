@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
-from ...models import Hit
+from ...analyze import altered_terms
+from ...models import Hit, Hits
 from .. import Notify
 from ._cache import ResponseCache, key_digest
 from ._errors import (
@@ -111,20 +112,25 @@ class BraveProvider:
         cache = "on" if self._cache_dir is not None else "off"
         return f"BraveProvider(base_url={self.base_url!r}, key=sha256:{self._digest}, cache={cache})"
 
-    async def search(self, query: str, *, count: int, notify: Notify | None = None) -> list[Hit]:
+    async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
         """Up to ``count`` web hits, best first, with FAQ answers added to the snippets of their pages."""
         extras = {"extra_snippets": True} if self._extra_snippets else {}
         return await self.search_pages(query, count=count, notify=notify, **extras)
 
-    async def search_pages(self, query: str, *, count: int, notify: Notify | None = None, **params: Any) -> list[Hit]:
-        """``count`` web hits over as many pages as needed (``offset`` 0–9), de-duplicating URLs across pages."""
-        hits: list[Hit] = []
+    async def search_pages(self, query: str, *, count: int, notify: Notify | None = None, **params: Any) -> Hits:
+        """``count`` web hits over as many pages as needed (``offset`` 0–9), de-duplicating URLs across pages.
+
+        When Brave corrected the query, the hits' ``respelt`` says which words it searched instead.
+        """
+        hits = Hits()
         seen: set[str] = set()
         size = min(count, PAGE_SIZE)
         for offset in range(MAX_PAGES):
             response = await self.web_search(query, count=size, offset=offset, notify=notify, **params)
-            if offset == 0 and response.altered_query and notify is not None:
-                notify(f"Brave searched for {response.altered_query!r} instead")
+            if offset == 0 and response.altered_query:
+                hits.respelt = altered_terms(query, response.altered_query)
+                if notify is not None:
+                    notify(f"Brave searched for {response.altered_query!r} instead")
             for hit in hits_with_faq(response):
                 if hit.url not in seen and len(hits) < count:
                     seen.add(hit.url)
