@@ -75,9 +75,9 @@ def nearest_spelling(word: str, candidates: Iterable[str]) -> str | None:
     commonest first. Words under six letters (many/may, three/there) or with digits are never respelt.
     """
     word = word.lower()
-    limit = min(3, (len(word) - 2) // 2)
     if len(word) < 6 or not word.isalpha():
         return None
+    limit = min(3, (len(word) - 2) // 2)
     pool = [c for c in candidates if c[:1] == word[:1] and c != word and abs(len(c) - len(word)) <= limit]
     found = process.extract(word, pool, scorer=OSA.distance, score_cutoff=limit, limit=None)
     best = min(found, key=lambda m: (m[1], -Indel.normalized_similarity(word, m[0]), m[2]), default=None)

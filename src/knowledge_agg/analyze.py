@@ -12,7 +12,10 @@ from ._text import nearest_spelling, stem
 from .errors import QueryError
 from .models import Analysis
 
-__all__ = ["analyze", "respell", "read_as", "altered_terms", "clean", "tokenize", "key_terms", "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS"]
+__all__ = [
+    "analyze", "respell", "read_as", "altered_terms", "clean", "tokenize", "key_terms",
+    "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
+]
 
 #: Brave Search's limits on the ``q`` parameter.
 MAX_SEARCH_CHARS = 400
@@ -127,13 +130,16 @@ def respell(analysis: Analysis, texts: Iterable[str]) -> tuple[Analysis, dict[st
     words: Counter[str] = Counter()
     for text in texts:
         words.update(_TOKEN.findall(text.lower()))
-    present = {stem(w) for w in words}
+    missing = [t for t in analysis.terms if t not in words]
+    if missing:  # stems and the commonest-first list are only needed for terms not found as typed
+        stems = {stem(w) for w in words}
+        missing = [t for t in missing if stem(t) not in stems]
+    commonest = [w for w, _ in words.most_common()] if missing else []
     changes: dict[str, str] = {}
-    for term in analysis.terms:
-        if stem(term) not in present:
-            nearest = nearest_spelling(term, (w for w, _ in words.most_common()))
-            if nearest is not None:
-                changes[term] = nearest
+    for term in missing:
+        nearest = nearest_spelling(term, commonest)
+        if nearest is not None:
+            changes[term] = nearest
     return read_as(analysis, changes), changes
 
 
