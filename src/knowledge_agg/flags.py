@@ -25,6 +25,7 @@ FLAGS: dict[str, Flag] = {
         Flag("error_injection", False, "let the server inject search and page failures"),
         Flag("content_fetch", True, "read the selected pages (off: rank the snippets only)"),
         Flag("synthesis", True, "write the cited synthesis at the end of a run"),
+        Flag("semantic", False, "also choose sources by meaning (pip install 'knowledge-agg[semantic]')"),
     )
 }
 

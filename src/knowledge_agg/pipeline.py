@@ -8,12 +8,14 @@ loop, an exception or a cancellation unwinds it through ``finally`` and cancels 
 from __future__ import annotations
 
 import asyncio
+import functools
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from typing import Any
 
 from ._recorder import PROGRESS, Recorder
+from . import semantic
 from .analyze import analyze, read_as, respell
 from .errors import KnowledgeAggError
 from .events import (
@@ -79,6 +81,12 @@ async def _stages(
         yield rec.error("analyzing", exc)
         return
     yield rec.make(AnalysisEvent, kind=analysis.kind, terms=list(analysis.terms), search_query=analysis.search_query)
+    if settings.flags["semantic"]:
+        try:  # before the search, so a missing extra loses nothing
+            semantic.check()
+        except KnowledgeAggError as exc:
+            yield rec.error("analyzing", exc)
+            return
 
     yield rec.status("searching", f"searching {provider.name} for {analysis.search_query!r}")
     hits: list[Hit] = []
@@ -105,7 +113,19 @@ async def _stages(
 
     yield rec.status("selecting", f"choosing sources among {len(hits)} results")
     searched = read_as(analysis, hits.respelt) if isinstance(hits, Hits) else analysis
-    sources = select_sources(hits, searched, max_sources=settings.max_sources, max_per_domain=settings.max_per_domain)
+    closeness: semantic.Closeness | None = None
+    if settings.flags["semantic"]:
+        try:  # after the results went out: the first run of a process waits here for the model
+            await asyncio.to_thread(semantic.load)
+            closeness = semantic.closeness
+        except Exception as exc:  # a broken install: say so and choose by words, keeping the results
+            failed = KnowledgeAggError(f"the semantic model did not load ({exc}); choosing sources by their words")
+            yield rec.error("selecting", failed)
+    choose = functools.partial(
+        select_sources, hits, searched,
+        max_sources=settings.max_sources, max_per_domain=settings.max_per_domain, closeness=closeness,
+    )
+    sources = await asyncio.to_thread(choose) if closeness else choose()  # the model takes ~15 ms: off the loop
     chosen = rec.make(SourcesEvent, sources=[_source_info(s) for s in sources])
     rec.marks["source_select_ms"] = chosen.t_ms
     rec.counts["sources"] = len(sources)

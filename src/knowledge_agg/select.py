@@ -1,4 +1,5 @@
-"""Select the sources worth reading: dedup by normalised URL, cap per domain, score rank and term matches."""
+"""Select the sources worth reading: dedup by normalised URL, cap per domain, score rank, term matches
+and, with the ``semantic`` flag, closeness in meaning."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from ._text import terms
 from .rank import query_terms
 from .models import Analysis, Hit, Source
+from .semantic import Closeness
 from .urls import domain_of, normalize_url
 
 __all__ = ["select_sources"]
@@ -17,6 +19,9 @@ __all__ = ["select_sources"]
 #: idf-weighted query coverage of the hit's best snippet (its description or one extra snippet) weighs.
 _TITLE_WEIGHT = 0.5
 _SNIPPET_WEIGHT = 8.0
+#: How much the cosine between the question and the hit's closest snippet weighs (semantic flag); the
+#: top source scores the same from 10 to 30 on XQuAD dev (``benchmarks/results/quality_log.md``).
+_MEANING_WEIGHT = 20.0
 
 
 def _key(hit: Hit) -> str:
@@ -55,25 +60,49 @@ def _quote(words: Sequence[str]) -> str:
     return ", ".join(f"'{w}'" for w in words)
 
 
+def _meanings(hits: Sequence[Hit], query: str, closeness: Closeness | None) -> list[float | None]:
+    """Each hit's closeness in meaning to the question: its title joined to its closest snippet."""
+    if closeness is None:
+        return [None] * len(hits)
+    groups = [
+        [f"{hit.title}. {text}" for text in (hit.snippet, *hit.extra_snippets) if text] or [hit.title or hit.url]
+        for hit in hits
+    ]
+    return list(closeness(query, groups))
+
+
 def select_sources(
-    hits: Sequence[Hit], analysis: Analysis, *, max_sources: int = 5, max_per_domain: int = 2
+    hits: Sequence[Hit],
+    analysis: Analysis,
+    *,
+    max_sources: int = 5,
+    max_per_domain: int = 2,
+    closeness: Closeness | None = None,
 ) -> list[Source]:
-    """Up to ``max_sources`` distinct hits, best first, each with a score and a readable reason."""
+    """Up to ``max_sources`` distinct hits, best first, each with a score and a readable reason.
+
+    ``closeness`` (``semantic.closeness`` under the ``semantic`` flag) adds how close each hit's
+    snippets are in meaning to the question, for questions that share few words with the answer.
+    """
     query = query_terms(analysis)
     idf = _idf(hits, query)
     seen: set[str] = set()
-    scored: list[tuple[float, int, Hit, list[str], list[str]]] = []
-    for order, hit in enumerate(sorted(hits, key=lambda h: h.rank)):
+    distinct: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: h.rank):
         key = _key(hit)
-        if key in seen:
-            continue
-        seen.add(key)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(hit)
+    scored: list[tuple[float, int, Hit, list[str], list[str], float | None]] = []
+    for order, (hit, meaning) in enumerate(zip(distinct, _meanings(distinct, analysis.query, closeness))):
         score, title, snippet = _score(hit, query, idf)
-        scored.append((score, order, hit, title, snippet))
+        if meaning is not None:
+            score += _MEANING_WEIGHT * meaning
+        scored.append((score, order, hit, title, snippet, meaning))
     scored.sort(key=lambda item: (-item[0], item[1]))
     per_domain: Counter[str] = Counter()
-    picked: list[tuple[float, Hit, list[str], list[str]]] = []
-    for score, _, hit, title, snippet in scored:
+    picked: list[tuple[float, Hit, list[str], list[str], float | None]] = []
+    for score, _, hit, title, snippet, meaning in scored:
         if len(picked) >= max_sources:
             break
         if hit.doc_id is None:
@@ -81,7 +110,7 @@ def select_sources(
             if per_domain[domain] >= max_per_domain:
                 continue
             per_domain[domain] += 1
-        picked.append((score, hit, title, snippet))
+        picked.append((score, hit, title, snippet, meaning))
     listed: Counter[str] = Counter()
     return [_source(i, *item, per_domain, listed) for i, item in enumerate(picked, start=1)]
 
@@ -92,6 +121,7 @@ def _source(
     hit: Hit,
     title: list[str],
     snippet: list[str],
+    meaning: float | None,
     per_domain: Counter[str],
     listed: Counter[str],
 ) -> Source:
@@ -102,6 +132,8 @@ def _source(
     snippet_only = [w for w in snippet if w not in title]
     if snippet_only:
         parts.append(f"snippet matches {_quote(snippet_only)}")
+    if meaning is not None:
+        parts.append(f"closeness in meaning {meaning:.2f}")
     if hit.doc_id is None:
         domain = domain_of(hit.url) or hit.domain
         listed[domain] += 1

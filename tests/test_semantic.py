@@ -1,0 +1,120 @@
+"""The ``semantic`` flag: the bundled WordLlama model, selection by meaning, and its failures as events."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+from knowledge_agg import KnowledgeAggregator, Settings, semantic
+from knowledge_agg.analyze import analyze
+from knowledge_agg.models import Hit
+from knowledge_agg.select import select_sources
+
+pytest.importorskip("wordllama", reason="the semantic extra: pip install 'knowledge-agg[semantic]'")
+
+WEST = "The West saw the East as what?"
+# XQuAD dev (Imperialism, Rhine): the stand-in's hits for WEST, rank 2 sharing the rarer word "saw".
+IMPERIALISM = Hit(
+    rank=1, title="Imperialism", url="https://a.example/imperialism", provider="test",
+    snippet='…by essentializing the East, this discourse uses the idea of place-based identities to create difference '
+    'and distance between "we" the West and "them" the East, or "here" in the West and "there" in the East.',
+    extra_snippets=(
+        "Defining the East as a negative vision of itself, as its inferior, not only increased the West’s sense of "
+        "self, but also was a way of ordering the East and making it known to the West so that it could be dominated.",
+    ),
+)
+RHINE = Hit(
+    rank=2, title="Rhine", url="https://b.example/rhine", provider="test",
+    snippet="…saw two very cold phases, peaking around 70,000 BP and around 29,000–24,000 BP. During this time, "
+    "the lower Rhine flowed roughly west…",
+    extra_snippets=("In northwest Europe, it saw two very cold phases, peaking around 70,000 BP.",),
+)
+# Lower hits that also name the East, which makes "east" the commoner word among the snippets.
+EASTERN = [
+    Hit(rank=r, title=t, url=f"https://c.example/{r}", provider="test", snippet=text)
+    for r, t, text in (
+        (3, "Fresno, California", "Fresno is the main city of the San Joaquin Valley, with the Sierra Nevada to the east."),
+        (4, "Huguenot", "Huguenot refugees settled in the east of London and in Berlin."),
+        (5, "Normans", "Viking settlers divided between colonies in the east and in the west of Normandy."),
+        (6, "Packet switching", "The network linked universities on the east coast of the United States."),
+    )
+]
+DOCS = [
+    {"id": "agen", "title": "Asynchronous generators",
+     "text": "An asynchronous generator is a function defined with async def that contains yield. "
+     "Its aclose method throws GeneratorExit into the generator so finally blocks run."},
+    {"id": "bread", "title": "Bread", "text": "Bread is made from flour, water, salt and yeast."},
+]
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Settings:
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in DOCS), encoding="utf-8")
+    return Settings(provider="local", corpus=str(corpus))
+
+
+def test_closeness_ranks_a_paraphrase_above_shared_words() -> None:
+    answer, words = semantic.closeness(WEST, [list(IMPERIALISM.extra_snippets), list(RHINE.extra_snippets)])
+    assert answer > words
+    assert semantic.closeness(WEST, [[], ["the East"]])[0] == 0.0
+    assert semantic.closeness(WEST, []) == []
+
+
+def test_selection_by_meaning_keeps_the_hit_that_answers() -> None:
+    hits = [IMPERIALISM, RHINE, *EASTERN]
+    by_words = select_sources(hits, analyze(WEST), max_per_domain=5)
+    by_meaning = select_sources(hits, analyze(WEST), max_per_domain=5, closeness=semantic.closeness)
+    assert by_words[0].hit is RHINE and "closeness" not in by_words[0].reason
+    assert by_meaning[0].hit is IMPERIALISM
+    assert "closeness in meaning 0." in by_meaning[0].reason
+
+
+def test_loading_the_model_leaves_the_hosts_logging_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m == "wordllama" or m.startswith("wordllama.")]:
+        monkeypatch.delitem(sys.modules, name)
+    semantic._model.cache_clear()
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    try:
+        semantic.load()
+        assert (list(root.handlers), root.level) == before
+    finally:
+        semantic._model.cache_clear()
+
+
+async def test_a_run_with_the_flag_says_why_each_source_was_chosen(local: Settings) -> None:
+    async with KnowledgeAggregator(local) as agg:
+        run = await agg.run("How do asynchronous generators work?", flags="semantic")
+    assert not run.partial
+    assert run.sources and all("closeness in meaning" in s.reason for s in run.sources)
+
+
+async def test_a_missing_extra_fails_before_the_search(local: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wordllama" else real(name, *a))
+    async with KnowledgeAggregator(local) as agg:
+        run = await agg.run("How do asynchronous generators work?", flags="semantic")
+    errors = [e for e in run.events if e.type == "error"]
+    assert [(e.stage, e.kind, e.recoverable) for e in errors] == [("analyzing", "missing_dependency", False)]
+    assert "pip install 'knowledge-agg[semantic]'" in errors[0].message
+    assert "result" not in [e.type for e in run.events] and run.events[-1].type == "done"
+
+
+async def test_a_model_that_does_not_load_keeps_the_results(local: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> None:
+        raise OSError("weights file is truncated")
+
+    monkeypatch.setattr(semantic, "load", broken)
+    async with KnowledgeAggregator(local) as agg:
+        run = await agg.run("How do asynchronous generators work?", flags="semantic")
+    errors = [e for e in run.events if e.type == "error"]
+    assert [(e.stage, e.recoverable) for e in errors] == [("selecting", True)]
+    assert "weights file is truncated" in errors[0].message and "choosing sources by their words" in errors[0].message
+    assert run.results and run.sources and run.synthesis is not None and run.partial
+    assert all("closeness" not in s.reason for s in run.sources)
