@@ -33,11 +33,13 @@ def run_over_http(
     concurrency: int,
     max_per_domain: int | None = None,
     pages: dict[str, str] | None = None,
+    flags: str | None = None,
 ) -> list[Outcome]:
     """Serve ``articles`` as a stand-in corpus on a loopback port and run every question through it.
 
     ``max_per_domain`` overrides the client's per-domain cap (every stand-in page is on one host);
-    ``pages``, when given, is filled with the extracted text of every URL any question's search returned.
+    ``pages``, when given, is filled with the extracted text of every URL any question's search returned;
+    ``flags`` are the client's feature flags (``"semantic"``).
     """
     with tempfile.TemporaryDirectory(prefix="ka-quality-") as tmp:
         root = Path(tmp)
@@ -50,6 +52,7 @@ def run_over_http(
             client = Settings(
                 provider="brave", brave_api_key=_KEY, brave_base_url=handle.url, brave_cache=False,
                 brave_rate_limit=10_000.0, brave_extra_snippets=True, allow_private_hosts=True, max_words=max_words, cache_dir=root / "client",
+                flags=flags or {},
                 **({} if max_per_domain is None else {"max_per_domain": max_per_domain}),
             )
             return asyncio.run(_run_all(client, articles, questions, concurrency, pages))

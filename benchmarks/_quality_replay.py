@@ -11,7 +11,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from knowledge_agg import semantic
 from knowledge_agg.analyze import analyze, read_as, respell
+from knowledge_agg.flags import resolve_flags
 from knowledge_agg.models import Hit, Page
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.rank import rank_passages
@@ -44,8 +46,10 @@ def replay(
     max_words: int,
     max_sources: int = 5,
     max_per_domain: int = 2,
+    flags: str | None = None,
 ) -> list[Outcome]:
     """Run the later stages on a trace written by ``write_trace``, as the pipeline does over HTTP."""
+    closeness = semantic.closeness if resolve_flags(flags)["semantic"] else None
     trace = json.loads(path.read_text(encoding="utf-8"))
     texts = {a.id: a.text for a in articles}
     respelt = _respellings(articles, questions)
@@ -55,7 +59,9 @@ def replay(
         analysis = analyze(question.text)
         hits = [_with_excerpts(_hit(h), texts, analysis.search_query) for h in trace["hits"].get(question.id, [])]
         searched = read_as(analysis, respelt.get(question.id, {}))
-        sources = select_sources(hits, searched, max_sources=max_sources, max_per_domain=max_per_domain)
+        sources = select_sources(
+            hits, searched, max_sources=max_sources, max_per_domain=max_per_domain, closeness=closeness
+        )
         pages = [Page(s, trace["pages"][s.hit.url], "extracted") for s in sources if trace["pages"].get(s.hit.url)]
         ranked_by, _ = respell(analysis, (p.text for p in pages))
         passages = rank_passages(pages, ranked_by, k=8)

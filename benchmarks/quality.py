@@ -1,7 +1,8 @@
 """Answer quality on SQuAD-format questions (XQuAD dev by default) plus the extraction F1, as one report.
 
 Run: ``python -m benchmarks.quality [--xquad PATH] [--extraction PATH] [--max-words 100] [--limit N]``.
-Prints a table and writes ``benchmarks/results/quality.json``. ``--max-per-domain N`` lifts the client's
+Prints a table and writes ``benchmarks/results/quality.json`` (``quality-semantic.json`` with ``--flags semantic``,
+which needs ``pip install -e '.[semantic]'``). ``--max-per-domain N`` lifts the client's
 per-domain cap (the stand-in serves every article from one host, so the default cap of 2 keeps 2 sources
 where the real web would give 5); ``--trace PATH`` records the HTTP run's hits and page texts, and
 ``--mode replay --trace PATH`` re-runs select, rank and synthesize on them in seconds.
@@ -17,6 +18,10 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from knowledge_agg import semantic
+from knowledge_agg.errors import KnowledgeAggError
+from knowledge_agg.flags import parse_flags
 
 from ._quality_data import load_squad
 from ._quality_eval import DirectPipeline, Outcome, summarize
@@ -62,8 +67,9 @@ def run_quality(
     concurrency: int,
     max_per_domain: int | None = None,
     trace: Path | None = None,
+    flags: str | None = None,
 ) -> dict[str, Any]:
-    """Run every question (or the first ``limit``) and return the figures."""
+    """Run every question (or the first ``limit``) with the client's feature ``flags`` and return the figures."""
     articles, questions = load_squad(xquad)
     questions = questions[:limit] if limit else questions
     started = time.perf_counter()
@@ -77,7 +83,7 @@ def run_quality(
         if trace is None:
             raise ValueError("--mode replay needs --trace PATH (written by an http run with --trace)")
         cap = {} if max_per_domain is None else {"max_per_domain": max_per_domain}
-        outcomes = replay(trace, articles, questions, max_words=max_words, **cap)
+        outcomes = replay(trace, articles, questions, max_words=max_words, flags=flags, **cap)
     else:
         from ._quality_http import run_over_http
         from ._quality_replay import write_trace
@@ -85,7 +91,7 @@ def run_quality(
         pages: dict[str, str] | None = {} if trace is not None else None
         outcomes = run_over_http(
             articles, questions, max_words=max_words, concurrency=concurrency,
-            max_per_domain=max_per_domain, pages=pages,
+            max_per_domain=max_per_domain, pages=pages, flags=flags,
         )
         if trace is not None and pages is not None:
             write_trace(trace, outcomes, pages)
@@ -121,8 +127,24 @@ def main(argv: list[str] | None = None) -> int:
                         "host, so 5 (= max_sources) simulates distinct sites")
     parser.add_argument("--trace", type=Path, default=None,
                         help="http: write the hits and page texts here; replay: read them from here")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--flags", default=None,
+                        help="the client's feature flags, e.g. semantic (choose sources by meaning as well)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="default: benchmarks/results/quality.json, or quality-<flags>.json with --flags")
     args = parser.parse_args(argv)
+    try:
+        flags = parse_flags(args.flags)
+        if flags.get("semantic"):
+            semantic.check()
+    except KnowledgeAggError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if flags and args.mode == "direct":
+        print("--flags needs --mode http or replay (direct mode calls the stage functions without them)", file=sys.stderr)
+        return 2
+    if args.output is None:
+        slug = "-".join(name if on else f"no-{name}" for name, on in flags.items())
+        args.output = RESULTS.with_name(f"quality-{slug}.json") if slug else RESULTS
     if not args.xquad.exists():
         print(f"XQuAD file not found: {args.xquad} (pass --xquad PATH)", file=sys.stderr)
         return 2
@@ -132,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     figures = run_quality(
         args.xquad, max_words=args.max_words, limit=args.limit, mode=args.mode, concurrency=args.concurrency,
-        max_per_domain=args.max_per_domain, trace=args.trace,
+        max_per_domain=args.max_per_domain, trace=args.trace, flags=args.flags,
     )
     extraction = extraction_f1(args.extraction)
     figures["extraction_f1"] = None if extraction is None else extraction.get("f1")
@@ -142,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": args.mode,
         "max_words": args.max_words,
         "max_per_domain": args.max_per_domain,
+        "flags": flags,
         "limit": args.limit,
         "python": platform.python_version(),
         "figures": figures,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from benchmarks._quality_data import Article, Question, contains_answer, load_squad, normalize_answer, write_corpus
 from benchmarks._quality_http import run_over_http
@@ -41,6 +42,16 @@ def test_direct_evaluation_on_a_few_questions_writes_the_report(tmp_path: Path) 
     assert figures["synthesis_words_max"] <= 100
     assert figures["top8_passages"] >= 50 and figures["synthesis"] >= 50  # most of 12 are answered
     assert figures["extraction_f1"] is None
+
+
+def test_flags_are_checked_before_any_question_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    xquad = shared_path("datasets", "xquad", "xquad.en.dev.json")
+    out = tmp_path / "quality.json"
+    assert main(["--xquad", str(xquad), "--flags", "bogus", "--output", str(out)]) == 2
+    assert "unknown feature flag 'bogus'" in capsys.readouterr().err
+    assert main(["--xquad", str(xquad), "--mode", "direct", "--flags", "semantic", "--output", str(out)]) == 2
+    assert "--mode http or replay" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_a_misspelt_question_is_answered_over_http(tmp_path: Path) -> None:
