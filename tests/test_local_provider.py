@@ -367,3 +367,18 @@ async def test_a_word_no_document_has_is_searched_as_the_nearest_spelling(tmp_pa
     assert hits[0].doc_id == "g" and hits.respelt == {"ghandi": "gandhi"}  # gandhi shares more letters than ghana
     assert notes[-1] == "no document has 'ghandi': searching for 'gandhi' instead"
     assert typed.respelt == {} and typed[0].doc_id == "h"  # words the index has are searched as typed
+
+
+async def test_a_misspelling_is_compared_with_words_as_written_not_their_porter_stems(tmp_path: Path) -> None:
+    # Porter stems "generators" to "gener", three edits from "genrator"; a word as written is one edit away.
+    corpus = _write_jsonl(tmp_path / "code.jsonl", [
+        {"id": "gen", "title": "Generators", "text": "Generators yield values one at a time."},
+        {"id": "proto", "title": "genproto", "text": "genproto compiles protocol files."},
+    ])
+    provider = LocalProvider(corpus, cache_dir=tmp_path / "cache")
+    try:
+        hits = await provider.search("how do genrators work", count=5)
+    finally:
+        await provider.aclose()
+    assert hits.respelt == {"genrators": "generators"}
+    assert [h.doc_id for h in hits] == ["gen"]

@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
-SCHEMA = "4"
+SCHEMA = "5"
 #: BM25 weights of the columns: a term in the title counts this many times more than in the body.
 _TITLE_WEIGHT, _BODY_WEIGHT = 16.0, 1.0
 _SNIPPET_TOKENS = 40
@@ -31,9 +31,12 @@ CREATE TABLE docs(rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, title 
 CREATE VIRTUAL TABLE fts USING fts5(title, body, content='docs', content_rowid='rowid',
                                     tokenize='porter unicode61 remove_diacritics 2');
 INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_BODY_WEIGHT})');
-CREATE VIRTUAL TABLE vocab USING fts5vocab(fts, 'row');
+CREATE VIRTUAL TABLE words USING fts5(title, body, content='docs', content_rowid='rowid',
+                                      tokenize='unicode61 remove_diacritics 2', detail='none');
+CREATE VIRTUAL TABLE vocab USING fts5vocab(words, 'row');
 """
-#: The index's (stemmed) terms that start like a word, commonest first: the candidates for respelling it.
+#: The words of the index as written (not stemmed: a misspelling is nearer the word than its Porter
+#: stem, genrators → generators, not gener) that start like a word, commonest first.
 _CANDIDATES = "SELECT term FROM vocab WHERE term >= ? AND term < ? ORDER BY doc DESC"
 _SEARCH = f"""
 SELECT d.doc_id, d.title, d.url, m.snip
@@ -61,6 +64,7 @@ def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> in
                     [(_safe(d.id), _safe(d.title), _safe(d.url), _safe(d.text)) for d in batch],
                 )
             conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
+            conn.execute("INSERT INTO words(words) VALUES('rebuild')")
             count = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
             rows = {**meta, "schema": SCHEMA, "documents": str(count), "built_at": f"{time.time():.3f}"}
             conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", rows.items())
@@ -102,7 +106,7 @@ def search(conn: sqlite3.Connection, terms: Sequence[str], count: int) -> list[t
 
 
 def respell(conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, str]:
-    """Each term no document contains, mapped to the index term spelt most like it (see ``nearest_spelling``)."""
+    """Each term no document contains, mapped to the index word spelt most like it (see ``nearest_spelling``)."""
     found: dict[str, str] = {}
     for term in terms:
         if not term[:1].isalpha() or conn.execute("SELECT 1 FROM fts WHERE fts MATCH ? LIMIT 1",

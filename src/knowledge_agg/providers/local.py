@@ -123,7 +123,7 @@ class LocalProvider:
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
         """Up to ``count`` hits for the query's key terms, best BM25 score first.
 
-        A term no document contains is searched as the index term spelt most like it (Ghandi → gandhi).
+        A term no document contains is searched as the index word spelt most like it (Ghandi → gandhi).
         """
         terms = key_terms(query)
         if not terms or count < 1:
