@@ -191,6 +191,22 @@ def test_nearest_spelling(word: str, candidates: list[str], expected: str | None
     assert nearest_spelling(word, candidates) == expected
 
 
+@pytest.mark.parametrize(
+    ("word", "candidates", "expected"),
+    [
+        ("ghandi", ["ghana", "gandhi"], "gandhi"),  # the same letters, one out of place
+        ("parliment", ["parliament", "parent"], "parliament"),
+        ("asyncronous", ["asynchronous", "asyncio"], "asynchronous"),
+        ("forecast", ["format", "for"], None),  # real words three edits apart are not typos
+        ("minimum", ["maximum", "minim"], None),  # two edits in seven letters: another word
+        ("weather", ["whether"], None),
+        ("cyanobacteria", ["cyanobacterium"], "cyanobacterium"),  # two edits are a slip in 13 letters
+    ],
+)
+def test_nearest_spelling_of_a_typo(word: str, candidates: list[str], expected: str | None) -> None:
+    assert nearest_spelling(word, candidates, typo=True) == expected
+
+
 def test_respell_reads_terms_no_text_has_as_the_texts_spelling() -> None:
     analysis = analyze("What was Ghandi's work called in Ghana?")
     read, changes = respell(analysis, ["Gandhi called his work Satyagraha.", "Ghana is in Africa."])

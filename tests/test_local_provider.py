@@ -373,12 +373,19 @@ async def test_a_misspelling_is_compared_with_words_as_written_not_their_porter_
     # Porter stems "generators" to "gener", three edits from "genrator"; a word as written is one edit away.
     corpus = _write_jsonl(tmp_path / "code.jsonl", [
         {"id": "gen", "title": "Generators", "text": "Generators yield values one at a time."},
-        {"id": "proto", "title": "genproto", "text": "genproto compiles protocol files."},
+        {"id": "proto", "title": "genproto", "text": "genproto checks whether the format is known."},
+        {"id": "cten", "title": "Ctenophores", "text": "Cydippids are egg-shaped ctenophores."},
     ])
     provider = LocalProvider(corpus, cache_dir=tmp_path / "cache")
     try:
         hits = await provider.search("how do genrators work", count=5)
+        words = await provider.search("weather forecast for generators", count=5)
+        only = await provider.search("Cypiddids are not what?", count=5)
     finally:
         await provider.aclose()
     assert hits.respelt == {"genrators": "generators"}
     assert [h.doc_id for h in hits] == ["gen"]
+    # Real words the index lacks are not slips: 'weather' is not read as 'whether', nor 'forecast' as 'format'.
+    assert words.respelt == {} and [h.doc_id for h in words] == ["gen"]
+    # When no term would find anything, a wider guess beats no answer: three letters changed in nine.
+    assert only.respelt == {"cypiddids": "cydippids"} and [h.doc_id for h in only] == ["cten"]

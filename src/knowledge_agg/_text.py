@@ -66,20 +66,25 @@ def terms(texts: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def nearest_spelling(word: str, candidates: Iterable[str]) -> str | None:
+def nearest_spelling(word: str, candidates: Iterable[str], *, typo: bool = False) -> str | None:
     """The candidate spelt most like ``word`` (Ghandi → gandhi), or None when none is close enough.
 
     Close enough: same first letter and at most one edit (insert, delete, change or swap of two
-    neighbours) per two letters beyond the second, three at most. Among equally few edits the one
-    sharing more letters wins (gandhi over ghana), then the earlier candidate, so callers list the
-    commonest first. Words under six letters (many/may, three/there) or with digits are never respelt.
+    neighbours) per two letters beyond the second, three at most, which also pairs a word with its
+    variants (percentage → percent). ``typo`` asks for a slip of the keys only: one edit up to eight
+    letters, two up to eleven, three beyond (one more for the same letters out of place), so a real
+    word is not "corrected" into another (forecast → format, minimum → maximum). Among equally few edits the one sharing more letters wins
+    (gandhi over ghana), then the earlier candidate, so callers list the commonest first. Words under
+    six letters (many/may, three/there) or with digits are never respelt.
     """
     word = word.lower()
     if len(word) < 6 or not word.isalpha():
         return None
-    limit = min(3, (len(word) - 2) // 2)
+    limit = 1 + (len(word) > 8) + (len(word) > 11) if typo else min(3, (len(word) - 2) // 2)
     pool = [c for c in candidates if c[:1] == word[:1] and c != word and abs(len(c) - len(word)) <= limit]
-    found = process.extract(word, pool, scorer=OSA.distance, score_cutoff=limit, limit=None)
+    found = process.extract(word, pool, scorer=OSA.distance, score_cutoff=limit + typo, limit=None)
+    if typo:  # one more edit for a letter typed out of place (ghandi → gandhi): the same letters
+        found = [m for m in found if m[1] <= limit or sorted(m[0]) == sorted(word)]
     best = min(found, key=lambda m: (m[1], -Indel.normalized_similarity(word, m[0]), m[2]), default=None)
     return best[0] if best else None
 
