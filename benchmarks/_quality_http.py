@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -33,7 +33,7 @@ def run_over_http(
     concurrency: int,
     max_per_domain: int | None = None,
     pages: dict[str, str] | None = None,
-    flags: str | None = None,
+    flags: Mapping[str, bool] | None = None,
 ) -> list[Outcome]:
     """Serve ``articles`` as a stand-in corpus on a loopback port and run every question through it.
 
@@ -52,7 +52,7 @@ def run_over_http(
             client = Settings(
                 provider="brave", brave_api_key=_KEY, brave_base_url=handle.url, brave_cache=False,
                 brave_rate_limit=10_000.0, brave_extra_snippets=True, allow_private_hosts=True, max_words=max_words, cache_dir=root / "client",
-                flags=flags or {},
+                flags=dict(flags or {}),
                 **({} if max_per_domain is None else {"max_per_domain": max_per_domain}),
             )
             return asyncio.run(_run_all(client, articles, questions, concurrency, pages))

@@ -8,12 +8,11 @@ import dataclasses
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from knowledge_agg import semantic
 from knowledge_agg.analyze import analyze, read_as, respell
-from knowledge_agg.flags import resolve_flags
 from knowledge_agg.models import Hit, Page
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.rank import rank_passages
@@ -46,10 +45,10 @@ def replay(
     max_words: int,
     max_sources: int = 5,
     max_per_domain: int = 2,
-    flags: str | None = None,
+    flags: Mapping[str, bool] | None = None,
 ) -> list[Outcome]:
     """Run the later stages on a trace written by ``write_trace``, as the pipeline does over HTTP."""
-    closeness = semantic.closeness if resolve_flags(flags)["semantic"] else None
+    closeness = semantic.closeness if (flags or {}).get("semantic") else None
     trace = json.loads(path.read_text(encoding="utf-8"))
     texts = {a.id: a.text for a in articles}
     respelt = _respellings(articles, questions)

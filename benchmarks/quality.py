@@ -16,6 +16,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def run_quality(
     concurrency: int,
     max_per_domain: int | None = None,
     trace: Path | None = None,
-    flags: str | None = None,
+    flags: Mapping[str, bool] | None = None,
 ) -> dict[str, Any]:
     """Run every question (or the first ``limit``) with the client's feature ``flags`` and return the figures."""
     articles, questions = load_squad(xquad)
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     figures = run_quality(
         args.xquad, max_words=args.max_words, limit=args.limit, mode=args.mode, concurrency=args.concurrency,
-        max_per_domain=args.max_per_domain, trace=args.trace, flags=args.flags,
+        max_per_domain=args.max_per_domain, trace=args.trace, flags=flags,
     )
     extraction = extraction_f1(args.extraction)
     figures["extraction_f1"] = None if extraction is None else extraction.get("f1")

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from knowledge_agg.analyze import analyze
 from knowledge_agg.errors import ProviderError, QueryError
-from knowledge_agg.models import Hit
-from knowledge_agg.providers import SearchProvider
+from knowledge_agg.models import Hit, Hits
+from knowledge_agg.providers import Notify, SearchProvider
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.settings import Settings
 
@@ -351,19 +351,24 @@ def test_processes_building_one_index_at_once_build_it_once(folder: Path, tmp_pa
     assert all(out[1] == "5" for out in outputs)
 
 
+async def _searches(
+    tmp_path: Path, docs: list[dict[str, str]], *queries: str, notify: Notify | None = None
+) -> list[Hits]:
+    """Each query's hits from a fresh index of ``docs``."""
+    provider = LocalProvider(_write_jsonl(tmp_path / "docs.jsonl", docs), cache_dir=tmp_path / "cache")
+    try:
+        return [await provider.search(query, count=5, notify=notify) for query in queries]
+    finally:
+        await provider.aclose()
+
+
 async def test_a_word_no_document_has_is_searched_as_the_nearest_spelling(tmp_path: Path) -> None:
-    corpus = _write_jsonl(tmp_path / "people.jsonl", [
+    notes: list[str] = []
+    hits, typed = await _searches(tmp_path, [
         {"id": "g", "title": "Civil disobedience", "text": "Gandhi called his work Satyagraha."},
         {"id": "h", "title": "Ghana", "text": "Ghana is a country in West Africa."},
         {"id": "w", "title": "Steam", "text": "A steam engine does work with heat."},
-    ])
-    provider = LocalProvider(corpus, cache_dir=tmp_path / "cache")
-    notes: list[str] = []
-    try:
-        hits = await provider.search("What was Ghandi's work called?", count=5, notify=notes.append)
-        typed = await provider.search("Ghana work", count=5)
-    finally:
-        await provider.aclose()
+    ], "What was Ghandi's work called?", "Ghana work", notify=notes.append)
     assert hits[0].doc_id == "g" and hits.respelt == {"ghandi": "gandhi"}  # gandhi shares more letters than ghana
     assert notes[-1] == "no document has 'ghandi': searching for 'gandhi' instead"
     assert typed.respelt == {} and typed[0].doc_id == "h"  # words the index has are searched as typed
@@ -371,18 +376,11 @@ async def test_a_word_no_document_has_is_searched_as_the_nearest_spelling(tmp_pa
 
 async def test_a_misspelling_is_compared_with_words_as_written_not_their_porter_stems(tmp_path: Path) -> None:
     # Porter stems "generators" to "gener", three edits from "genrator"; a word as written is one edit away.
-    corpus = _write_jsonl(tmp_path / "code.jsonl", [
+    hits, words, only = await _searches(tmp_path, [
         {"id": "gen", "title": "Generators", "text": "Generators yield values one at a time."},
         {"id": "proto", "title": "genproto", "text": "genproto checks whether the format is known."},
         {"id": "cten", "title": "Ctenophores", "text": "Cydippids are egg-shaped ctenophores."},
-    ])
-    provider = LocalProvider(corpus, cache_dir=tmp_path / "cache")
-    try:
-        hits = await provider.search("how do genrators work", count=5)
-        words = await provider.search("weather forecast for generators", count=5)
-        only = await provider.search("Cypiddids are not what?", count=5)
-    finally:
-        await provider.aclose()
+    ], "how do genrators work", "weather forecast for generators", "Cypiddids are not what?")
     assert hits.respelt == {"genrators": "generators"}
     assert [h.doc_id for h in hits] == ["gen"]
     # Real words the index lacks are not slips: 'weather' is not read as 'whether', nor 'forecast' as 'format'.

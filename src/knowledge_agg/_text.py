@@ -73,9 +73,10 @@ def nearest_spelling(word: str, candidates: Iterable[str], *, typo: bool = False
     neighbours) per two letters beyond the second, three at most, which also pairs a word with its
     variants (percentage → percent). ``typo`` asks for a slip of the keys only: one edit up to eight
     letters, two up to eleven, three beyond (one more for the same letters out of place), so a real
-    word is not "corrected" into another (forecast → format, minimum → maximum). Among equally few edits the one sharing more letters wins
-    (gandhi over ghana), then the earlier candidate, so callers list the commonest first. Words under
-    six letters (many/may, three/there) or with digits are never respelt.
+    word is not "corrected" into another (forecast → format, minimum → maximum). Among equally few
+    edits the one sharing more letters wins (gandhi over ghana), then the earlier candidate, so
+    callers list the commonest first. Words under six letters (many/may, three/there) or with digits
+    are never respelt.
     """
     word = word.lower()
     if len(word) < 6 or not word.isalpha():

@@ -19,8 +19,9 @@ __all__ = ["select_sources"]
 #: idf-weighted query coverage of the hit's best snippet (its description or one extra snippet) weighs.
 _TITLE_WEIGHT = 0.5
 _SNIPPET_WEIGHT = 8.0
-#: How much the cosine between the question and the hit's closest snippet weighs (semantic flag); the
-#: top source scores the same from 10 to 30 on XQuAD dev (``benchmarks/results/quality_log.md``).
+#: How much the cosine between the question and the hit's closest snippet weighs (semantic flag); on
+#: XQuAD dev the top source scores the same from 16 to 30, one question less from 10 to 15
+#: (``benchmarks/results/quality_log.md``, variant 32).
 _MEANING_WEIGHT = 20.0
 
 
