@@ -5,36 +5,35 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .aggregator import EventStream, KnowledgeAggregator, ask
-from .errors import (
-    FetchError,
-    FlagError,
-    KnowledgeAggError,
-    MissingDependency,
-    OptionError,
-    ProviderError,
-    QueryError,
-)
-from .events import (
-    AnalysisEvent,
-    DoneEvent,
-    ErrorEvent,
-    Event,
-    PassageEvent,
-    ResultEvent,
-    SourcesEvent,
-    StatusEvent,
-    SynthesisEvent,
-    parse_event,
-)
-from .flags import FLAGS
-from .providers import SearchProvider
-from .run import Run
-from .settings import Settings
-
 if TYPE_CHECKING:
+    from .aggregator import EventStream, KnowledgeAggregator, ask
     from .batch import ask_many
+    from .errors import (
+        FetchError,
+        FlagError,
+        KnowledgeAggError,
+        MissingDependency,
+        OptionError,
+        ProviderError,
+        QueryError,
+    )
+    from .events import (
+        AnalysisEvent,
+        DoneEvent,
+        ErrorEvent,
+        Event,
+        PassageEvent,
+        ResultEvent,
+        SourcesEvent,
+        StatusEvent,
+        SynthesisEvent,
+        parse_event,
+    )
+    from .flags import FLAGS
+    from .providers import SearchProvider
+    from .run import Run
     from .server import launch
+    from .settings import Settings
 
 __version__ = "0.1.0"
 
@@ -68,17 +67,48 @@ __all__ = [
 ]
 
 
+#: The module that holds each public name. Nothing is imported until a name is first used, so
+#: ``import knowledge_agg`` (and the CLI's ``--help``) pays for no HTTP client, extractor or pydantic.
+_HOMES = {
+    **dict.fromkeys(("KnowledgeAggregator", "EventStream", "ask"), "aggregator"),
+    "Run": "run",
+    "Settings": "settings",
+    "SearchProvider": "providers",
+    "FLAGS": "flags",
+    **dict.fromkeys(
+        ("parse_event", "Event", "StatusEvent", "AnalysisEvent", "ResultEvent", "SourcesEvent", "PassageEvent",
+         "SynthesisEvent", "ErrorEvent", "DoneEvent"),
+        "events",
+    ),
+    **dict.fromkeys(
+        ("KnowledgeAggError", "QueryError", "FlagError", "OptionError", "ProviderError", "FetchError",
+         "MissingDependency"),
+        "errors",
+    ),
+}
 #: Public names that live behind an optional extra: (module, extra).
 _OPTIONAL = {"launch": ("server", "server"), "ask_many": ("batch", "notebook")}
 
 
 def __getattr__(name: str) -> Any:
-    # Optional extras are imported only when asked for, with a message naming the install that fixes them.
-    if name not in _OPTIONAL:
+    # Each public name is imported on first use and then kept as a module attribute; optional extras
+    # fail with a message naming the install that fixes them.
+    if name in _HOMES:
+        value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    elif name in _OPTIONAL:
+        module, extra = _OPTIONAL[name]
+        try:
+            imported = importlib.import_module(f".{module}", __name__)
+        except ImportError as exc:
+            from .errors import MissingDependency
+
+            raise MissingDependency(f"{name}() needs an extra: pip install 'knowledge-agg[{extra}]'") from exc
+        value = getattr(imported, name)
+    else:
         raise AttributeError(f"module 'knowledge_agg' has no attribute {name!r}")
-    module, extra = _OPTIONAL[name]
-    try:
-        imported = importlib.import_module(f".{module}", __name__)
-    except ImportError as exc:
-        raise MissingDependency(f"{name}() needs an extra: pip install 'knowledge-agg[{extra}]'") from exc
-    return getattr(imported, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -47,7 +47,7 @@ class Recorder:
         self.stage = stage
         return self.make(StatusEvent, stage=stage, message=message, progress=PROGRESS[stage] if progress is None else progress)
 
-    def error(self, stage: Stage, exc: BaseException, *, url: str | None = None) -> Event:
+    def error(self, stage: Stage, exc: BaseException, *, url: str | None = None, fatal: bool = False) -> Event:
         self.counts["errors"] += 1
         if isinstance(exc, KnowledgeAggError):
             kind, recoverable = exc.kind, exc.recoverable
@@ -55,6 +55,7 @@ class Recorder:
             kind, recoverable = "timeout", True
         else:
             kind, recoverable = "internal", True
+        recoverable = recoverable and not fatal
         message = str(exc) or type(exc).__name__
         return self.make(ErrorEvent, stage=stage, kind=kind, message=message, recoverable=recoverable, url=url)
 

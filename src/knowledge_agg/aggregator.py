@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._sync import run_sync
-from .events import Event
-from .fetch import Fetcher
 from .pipeline import run_pipeline
-from .providers import SearchProvider, make_provider
 from .run import Run
 from .settings import Settings
+
+if TYPE_CHECKING:  # opened on a run's first need: the first event never waits for an HTTP client
+    from .events import Event
+    from .fetch import Fetcher
+    from .providers import SearchProvider
 
 __all__ = ["KnowledgeAggregator", "EventStream", "ask"]
 
@@ -61,12 +64,16 @@ class KnowledgeAggregator:
             return self._given_provider
         key = tuple(getattr(settings, k) for k in _PROVIDER_KEYS) + (settings.brave_api_key,)
         if key not in self._providers:
+            from .providers import make_provider
+
             self._providers[key] = make_provider(settings)
         return self._providers[key]
 
     def _fetcher(self, settings: Settings) -> Fetcher:
         key = tuple(_hashable(getattr(settings, k)) for k in _FETCH_KEYS)
         if key not in self._fetchers:
+            from .fetch import Fetcher
+
             self._fetchers[key] = Fetcher(settings)
         return self._fetchers[key]
 
@@ -114,7 +121,9 @@ class EventStream:
 
     def _start(self) -> AsyncIterator[Event]:
         agg, settings = self._aggregator, self.settings
-        events = run_pipeline(self.query, settings, agg._provider(settings), agg._fetcher(settings))
+        events = run_pipeline(
+            self.query, settings, functools.partial(agg._provider, settings), functools.partial(agg._fetcher, settings)
+        )
         return events if settings.flags["streaming"] else _buffered(events)
 
     async def aclose(self) -> None:

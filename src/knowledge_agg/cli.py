@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import textwrap
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from pydantic import ValidationError
-
-from .aggregator import KnowledgeAggregator
 from .errors import KnowledgeAggError, MissingDependency
-from .events import (
-    AnalysisEvent,
-    DoneEvent,
-    ErrorEvent,
-    Event,
-    PassageEvent,
-    ResultEvent,
-    SourcesEvent,
-    SynthesisEvent,
-    to_ndjson,
-    to_sse,
-)
-from .settings import Settings
+
+if TYPE_CHECKING:  # the faces' modules are imported by the command that needs them: --help stays instant
+    from .events import DoneEvent, Event
+    from .settings import Settings
 
 __all__ = ["main"]
 
@@ -37,11 +24,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except KnowledgeAggError as exc:
         print(f"knowledge-agg: {exc}", file=sys.stderr)
-        return 2
-    except ValidationError as exc:  # a bad KNOWLEDGE_AGG_* variable: say which, without a traceback
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-        print(f"knowledge-agg: invalid setting ({problems}); check the KNOWLEDGE_AGG_* environment variables",
-              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -76,39 +58,61 @@ def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
 
 
+class _InvalidSetting(KnowledgeAggError):
+    """A ``KNOWLEDGE_AGG_*`` variable that does not validate."""
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings from the environment with the command line's options on top."""
+    from pydantic import ValidationError
+
+    from .settings import Settings
+
     options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words", "host", "port")
     overrides: dict[str, Any] = {k: getattr(args, k) for k in options if getattr(args, k, None) is not None}
     if getattr(args, "no_cache", False):
         overrides["brave_cache"] = False
     if getattr(args, "dev", False):
         overrides["dev_mode"] = True
-    return Settings().override(**overrides)
+    try:
+        return Settings().override(**overrides)
+    except ValidationError as exc:  # a bad KNOWLEDGE_AGG_* variable: say which, without a traceback
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise _InvalidSetting(
+            f"invalid setting ({problems}); check the KNOWLEDGE_AGG_* environment variables"
+        ) from None
 
 
 def _ask(args: argparse.Namespace) -> int:
+    import asyncio
+
     settings = _settings(args)
     write = {"text": _TextWriter(sys.stdout).write, "ndjson": _write_ndjson, "sse": _write_sse}[args.format]
     return asyncio.run(_stream(args.query, settings, write))
 
 
 async def _stream(query: str, settings: Settings, write: Callable[[Event], None]) -> int:
+    from .aggregator import KnowledgeAggregator
+
     status = 0
     async with KnowledgeAggregator(settings) as agg, agg.stream(query) as events:
         async for event in events:
             write(event)
-            if isinstance(event, ErrorEvent) and not event.recoverable:
+            if event.type == "error" and not event.recoverable:
                 status = 2
     return status
 
 
 def _write_ndjson(event: Event) -> None:
+    from .events import to_ndjson
+
     sys.stdout.write(to_ndjson(event))
     sys.stdout.flush()
 
 
 def _write_sse(event: Event) -> None:
+    from .events import to_sse
+
     fields = to_sse(event)
     sys.stdout.write(f"event: {fields['event']}\nid: {fields['id']}\ndata: {fields['data']}\n\n")
     sys.stdout.flush()
@@ -128,29 +132,29 @@ class _TextWriter:
             print(f"\n{title}", file=self.out)
 
     def write(self, event: Event) -> None:
-        if isinstance(event, AnalysisEvent):
+        if event.type == "analysis":
             terms = ", ".join(event.terms) or "-"
             print(f"{event.kind}: searching {event.search_query!r} (terms: {terms})", file=self.out)
-        elif isinstance(event, ResultEvent):
+        elif event.type == "result":
             self._head(f"Results ({event.provider})")
             print(f"{event.rank:>3}. {event.title} - {event.domain}", file=self.out)
             if event.snippet:
                 print(self._wrap(event.snippet, 6, 2), file=self.out)
-        elif isinstance(event, SourcesEvent):
+        elif event.type == "sources":
             self._head("Sources chosen")
             for s in event.sources:
                 print(f"  [{s.id}] {s.title} ({s.score:.2f}): {s.reason}", file=self.out)
-        elif isinstance(event, PassageEvent):
+        elif event.type == "passage":
             self._head("Best passages")
             print(f"  [{event.source_id}] {event.score:.2f}", file=self.out)
             print(self._wrap(event.text, 6, 3), file=self.out)
-        elif isinstance(event, SynthesisEvent):
+        elif event.type == "synthesis":
             self._head("Answer")
             print(event.text, file=self.out)
-        elif isinstance(event, ErrorEvent):
+        elif event.type == "error":
             where = f" {event.url}" if event.url else ""
             print(f"! {event.stage} {event.kind}{where}: {event.message}", file=sys.stderr)
-        elif isinstance(event, DoneEvent):
+        elif event.type == "done":
             print("\n" + _timings(event), file=self.out)
         self.out.flush()
 

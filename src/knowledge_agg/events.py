@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -38,8 +39,12 @@ Stage = Literal[
 ]
 
 
+#: Each model builds its validator on first use, not at import: a run's first event waits for one, not nine.
+_CONFIG = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+
 class _Base(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     seq: int = Field(ge=0, description="0, 1, 2, … per run")
     t_ms: float = Field(ge=0, description="milliseconds since the run started")
@@ -87,7 +92,7 @@ class ResultEvent(_Base):
 class SourceInfo(BaseModel):
     """A chosen source; ``id`` is the citation number used as ``[id]``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     id: int = Field(ge=1)
     url: str
@@ -111,7 +116,7 @@ class PassageEvent(_Base):
 
 
 class SynthesisPoint(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
 
     text: str
     source_ids: list[int]
@@ -157,14 +162,16 @@ Event = Union[
 #: ``Event`` discriminated by its ``type`` field, for validating wire data.
 AnyEvent = Annotated[Event, Field(discriminator="type")]
 
-_adapter: TypeAdapter[Event] = TypeAdapter(AnyEvent)
+@functools.cache
+def _adapter() -> TypeAdapter[Event]:
+    return TypeAdapter(AnyEvent)
 
 
 def parse_event(data: str | bytes | dict[str, Any]) -> Event:
     """Rebuild a typed event from its JSON text or dict (what a client of the server receives)."""
     if isinstance(data, dict):
-        return _adapter.validate_python(data)
-    return _adapter.validate_json(data)
+        return _adapter().validate_python(data)
+    return _adapter().validate_json(data)
 
 
 def to_ndjson(event: Event) -> str:

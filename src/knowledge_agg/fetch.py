@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
+import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import httpx
 from .decode import BodyDecoder, DecodeError, decode_text, looks_binary
 from .errors import FetchError
 from .settings import Settings
+from .tls import LazyTransport, tls_context
 from .urls import Resolver, check_url, is_exempt, is_public_ip, system_resolver
 
 __all__ = ["FetchedPage", "Fetcher", "TEXT_TYPES"]
@@ -108,22 +110,31 @@ class Fetcher:
         limits = httpx.Limits(
             max_connections=settings.fetch_max_connections, max_keepalive_connections=20, keepalive_expiry=5.0
         )
+        mounts: dict[str, httpx.AsyncBaseTransport] = {}
         if transport is None:
-            ssl_context = httpx.create_ssl_context()
-            transport = httpx.AsyncHTTPTransport(verify=ssl_context, retries=0, limits=limits)
-            if not settings.allow_private_hosts:
-                # httpx has no public hook for the network backend; the pool is rebuilt with the guard.
-                transport._pool = httpcore.AsyncConnectionPool(
-                    ssl_context=ssl_context,
-                    max_connections=limits.max_connections,
-                    max_keepalive_connections=limits.max_keepalive_connections,
-                    keepalive_expiry=limits.keepalive_expiry,
-                    network_backend=_GuardedBackend(self._resolver, settings.fetch_allow_hosts),
-                )
+            transport = self._transport(limits, None)
+            # the TLS context (a CA bundle to load) is built by the first https:// read, never for http://
+            mounts["https://"] = LazyTransport(lambda: self._transport(limits, tls_context()))
         timeout = httpx.Timeout(
             settings.fetch_read_timeout, connect=settings.fetch_connect_timeout, pool=settings.fetch_total_timeout
         )
-        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=_HEADERS, trust_env=False)
+        self._client = httpx.AsyncClient(
+            transport=transport, mounts=mounts, timeout=timeout, headers=_HEADERS, trust_env=False
+        )
+
+    def _transport(self, limits: httpx.Limits, ssl_context: ssl.SSLContext | None) -> httpx.AsyncHTTPTransport:
+        """The pooled transport for plain http (no context) or for https, with the address guard when asked."""
+        transport = httpx.AsyncHTTPTransport(verify=ssl_context or False, retries=0, limits=limits)
+        if not self._settings.allow_private_hosts:
+            # httpx has no public hook for the network backend; the pool is rebuilt with the guard.
+            transport._pool = httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                network_backend=_GuardedBackend(self._resolver, self._settings.fetch_allow_hosts),
+            )
+        return transport
 
     async def __aenter__(self) -> Fetcher:
         return self

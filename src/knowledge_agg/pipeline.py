@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import tracemalloc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._recorder import PROGRESS, Recorder
-from . import semantic
-from .analyze import analyze, read_as, respell
 from .errors import KnowledgeAggError
 from .events import (
     AnalysisEvent,
@@ -28,24 +26,27 @@ from .events import (
     Stage,
     SynthesisEvent,
 )
-from .extract import extract_text
-from .fetch import Fetcher
 from .models import Analysis, Hit, Hits, Page, Passage, Source
-from .providers import SearchProvider
-from .rank import rank_passages
-from .select import select_sources
-from .settings import Settings
-from .synthesize import synthesize
+
+if TYPE_CHECKING:  # the stages and their libraries are imported after the first event is out
+    from .fetch import Fetcher
+    from .providers import SearchProvider
+    from .settings import Settings
 
 __all__ = ["run_pipeline"]
+
 
 async def run_pipeline(
     query: str,
     settings: Settings,
-    provider: SearchProvider,
-    fetcher: Fetcher,
+    provider: Callable[[], SearchProvider],
+    fetcher: Callable[[], Fetcher],
 ) -> AsyncIterator[Event]:
-    """Yield the events of one run; ``done`` always comes last, whatever failed before it."""
+    """Yield the events of one run; ``done`` always comes last, whatever failed before it.
+
+    ``provider`` and ``fetcher`` are called when the run first needs them, so the first event goes out
+    before any HTTP client, index or extractor is imported or opened.
+    """
     rec = Recorder()
     tracking = settings.flags["memory_tracking"]
     started_tracing = tracking and not tracemalloc.is_tracing()
@@ -72,9 +73,15 @@ async def run_pipeline(
 
 
 async def _stages(
-    query: str, settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: Recorder
+    query: str, settings: Settings, open_provider: Callable[[], SearchProvider], open_fetcher: Callable[[], Fetcher],
+    rec: Recorder,
 ) -> AsyncIterator[Event]:
     yield rec.status("analyzing", "reading the question")
+    from . import semantic
+    from .analyze import analyze, read_as, respell
+    from .rank import rank_passages
+    from .select import select_sources
+
     try:
         analysis = analyze(query, max_chars=settings.max_query_chars)
     except KnowledgeAggError as exc:
@@ -87,6 +94,11 @@ async def _stages(
         except KnowledgeAggError as exc:
             yield rec.error("analyzing", exc)
             return
+    try:
+        provider = open_provider()
+    except KnowledgeAggError as exc:  # no key, no index: the run cannot go on
+        yield rec.error("searching", exc, fatal=True)
+        return
 
     yield rec.status("searching", f"searching {provider.name} for {analysis.search_query!r}")
     hits: list[Hit] = []
@@ -132,7 +144,7 @@ async def _stages(
     yield chosen
 
     pages: list[Page] = []
-    async with aclosing(_read_all(sources, settings, provider, fetcher, rec)) as read:
+    async with aclosing(_read_all(sources, settings, provider, open_fetcher, rec)) as read:
         async for item in read:
             if isinstance(item, Page):
                 pages.append(item)
@@ -160,6 +172,8 @@ def _synthesis(
     if not settings.flags["synthesis"]:
         return
     yield rec.status("synthesizing", "writing a cited summary")
+    from .synthesize import synthesize
+
     result = synthesize(passages, sources, analysis, max_words=settings.max_words)
     synthesis = rec.make(SynthesisEvent, text=result.text, points=result.points)
     rec.marks["synthesis_ms"] = synthesis.t_ms
@@ -206,11 +220,13 @@ async def _search(provider: SearchProvider, analysis: Analysis, settings: Settin
 
 
 async def _read_all(
-    sources: list[Source], settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: Recorder
+    sources: list[Source], settings: Settings, provider: SearchProvider, open_fetcher: Callable[[], Fetcher],
+    rec: Recorder,
 ) -> AsyncIterator[Event | Page]:
     """Read every source concurrently; yield each page (or its error and a snippet stand-in) as it lands."""
     fetch = settings.flags["content_fetch"]
     yield rec.status("fetching", f"reading {len(sources)} sources" if fetch else "content fetch is off: using snippets")
+    fetcher = functools.cache(open_fetcher)  # opened by the first source that is not in the provider's index
     tasks = [asyncio.ensure_future(_read(s, provider, fetcher, fetch)) for s in sources]
     try:
         for i, next_done in enumerate(asyncio.as_completed(tasks), start=1):
@@ -243,7 +259,7 @@ async def _settle(tasks: list[asyncio.Future[Any]]) -> None:
 
 
 async def _read(
-    source: Source, provider: SearchProvider, fetcher: Fetcher, fetch: bool
+    source: Source, provider: SearchProvider, fetcher: Callable[[], Fetcher], fetch: bool
 ) -> tuple[Source, Page | None, BaseException | None]:
     """One source's text: from the provider, or fetched and extracted; the snippet when that fails."""
     hit = source.hit
@@ -255,7 +271,9 @@ async def _read(
             if text:
                 return source, Page(source, text, "local"), None
             raise KnowledgeAggError(f"document {hit.doc_id!r} is no longer in the index")
-        fetched = await fetcher.fetch(hit.url)
+        fetched = await fetcher().fetch(hit.url)
+        from .extract import extract_text
+
         text = await asyncio.to_thread(extract_text, fetched.text, fetched.final_url)
         del fetched  # drop the raw HTML as soon as its text is out
         if text.strip():

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import json
 import logging
-import ssl
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +15,7 @@ from pydantic import SecretStr
 
 from ...analyze import altered_terms
 from ...models import Hit, Hits
+from ...tls import tls_context
 from .. import Notify
 from ._cache import ResponseCache, key_digest
 from ._errors import (
@@ -260,7 +259,8 @@ class BraveProvider:
                 base_url=self.base_url,
                 timeout=httpx.Timeout(self._timeout),
                 headers={"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": "knowledge-agg"},
-                verify=_ssl_context(),
+                # plain http (the stand-in) needs no CA bundle: only an https base URL builds the TLS context
+                verify=tls_context() if self.base_url.startswith("https://") else False,
                 transport=self._transport,
             )
         return self._client
@@ -269,9 +269,3 @@ class BraveProvider:
         if self._cache is None and self._cache_dir is not None:
             self._cache = ResponseCache(self._cache_dir, ttl=self._cache_ttl)
         return self._cache
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context for every provider: building one per client costs ~50 ms of CPU per run."""
-    return httpx.create_ssl_context()

@@ -1,0 +1,109 @@
+"""``python -m benchmarks.cold_start``: what a user meets from Enter, timed from outside the process.
+
+Each figure is the wall time from spawning ``knowledge-agg`` to the moment the awaited line appears on
+its standard output (``--help``: the process's exit), over repeated fresh processes, as
+min / median / max; beside it the CPU time the process had used by then, which a shared, loaded
+machine disturbs far less than the wall time. ``--code PATH`` times another checkout (its ``src`` goes first on ``PYTHONPATH``),
+so old and new code are measured side by side in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+_ROOT = Path(__file__).resolve().parent.parent
+_RESULTS = _ROOT / "benchmarks" / "results"
+_CLI = "from knowledge_agg.cli import main; import sys; sys.exit(main())"
+
+
+def _environment(code: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": f"{code / 'src'}{os.pathsep}{code}"}
+
+
+def time_until(argv: list[str], env: dict[str, str], seen: Callable[[str], bool] | None) -> tuple[float, float]:
+    """(wall, CPU) seconds from spawning ``argv`` until a stdout line satisfies ``seen`` (``None``: until exit)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    found: tuple[float, float] | None = None
+    try:
+        if seen is not None:
+            watched = psutil.Process(proc.pid)
+            for line in proc.stdout:
+                if seen(line):
+                    cpu = watched.cpu_times()
+                    found = time.perf_counter() - start, cpu.user + cpu.system
+                    break
+            proc.stdout.read()
+            proc.wait(timeout=60)
+        else:
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            found = time.perf_counter() - start, usage.ru_utime + usage.ru_stime
+    finally:
+        proc.kill()
+        proc.wait()
+    if found is None:
+        raise RuntimeError(f"{' '.join(argv)}: the awaited line never came")
+    return found
+
+
+def _event(kind: str) -> Callable[[str], bool]:
+    return lambda line: line.startswith("{") and json.loads(line).get("type") == kind
+
+
+def measure(code: Path, repeats: int) -> dict[str, dict[str, float]]:
+    """Every cold-start figure of one checkout, in milliseconds."""
+    env = _environment(code)
+    ask = [sys.executable, "-c", _CLI, "ask", "--format", "ndjson", "--provider", "local", "asyncio task cancellation"]
+    cases: dict[str, tuple[list[str], Callable[[str], bool] | None]] = {
+        "help": ([sys.executable, "-c", _CLI, "--help"], None),
+        "first_status": (ask, _event("status")),
+        "first_result": (ask, _event("result")),
+        "python_alone": ([sys.executable, "-c", "pass"], None),
+    }
+    time_until(ask, env, _event("done"))  # the local index exists and the OS cache is warm before timing
+    samples: dict[str, list[float]] = {f"{name}{kind}": [] for name in cases for kind in ("", "_cpu")}
+    for _ in range(repeats):  # interleaved, so a burst of load on the machine hits every case alike
+        for name, (argv, seen) in cases.items():
+            wall, cpu = time_until(argv, env, seen)
+            samples[name].append(wall * 1000)
+            samples[f"{name}_cpu"].append(cpu * 1000)
+    return {
+        name: {"min": round(min(v), 1), "median": round(statistics.median(v), 1), "max": round(max(v), 1)}
+        for name, v in samples.items()
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start", description=__doc__)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--code", type=Path, action="append", help="another checkout to time beside this one")
+    parser.add_argument("--out", type=Path, default=_RESULTS / "cold_start.json")
+    args = parser.parse_args()
+    checkouts = {"this": _ROOT, **{str(p): p.resolve() for p in args.code or []}}
+    results = {name: measure(path, args.repeats) for name, path in checkouts.items()}
+    print(f"{'figure (ms: min / median / max)':36}" + "".join(f"{n[-28:]:>30}" for n in results))
+    for figure in next(iter(results.values())):
+        row = "".join(
+            f"{r[figure]['min']:>10.0f}{r[figure]['median']:>10.0f}{r[figure]['max']:>10.0f}" for r in results.values()
+        )
+        print(f"{figure:36}{row}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"repeats": args.repeats, "results": results}, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

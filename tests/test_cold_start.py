@@ -1,0 +1,60 @@
+"""Cold start: importing the package and ``knowledge-agg --help`` load none of the heavy libraries.
+
+Not timed (speed is measured by ``python -m benchmarks.cold_start``): these tests pin down *which*
+modules a fresh process imports, so a stray top-level import cannot quietly bring the second back.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import knowledge_agg
+
+#: Libraries the first event never needs: the HTTP client, the extractors, the settings' and events' models.
+HEAVY = ("httpx", "httpcore", "trafilatura", "readability", "lxml", "rapidfuzz", "pydantic", "pydantic_settings",
+         "charset_normalizer", "ssl", "asyncio")
+
+
+def loaded_after(code: str) -> set[str]:
+    """Top-level names of the modules a fresh interpreter holds after running ``code``."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    return {name.split(".")[0] for name in json.loads(out.splitlines()[-1])}
+
+
+def test_import_knowledge_agg_loads_no_heavy_library() -> None:
+    assert not loaded_after("import knowledge_agg") & set(HEAVY)
+
+
+def test_help_loads_no_heavy_library() -> None:
+    code = "from knowledge_agg.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    assert not loaded_after(code) & set(HEAVY)
+    code = "from knowledge_agg.cli import main\ntry:\n    main(['ask', '--help'])\nexcept SystemExit:\n    pass"
+    assert not loaded_after(code) & set(HEAVY)
+
+
+def test_first_event_comes_before_the_http_client_and_the_extractor() -> None:
+    code = (
+        "import asyncio\nfrom knowledge_agg import KnowledgeAggregator\n"
+        "async def main():\n"
+        "    async with KnowledgeAggregator() as agg, agg.stream('asyncio tasks', provider='local') as events:\n"
+        "        assert (await anext(events)).type == 'status'\n"
+        "asyncio.run(main())"
+    )
+    assert not loaded_after(code) & {"httpx", "httpcore", "trafilatura", "readability", "rapidfuzz"}
+
+
+@pytest.mark.parametrize("name", knowledge_agg.__all__)
+def test_every_public_name_imports(name: str) -> None:
+    namespace: dict[str, object] = {}
+    exec(f"from knowledge_agg import {name}", namespace)  # noqa: S102 - the statement users write, spelt out
+    assert namespace[name] is getattr(knowledge_agg, name)
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        knowledge_agg.nope  # noqa: B018
