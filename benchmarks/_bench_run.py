@@ -29,11 +29,15 @@ _START_TIMEOUT = 120.0  # a fresh install builds the pydocs index on first start
 class StandinProcess:
     """``python -m benchmarks._bench_server`` as a child process: its ``url``, ``cpu_seconds()``, ``stop()``."""
 
-    def __init__(self, *, corpus: str, search_latency: tuple[float, float], page_latency: tuple[float, float]) -> None:
+    def __init__(
+        self, *, corpus: str, search_latency: tuple[float, float], page_latency: tuple[float, float],
+        plan_per_second: int = 0,
+    ) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks._bench_server", "--corpus", corpus,
-             "--search-latency", _pair(search_latency), "--page-latency", _pair(page_latency)],
+             "--search-latency", _pair(search_latency), "--page-latency", _pair(page_latency),
+             "--plan-per-second", str(plan_per_second)],
             cwd=_ROOT, env=env, stdout=subprocess.PIPE, text=True,
         )
         line = self._proc.stdout.readline() if self._proc.stdout else ""

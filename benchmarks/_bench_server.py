@@ -95,13 +95,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", default="pydocs")
     parser.add_argument("--search-latency", type=_range, default=(0.25, 0.4), help="seconds lo,hi")
     parser.add_argument("--page-latency", type=_range, default=(0.1, 0.8), help="seconds lo,hi")
+    parser.add_argument("--plan-per-second", type=int, default=0, help="the stand-in plan's requests/s (0: no cap)")
     args = parser.parse_args(argv)
     settings = Settings(
         provider="local",
         corpus=args.corpus,
         dev_mode=True,
         flags="error_injection=on",
-        standin_rate_per_second=0,
+        standin_rate_per_second=args.plan_per_second,
         standin_quota_per_month=0,
         max_concurrent_runs=1000,
     )

@@ -65,12 +65,22 @@ def test_reset_and_retry_after_choice() -> None:
     assert retry_after({"retry-after": "soon"}) is None
 
 
-def test_limiter_adopts_a_stricter_plan_from_headers() -> None:
+def test_limiter_paces_at_the_plan_the_headers_state_faster_or_slower() -> None:
     limiter = RateLimiter(20.0)
     limiter.learn(parse_rate_headers(headers("5, 2000", "4, 1000", "1, 99", "5;w=1, 2000;w=2592000")))
     assert limiter.rate == pytest.approx(5.0)
     limiter.learn(parse_rate_headers(headers("50, 2000", "49, 1000", "1, 99", "50;w=1, 2000;w=2592000")))
-    assert limiter.rate == pytest.approx(5.0)  # never faster than configured or learned
+    assert limiter.rate == pytest.approx(50.0)  # the plan said faster: the configured rate was only a guess
+    limiter.learn(parse_rate_headers(headers("0, 2000", "0, 1000", "0, 99", "0;w=1, 2000;w=2592000")))
+    assert limiter.rate == pytest.approx(50.0)  # no cap per second and a monthly quota: no new pace
+    limiter.learn(parse_rate_headers(headers("30, 600", "29, 599", "1, 50", "30;w=1, 600;w=60")))
+    assert limiter.rate == pytest.approx(10.0)  # the strictest short window: 600 a minute
+
+
+def test_a_configured_rate_does_not_override_what_the_server_stated() -> None:
+    limiter = shared_limiter("http://127.0.0.1:2", "stated", 1.0)
+    limiter.learn(parse_rate_headers(headers("20, 2000", "19, 1000", "1, 99", "20;w=1, 2000;w=2592000")))
+    assert shared_limiter("http://127.0.0.1:2", "stated", 1.0).rate == pytest.approx(20.0)
 
 
 async def test_limiter_holds_when_someone_else_spent_the_window() -> None:

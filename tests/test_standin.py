@@ -233,3 +233,20 @@ async def test_25_concurrent_runs_under_a_5_per_second_plan() -> None:
     assert all(len(hits) == 10 for hits in results)
     assert statuses.count(429) == 0 and len(statuses) == 25
     assert busiest <= 5
+
+
+async def test_the_client_paces_at_the_plan_the_headers_state_not_the_configured_guess() -> None:
+    app, log = make_app(Plan("Base", per_second=20, per_month=20000))
+    with serve(app) as url:
+        providers = [BraveProvider(KEY, base_url=url, rate_limit=1.0) for _ in range(60)]  # the 1 req/s default
+        try:
+            results = await asyncio.gather(*(p.search(f"paced {i}", count=5) for i, p in enumerate(providers)))
+            pace = providers[0]._limiter.rate
+        finally:
+            await asyncio.gather(*(p.aclose() for p in providers))
+    statuses = [status for _, status in log]
+    busiest = _max_in_any_second([t for t, _ in log])
+    assert all(len(hits) == 5 for hits in results)
+    assert pace == pytest.approx(20.0)
+    assert statuses.count(429) == 0 and len(statuses) == 60
+    assert 1 < busiest <= 20  # faster than the configured 1/s, never above the plan

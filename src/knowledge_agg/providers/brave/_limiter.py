@@ -3,6 +3,10 @@
 It hands out ``limit`` permits per ``window`` seconds, and a permit comes back only ``window`` seconds
 after its request *finished*: the server counted the request before answering it, so however the
 network delays requests, no server-side window can ever see more than ``limit`` of them — no 429s.
+
+The configured rate is only the pace of the first request: once Brave's ``X-RateLimit-Limit`` /
+``X-RateLimit-Policy`` headers state the plan's short window, the limiter paces at exactly that plan,
+faster or slower than the configured guess, and never above what the server said.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ __all__ = ["RateLimiter", "shared_limiter"]
 
 #: Windows resetting further away than this are quota: refused early by the client, not waited for.
 _MAX_HOLD = 3600.0
+#: Windows up to this many seconds set the pace; longer ones are a quota to watch, not a rate.
+_PACED_WINDOW = 60.0
 #: How often a waiter looks again while every permit belongs to a request still in flight.
 _POLL = 0.05
 _IN_FLIGHT = math.inf
@@ -41,6 +47,7 @@ class RateLimiter:
         self._active: dict[int, float] = {}  # ticket → when its permit comes back
         self._tickets = itertools.count()
         self._hold = 0.0
+        self._stated = False  # whether the pace is the server's own statement rather than the configured guess
 
     @property
     def rate(self) -> float:
@@ -48,10 +55,16 @@ class RateLimiter:
         return self._limit / self._window
 
     def slow_to(self, limit: int, window: float) -> None:
-        """Adopt ``limit`` per ``window`` seconds if that is stricter than the current pace (never faster)."""
+        """A configured guess: ``limit`` per ``window`` seconds if stricter, until the server states its plan."""
         with self._lock:
-            if limit >= 1 and window > 0 and limit / window < self._limit / self._window:
+            if not self._stated and limit >= 1 and window > 0 and limit / window < self._limit / self._window:
                 self._limit, self._window = limit, window
+
+    def adopt(self, limit: int, window: float) -> None:
+        """The server's own plan: ``limit`` per ``window`` seconds from now on, faster or slower than before."""
+        with self._lock:
+            if limit >= 1 and window > 0:
+                self._limit, self._window, self._stated = limit, window, True
 
     def hold(self, seconds: float) -> None:
         """Start no request for ``seconds`` (a 429's reset, or headers saying the window is spent)."""
@@ -88,12 +101,14 @@ class RateLimiter:
             await asyncio.sleep(delay)
 
     def learn(self, state: RateState) -> None:
-        """Adopt a stricter limit from the headers, and hold when a window is spent by someone else too."""
+        """Pace at the plan the headers state, and hold when a window is spent by someone else too."""
+        paced = [w for w in state.windows if w.limit > 0 and w.seconds and w.seconds <= _PACED_WINDOW]
+        if paced:  # the strictest of the short windows (0 means no cap); longer ones are quota
+            plan = min(paced, key=lambda w: w.limit / (w.seconds or 1.0))
+            self.adopt(plan.limit, plan.seconds or 1.0)
         for window in state.windows:
             if window.limit <= 0:
                 continue  # 0 means no cap
-            if window.seconds and window.seconds <= 60:
-                self.slow_to(window.limit, window.seconds)
             if window.remaining is None or window.remaining > 0 or window.reset is None or window.reset > _MAX_HOLD:
                 continue
             with self._lock:
