@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from _servers import serve
+from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg import KnowledgeAggregator, OptionError, ProviderError, Settings, ask
 from knowledge_agg.events import DoneEvent, ErrorEvent, StatusEvent
 from knowledge_agg.models import Hit
@@ -272,3 +273,56 @@ async def test_break_without_aclose_is_finalised(pages: str) -> None:
 async def test_sync_ask_inside_a_running_loop(local: Settings) -> None:
     run = ask("asynchronous generators", settings=local)  # we are inside pytest-asyncio's loop
     assert run.done is not None and run.results
+
+
+# --- per-run options reach a provider the aggregator already holds ---
+
+
+class _BraveLike:
+    """A loopback server in Brave's response format that records each request's query parameters."""
+
+    def __init__(self) -> None:
+        self.params: list[dict[str, str]] = []
+        self.fail = False
+        self.app = Starlette(routes=[Route("/res/v1/web/search", self._search)])
+
+    async def _search(self, request: Request) -> Response:
+        self.params.append(dict(request.query_params))
+        if self.fail:
+            error = {"id": "1", "status": 503, "code": "SERVICE_UNAVAILABLE", "detail": "try again", "meta": {}}
+            return Response(json.dumps({"type": "ErrorResponse", "error": error}), 503, media_type="application/json")
+        return Response((BRAVE_FIXTURES / "web_hello_world.json").read_bytes(), media_type="application/json")
+
+
+@pytest.fixture
+def brave_like() -> Iterator[tuple[_BraveLike, str]]:
+    server = _BraveLike()
+    with serve(server.app) as url:
+        yield server, url
+
+
+def _brave_settings(url: str) -> Settings:
+    return Settings(
+        provider="brave", brave_api_key="k", brave_base_url=url, brave_rate_limit=100, brave_cache=False,
+        allow_private_hosts=True, flags="content_fetch=off,synthesis=off",
+    )
+
+
+async def test_per_run_extra_snippets_reach_the_held_provider(brave_like: tuple[_BraveLike, str]) -> None:
+    server, url = brave_like
+    async with KnowledgeAggregator(_brave_settings(url)) as agg:
+        await agg.run("hello world")
+        await agg.run("hello world", brave_extra_snippets=True)
+    assert "extra_snippets" not in server.params[0]
+    assert server.params[1].get("extra_snippets") == "true"
+
+
+async def test_per_run_retries_reach_the_held_provider(brave_like: tuple[_BraveLike, str]) -> None:
+    server, url = brave_like
+    server.fail = True
+    async with KnowledgeAggregator(_brave_settings(url).override(brave_max_retries=0)) as agg:
+        first = await agg.run("hello world")
+        asked = len(server.params)
+        second = await agg.run("hello world", brave_max_retries=1)
+    assert first.errors and second.errors
+    assert asked == 1 and len(server.params) - asked == 2
