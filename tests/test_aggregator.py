@@ -326,3 +326,18 @@ async def test_per_run_retries_reach_the_held_provider(brave_like: tuple[_BraveL
         second = await agg.run("hello world", brave_max_retries=1)
     assert first.errors and second.errors
     assert asked == 1 and len(server.params) - asked == 2
+
+
+class _SlowSearch(_PagesProvider):
+    async def search(self, query: str, *, count: int, notify: Notify | None = None) -> list[Hit]:
+        await asyncio.sleep(30)
+        return []
+
+
+async def test_a_search_past_its_time_is_a_timeout(pages: str) -> None:
+    settings = Settings(search_timeout=0.2)
+    async with KnowledgeAggregator(settings, provider=_SlowSearch(pages, [])) as agg:  # type: ignore[arg-type]
+        run = await agg.run("async generators")
+    (err,) = run.errors
+    assert (err.stage, err.kind, err.recoverable) == ("searching", "timeout", True)
+    assert "0.2 s" in err.message and run.partial
