@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import re
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -284,10 +288,12 @@ class _BraveLike:
     def __init__(self) -> None:
         self.params: list[dict[str, str]] = []
         self.fail = False
+        self.delay = 0.0
         self.app = Starlette(routes=[Route("/res/v1/web/search", self._search)])
 
     async def _search(self, request: Request) -> Response:
         self.params.append(dict(request.query_params))
+        await asyncio.sleep(self.delay)
         if self.fail:
             error = {"id": "1", "status": 503, "code": "SERVICE_UNAVAILABLE", "detail": "try again", "meta": {}}
             return Response(json.dumps({"type": "ErrorResponse", "error": error}), 503, media_type="application/json")
@@ -341,3 +347,43 @@ async def test_a_search_past_its_time_is_a_timeout(pages: str) -> None:
     (err,) = run.errors
     assert (err.stage, err.kind, err.recoverable) == ("searching", "timeout", True)
     assert "0.2 s" in err.message and run.partial
+
+
+# --- Ctrl-C (or Jupyter's stop button) during a synchronous ask() ---
+
+
+@contextlib.contextmanager
+def _sigint_after(seconds: float) -> Iterator[None]:
+    """Deliver SIGINT to the main thread after ``seconds``, as Ctrl-C or a kernel interrupt does."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(seconds, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("where", ["script", "notebook"])
+def test_interrupting_ask_stops_the_run_promptly(brave_like: tuple[_BraveLike, str], where: str) -> None:
+    server, url = brave_like
+    server.delay = 30  # the search would hold the run for 30 s
+    settings = _brave_settings(url).override(brave_timeout=60, search_timeout=60)
+
+    async def cell() -> object:  # a notebook cell: synchronous code inside the kernel's running loop
+        return ask("hello world", settings=settings)
+
+    started = time.monotonic()
+    with _sigint_after(1.0), pytest.raises(KeyboardInterrupt):
+        if where == "script":
+            ask("hello world", settings=settings)
+        else:
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(cell())
+            finally:
+                loop.close()
+    assert time.monotonic() - started < 10
+    assert server.params  # the search had started when the interrupt came
+    assert not [t for t in threading.enumerate() if t.name.startswith("knowledge-agg")]

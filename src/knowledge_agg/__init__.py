@@ -39,7 +39,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .batch import ask_many
-    from .server import launch
+    from .server import launch as launch
 
 __version__ = "0.1.0"
 
