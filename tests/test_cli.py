@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,19 @@ def test_a_bad_option_value_is_one_argparse_line(capsys: pytest.CaptureFixture[s
     assert exited.value.code == 2
     assert err.splitlines()[-1] == message and err.startswith("usage: knowledge-agg ")
     assert "pydantic" not in err and "http" not in err
+
+
+@pytest.mark.parametrize(("name", "refusal"), [
+    ("nowhere", "is not a folder, a .jsonl file or 'pydocs'."),
+    ("gone.jsonl", "does not exist; pass a .jsonl file."),
+])
+def test_a_missing_corpus_is_a_usage_error_naming_the_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, refusal: str
+) -> None:
+    missing = tmp_path / name
+    with pytest.raises(SystemExit) as exited:
+        main(["ask", "hello", "--corpus", str(missing)])
+    captured = capsys.readouterr()
+    assert exited.value.code == 2 and captured.out == ""
+    last = captured.err.splitlines()[-1]
+    assert last.startswith("knowledge-agg ask: error: argument --corpus: ") and last.endswith(f"{missing} {refusal}")

@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", choices=("auto", "local", "brave"), help="search provider (default: brave with a key, else local)")
-    parser.add_argument("--corpus", help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
+    parser.add_argument("--corpus", type=_corpus, help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
 
 
@@ -85,6 +85,17 @@ def _setting(name: str) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
+
+
+def _corpus(text: str) -> str:
+    """An argparse ``type`` that refuses a corpus path that is not there, naming it."""
+    from .providers.local import check_corpus
+
+    try:
+        check_corpus(text)
+    except KnowledgeAggError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _settings(args: argparse.Namespace) -> Settings:
