@@ -1,4 +1,9 @@
-"""knowledge_agg: a question in, a stream of knowledge out — results, sources, passages, a cited synthesis."""
+"""knowledge_agg: a question in, a stream of knowledge out — results, sources, passages, a cited synthesis.
+
+``__all__`` holds what a default install can import, so ``from knowledge_agg import *`` always works;
+``launch`` needs the server extra and is reached by name (``knowledge_agg.launch``), which names the
+``pip install`` that is missing.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ if TYPE_CHECKING:
     from .flags import FLAGS
     from .providers import SearchProvider
     from .run import Run
-    from .server import launch
+    from .server import launch as launch
     from .settings import Settings
 
 __version__ = "0.1.0"
@@ -46,7 +51,6 @@ __all__ = [
     "FLAGS",
     "ask",
     "ask_many",
-    "launch",
     "parse_event",
     "Event",
     "StatusEvent",
@@ -111,4 +115,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted({*globals(), *__all__, *_OPTIONAL})

@@ -15,7 +15,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from ._recorder import PROGRESS, Recorder
-from .errors import KnowledgeAggError
+from .errors import KnowledgeAggError, ProviderError
 from .events import (
     AnalysisEvent,
     Event,
@@ -211,7 +211,9 @@ async def _search(provider: SearchProvider, analysis: Analysis, settings: Settin
         try:
             yield task.result()
         except TimeoutError:
-            yield KnowledgeAggError(f"search took longer than {settings.search_timeout:g} s and was stopped")
+            yield ProviderError(
+                f"search took longer than {settings.search_timeout:g} s and was stopped", kind="timeout", retryable=True
+            )
         except (KnowledgeAggError, OSError) as exc:
             yield exc
     finally:
