@@ -31,13 +31,13 @@ class StandinProcess:
 
     def __init__(
         self, *, corpus: str, search_latency: tuple[float, float], page_latency: tuple[float, float],
-        plan_per_second: int = 0,
+        plan_per_second: int = 0, real_pages: Path | None = None,
     ) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks._bench_server", "--corpus", corpus,
              "--search-latency", _pair(search_latency), "--page-latency", _pair(page_latency),
-             "--plan-per-second", str(plan_per_second)],
+             "--plan-per-second", str(plan_per_second), *(["--real-pages", str(real_pages)] if real_pages else [])],
             cwd=_ROOT, env=env, stdout=subprocess.PIPE, text=True,
         )
         line = self._proc.stdout.readline() if self._proc.stdout else ""

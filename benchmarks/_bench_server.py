@@ -12,10 +12,12 @@ exactly as long as the aggregator's, and their difference is the aggregator's ow
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import random
 import socket
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -32,13 +34,22 @@ _HEADER = INJECT_HEADER.lower().encode()
 
 
 class LatencyLayer:
-    """Adds real-API latency to stand-in searches and page reads through the ``X-Inject`` header."""
+    """Adds real-API latency to stand-in searches and page reads through the ``X-Inject`` header.
 
-    def __init__(self, app: ASGIApp, *, search: tuple[float, float], page: tuple[float, float]) -> None:
+    With ``real_pages`` (gzip bodies of real news and blog pages), every ``/pages/{id}`` is answered
+    with one of them instead (chosen by the id, gzip-encoded as a real server sends it), after the
+    same page latency.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, search: tuple[float, float], page: tuple[float, float],
+        real_pages: list[bytes] | None = None,
+    ) -> None:
         self.app = app
         self.search = search
         self.page = page
         self.salt = "0"
+        self.real_pages = real_pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,6 +58,9 @@ class LatencyLayer:
         path: str = scope["path"]
         if path == "/_bench/latency":
             await self._control(scope, receive, send)
+            return
+        if self.real_pages and path.startswith("/pages/"):
+            await self._real_page(path, send)
             return
         field, delay = None, 0.0
         if path.startswith("/res/v1/"):
@@ -59,6 +73,15 @@ class LatencyLayer:
             value = json.dumps({field: round(delay, 4)}).encode()
             scope = {**scope, "headers": [*headers, (_HEADER, value)]}
         await self.app(scope, receive, send)
+
+    async def _real_page(self, path: str, send: Send) -> None:
+        assert self.real_pages
+        await asyncio.sleep(random.uniform(*self.page))
+        body = self.real_pages[int(hashlib.sha256(path.encode()).hexdigest()[:8], 16) % len(self.real_pages)]
+        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-encoding", b"gzip"),
+                   (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _control(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
@@ -96,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--search-latency", type=_range, default=(0.25, 0.4), help="seconds lo,hi")
     parser.add_argument("--page-latency", type=_range, default=(0.1, 0.8), help="seconds lo,hi")
     parser.add_argument("--plan-per-second", type=int, default=0, help="the stand-in plan's requests/s (0: no cap)")
+    parser.add_argument("--real-pages", type=Path, help="a folder of *.html.gz served as every /pages/{id}")
     args = parser.parse_args(argv)
+    real = [p.read_bytes() for p in sorted(args.real_pages.glob("*.html.gz"))] if args.real_pages else None
     settings = Settings(
         provider="local",
         corpus=args.corpus,
@@ -106,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         standin_quota_per_month=0,
         max_concurrent_runs=1000,
     )
-    app = LatencyLayer(create_app(settings), search=args.search_latency, page=args.page_latency)
+    app = LatencyLayer(create_app(settings), search=args.search_latency, page=args.page_latency, real_pages=real)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"

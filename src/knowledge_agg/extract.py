@@ -21,11 +21,13 @@ import trafilatura
 from readability import Document
 from readability.readability import Unparseable
 
+from .decode import decode_text
 from .errors import KnowledgeAggError
 
 __all__ = [
     "ChallengePageError",
     "cross_check",
+    "extract_page",
     "extract_text",
     "main_text",
     "needs_second_opinion",
@@ -136,3 +138,8 @@ def extract_text(html: str, url: str | None = None) -> str:
             "it cannot be read without a browser, so its search snippet is used."
         )
     return text
+
+
+def extract_page(body: bytes, charset: str | None, url: str | None = None) -> str:
+    """``extract_text`` of a page as fetched: its bytes decoded here (in an extraction worker), then extracted."""
+    return extract_text(decode_text(body, charset), url)

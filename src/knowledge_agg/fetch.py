@@ -37,14 +37,24 @@ _HEADERS = {
 
 @dataclass(frozen=True, slots=True)
 class FetchedPage:
-    """A page read as text; ``bytes_read`` counts decoded body bytes."""
+    """A page as read: its (content-decoded) ``body`` bytes and the header's ``charset``; ``text`` decodes them.
+
+    The bytes are kept rather than a ``str``: the extractor parses bytes, in another process, so the
+    run's own process never holds the page a second time as text (up to four times its size).
+    """
 
     url: str
     final_url: str
     status: int
     content_type: str
-    text: str
+    body: bytes
+    charset: str | None
     bytes_read: int
+
+    @property
+    def text(self) -> str:
+        """The body as text: BOM, header charset, ``<meta charset>``, then detection, never failing."""
+        return decode_text(self.body, self.charset)
 
 
 class _Transient(FetchError):
@@ -243,19 +253,20 @@ class Fetcher:
         if looks_binary(body[:4096]):
             raise FetchError(f"The page is labelled {mime or 'without a type'} but holds binary data.",
                              url=url, kind="binary_content")
-        size, text = len(body), decode_text(body, response.charset_encoding)
-        del body
-        return FetchedPage(url, str(response.url), status, mime or "text/html", text, size)
+        return FetchedPage(url, str(response.url), status, mime or "text/html", body, response.charset_encoding,
+                           len(body))
 
     async def _body(self, url: str, response: httpx.Response, cap: int) -> bytes:
         try:
             decoder = BodyDecoder(response.headers.get("content-encoding", ""), cap)
-            body = bytearray()
+            chunks: list[bytes] = []
+            size = 0
             async for chunk in response.aiter_raw():
-                body += decoder.feed(chunk)
-                if len(body) > cap:
+                chunks.append(decoder.feed(chunk))
+                size += len(chunks[-1])
+                if size > cap:
                     break
-            return bytes(body)
+            return b"".join(chunks)  # one copy of the page, not a growing buffer and then its copy
         except DecodeError as exc:
             raise FetchError(str(exc), url=url, kind=exc.kind) from exc
         except httpx.ReadTimeout as exc:

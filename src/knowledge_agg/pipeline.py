@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
+from . import workers
 from ._recorder import PROGRESS, Recorder
 from .errors import KnowledgeAggError, ProviderError
 from .events import (
@@ -229,7 +230,10 @@ async def _read_all(
     fetch = settings.flags["content_fetch"]
     yield rec.status("fetching", f"reading {len(sources)} sources" if fetch else "content fetch is off: using snippets")
     fetcher = functools.cache(open_fetcher)  # opened by the first source that is not in the provider's index
-    tasks = [asyncio.ensure_future(_read(s, provider, fetcher, fetch)) for s in sources]
+    extract_workers = workers.pool_size(settings.extract_workers)
+    if fetch and any(s.hit.doc_id is None for s in sources):
+        workers.warm(extract_workers)  # the extractor's processes start while the pages are read
+    tasks = [asyncio.ensure_future(_read(s, provider, fetcher, fetch, extract_workers)) for s in sources]
     try:
         for i, next_done in enumerate(asyncio.as_completed(tasks), start=1):
             source, page, exc = await next_done
@@ -261,7 +265,7 @@ async def _settle(tasks: list[asyncio.Future[Any]]) -> None:
 
 
 async def _read(
-    source: Source, provider: SearchProvider, fetcher: Callable[[], Fetcher], fetch: bool
+    source: Source, provider: SearchProvider, fetcher: Callable[[], Fetcher], fetch: bool, extract_workers: int
 ) -> tuple[Source, Page | None, BaseException | None]:
     """One source's text: from the provider, or fetched and extracted; the snippet when that fails."""
     hit = source.hit
@@ -274,9 +278,7 @@ async def _read(
                 return source, Page(source, text, "local"), None
             raise KnowledgeAggError(f"document {hit.doc_id!r} is no longer in the index")
         fetched = await fetcher().fetch(hit.url)
-        from .extract import extract_text
-
-        text = await asyncio.to_thread(extract_text, fetched.text, fetched.final_url)
+        text = await workers.extract(fetched.body, fetched.charset, fetched.final_url, extract_workers)
         del fetched  # drop the raw HTML as soon as its text is out
         if text.strip():
             return source, Page(source, text, "extracted"), None

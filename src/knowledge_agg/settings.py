@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         default_factory=list, description="host or host:port exempt from the private-address refusal"
     )
 
+    extract_workers: int | None = Field(
+        None, ge=0, description="processes that extract pages (0: a thread of the run's process; default: one per core)"
+    )
+
     # ranking and synthesis
     max_passages: int = Field(8, ge=1, le=100)
     max_words: int = Field(120, ge=10, le=2000)

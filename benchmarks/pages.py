@@ -1,0 +1,156 @@
+"""``python -m benchmarks.pages``: runs on generated and on real pages — throughput on every core and memory.
+
+The stand-in runs in its own process (search 300 ms, pages 200 ms, 20 req/s plan off) and serves either
+its generated pages or, with ``real``, the extraction dataset's 60 real news and blog pages
+(``data/extraction/html``, gzip-encoded as a real server sends them) for every ``/pages/{id}``. For each
+mode it measures, with the real Brave client, fetcher and extractor:
+
+- the tracemalloc peak of one run reading 5 pages (every page is on the stand-in: 5 per domain allowed) (median and max over runs, ``memory_tracking`` on);
+- 20 concurrent runs, repeated: runs per second, CPU milliseconds per run (this process and its
+  extraction workers), and the RSS growth of this process (and of its workers, counted apart) over
+  its idle size before the first of them.
+
+``--code PATH`` runs the same measurements with another checkout's ``knowledge_agg`` in a child process
+against the same stand-in, so old and new code are compared in one run on one machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from .data import EXTRACTION, relative
+
+_ROOT = Path(__file__).resolve().parent.parent
+_RESULTS = _ROOT / "benchmarks" / "results"
+_QUERIES = (
+    "how do I cancel an asyncio task", "what does functools.lru_cache do", "read a file line by line",
+    "difference between list and tuple", "how to sort a dict by value", "what is a context manager",
+    "json dump to a file", "regular expression groups", "how do generators work", "subprocess run output",
+)
+MODES = ("generated", "real")
+
+
+def _cpu(process: psutil.Process) -> float:
+    """CPU seconds used so far by ``process`` and its living children (the extraction workers)."""
+    total = 0.0
+    for p in (process, *process.children(recursive=True)):
+        try:
+            times = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _rss(process: psutil.Process) -> tuple[float, float]:
+    """RSS in MB of ``process`` and of its children together."""
+    own = process.memory_info().rss
+    children = 0
+    for child in process.children(recursive=True):
+        try:
+            children += child.memory_info().rss
+        except psutil.Error:
+            pass
+    return own / 1e6, children / 1e6
+
+
+async def measure(url: str, *, peak_runs: int, rounds: int, concurrent: int) -> dict[str, Any]:
+    """The figures of one checkout against the stand-in at ``url``."""
+    from knowledge_agg import KnowledgeAggregator, Settings
+
+    port = url.rsplit(":", 1)[1]
+    cache = tempfile.mkdtemp(prefix="ka-bench-")
+    settings = Settings(
+        provider="brave", brave_api_key="benchmark-key", brave_base_url=url, brave_rate_limit=100_000,
+        brave_cache=False, fetch_allow_hosts=[f"127.0.0.1:{port}"], cache_dir=Path(cache), max_per_domain=5,
+    )
+    me = psutil.Process()
+    async with KnowledgeAggregator(settings) as agg:
+        await agg.run("warm up the clients", flags="memory_tracking=off")
+        peaks = []
+        for i in range(peak_runs):
+            run = await agg.run(_QUERIES[i % len(_QUERIES)], flags="memory_tracking=on")
+            peaks.append(run.events[-1].metrics["peak_memory_bytes"] / 1e6)
+        gc.collect()
+        idle_own, idle_children = _rss(me)
+        rates, errors, top_own, top_children = [], 0, idle_own, idle_children
+        cpu_before = _cpu(me)
+        for r in range(rounds):
+            started = time.perf_counter()
+            runs = await asyncio.gather(*(
+                agg.run(f"{_QUERIES[(r * concurrent + i) % len(_QUERIES)]} {r}-{i}") for i in range(concurrent)
+            ))
+            rates.append(concurrent / (time.perf_counter() - started))
+            errors += sum(run.events[-1].metrics["errors"] for run in runs)
+            own, children = _rss(me)
+            top_own, top_children = max(top_own, own), max(top_children, children)
+        cpu_per_run = (_cpu(me) - cpu_before) * 1000 / (rounds * concurrent)
+    return {
+        "peak_mb_median": round(statistics.median(peaks), 2), "peak_mb_max": round(max(peaks), 2),
+        "runs_per_s_median": round(statistics.median(rates), 2), "runs_per_s": [round(x, 2) for x in rates],
+        "rss_growth_mb": round(top_own - idle_own, 1), "workers_rss_growth_mb": round(top_children - idle_children, 1),
+        "workers_rss_mb": round(top_children, 1), "page_errors": errors, "cpu_ms_per_run": round(cpu_per_run, 1),
+    }
+
+
+def _elsewhere(code: Path, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": f"{code / 'src'}{os.pathsep}{_ROOT}"}
+    argv = [sys.executable, "-m", "benchmarks.pages", "--url", url, "--peak-runs", str(args.peak_runs),
+            "--rounds", str(args.rounds), "--concurrent", str(args.concurrent)]
+    out = subprocess.run(argv, env=env, cwd=_ROOT, capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(out.splitlines()[-1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pages", description=__doc__)
+    parser.add_argument("--pages", choices=(*MODES, "both"), default="both")
+    parser.add_argument("--peak-runs", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrent", type=int, default=20)
+    parser.add_argument("--code", type=Path, help="another checkout to measure beside this one")
+    parser.add_argument("--url", help="an already running stand-in: measure there and print JSON")
+    parser.add_argument("--out", type=Path, default=_RESULTS / "pages.json")
+    args = parser.parse_args()
+    if args.url:
+        print(json.dumps(asyncio.run(measure(args.url, peak_runs=args.peak_runs, rounds=args.rounds,
+                                             concurrent=args.concurrent))))
+        return 0
+    from ._bench_run import StandinProcess
+
+    results: dict[str, dict[str, Any]] = {}
+    for mode in MODES if args.pages == "both" else (args.pages,):
+        real = EXTRACTION / "html" if mode == "real" else None
+        with StandinProcess(corpus="pydocs", search_latency=(0.3, 0.3), page_latency=(0.2, 0.2),
+                            real_pages=real) as standin:
+            # each checkout in its own child process, so neither inherits the other's imports or workers
+            results[mode] = {"this": _elsewhere(_ROOT, standin.url, args)}
+            if args.code:
+                results[mode]["before"] = _elsewhere(args.code, standin.url, args)
+    figures = ("peak_mb_median", "peak_mb_max", "runs_per_s_median", "cpu_ms_per_run", "rss_growth_mb",
+               "workers_rss_growth_mb", "page_errors")
+    for mode, sides in results.items():
+        print(f"\n{mode} pages" + (f" ({relative(EXTRACTION / 'html')})" if mode == "real" else ""))
+        print(f"{'figure':26}" + "".join(f"{side:>12}" for side in sides))
+        for figure in figures:
+            print(f"{figure:26}" + "".join(f"{sides[s][figure]:>12}" for s in sides))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"concurrent": args.concurrent, "results": results}, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

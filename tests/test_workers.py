@@ -1,0 +1,52 @@
+"""The extraction pool: worker processes give the text the run's own process would, and errors come back typed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from knowledge_agg import workers
+from knowledge_agg.extract import ChallengePageError, extract_text
+
+ARTICLE = "<html><head><title>T</title></head><body><nav>Home | News</nav><article>" + "".join(
+    f"<p>Paragraph {i} explains how asyncio tasks are cancelled and why the event loop keeps running.</p>"
+    for i in range(12)
+) + "</article><footer>Copyright</footer></body></html>"
+CHALLENGE = "<html><body><p>Just a moment...</p><p>Checking your browser before accessing.</p></body></html>"
+
+
+async def test_a_worker_extracts_what_the_run_would() -> None:
+    cp1251 = ARTICLE.replace("Paragraph", "Абзац").encode("cp1251")
+    assert "Абзац 3" in await workers.extract(cp1251, "windows-1251", None, 2)  # decoded in the worker
+    assert await workers.extract(ARTICLE.encode(), "utf-8", "http://example.org/a", 2) == extract_text(ARTICLE, "http://example.org/a")
+
+
+async def test_a_challenge_page_error_crosses_the_process_boundary() -> None:
+    with pytest.raises(ChallengePageError, match="bot check"):
+        await workers.extract(CHALLENGE.encode(), None, None, 2)
+
+
+async def test_many_pages_at_once_all_come_back() -> None:
+    pages = [ARTICLE.replace("Paragraph", f"Part{i}") for i in range(12)]
+    texts = await asyncio.gather(*(workers.extract(page.encode(), None, None, 2) for page in pages))
+    assert [t.count(f"Part{i}") for i, t in enumerate(texts)] == [12] * 12
+
+
+async def test_a_killed_worker_costs_no_page() -> None:
+    workers.warm(2)
+    await workers.extract(ARTICLE.encode(), None, None, 2)
+    pool, _ = workers._shared(2)
+    for pid in list(pool._processes):  # the pool breaks as a worker killed by the OS would break it
+        os.kill(pid, signal.SIGKILL)
+    assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2)  # the page is read in a thread instead
+    assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2)  # and a new pool serves the next one
+    assert workers._shared(2)[0] is not pool
+
+
+def test_pool_size_follows_the_setting_or_the_cores() -> None:
+    assert workers.pool_size(0) == 0 and workers.pool_size(3) == 3
+    cores = os.cpu_count() or 1
+    assert workers.pool_size(None) == (cores if cores > 1 else 0)
