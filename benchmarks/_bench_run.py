@@ -18,7 +18,7 @@ import psutil
 from knowledge_agg import KnowledgeAggregator
 from knowledge_agg.analyze import analyze
 from knowledge_agg.events import DoneEvent, ErrorEvent, ResultEvent, SourcesEvent, StatusEvent, SynthesisEvent
-from knowledge_agg.providers.brave._params import encode
+from knowledge_agg.providers.brave.protocol import encode
 
 __all__ = ["StandinProcess", "RunTimes", "measure_run", "bare_search", "UnhandledCounter"]
 

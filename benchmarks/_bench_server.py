@@ -22,8 +22,8 @@ from urllib.parse import parse_qs
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from knowledge_agg.server import create_app
-from knowledge_agg.server.injection import INJECT_HEADER
+from knowledge_agg.server import ServerSettings, create_app
+from knowledge_agg.standin import INJECT_HEADER, StandinSettings
 from knowledge_agg.settings import Settings
 
 __all__ = ["LatencyLayer", "main"]
@@ -96,16 +96,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--search-latency", type=_range, default=(0.25, 0.4), help="seconds lo,hi")
     parser.add_argument("--page-latency", type=_range, default=(0.1, 0.8), help="seconds lo,hi")
     args = parser.parse_args(argv)
-    settings = Settings(
-        provider="local",
-        corpus=args.corpus,
-        dev_mode=True,
-        flags="error_injection=on",
-        standin_rate_per_second=0,
-        standin_quota_per_month=0,
-        max_concurrent_runs=1000,
+    settings = Settings(provider="local", corpus=args.corpus, flags="error_injection=on")
+    server = ServerSettings(dev_mode=True, max_concurrent_runs=1000)
+    standin = StandinSettings(rate_per_second=0, quota_per_month=0)
+    app = LatencyLayer(
+        create_app(settings, server=server, standin=standin), search=args.search_latency, page=args.page_latency
     )
-    app = LatencyLayer(create_app(settings), search=args.search_latency, page=args.page_latency)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"

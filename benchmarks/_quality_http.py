@@ -44,11 +44,9 @@ def run_over_http(
     with tempfile.TemporaryDirectory(prefix="ka-quality-") as tmp:
         root = Path(tmp)
         corpus = write_corpus(list(articles), root / "xquad.jsonl")
-        server = Settings(
-            provider="local", corpus=str(corpus), cache_dir=root / "server", standin_keys=[_KEY],
-            standin_rate_per_second=0, standin_quota_per_month=0, max_concurrent_runs=max(1, concurrency),
-        )
-        with launch(0, settings=server) as handle:
+        server = Settings(provider="local", corpus=str(corpus), cache_dir=root / "server")
+        standin = {"standin_keys": [_KEY], "standin_rate_per_second": 0, "standin_quota_per_month": 0}
+        with launch(0, settings=server, max_concurrent_runs=max(1, concurrency), **standin) as handle:
             client = Settings(
                 provider="brave", brave_api_key=_KEY, brave_base_url=handle.url, brave_cache=False,
                 brave_rate_limit=10_000.0, brave_extra_snippets=True, allow_private_hosts=True, max_words=max_words, cache_dir=root / "client",

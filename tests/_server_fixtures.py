@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from knowledge_agg.server import create_app
+from knowledge_agg.server import create_app, split_options
 from knowledge_agg.settings import Settings
 
 from _servers import serve
@@ -99,6 +99,10 @@ def corpus_settings(folder: Path, **overrides: Any) -> Settings:
 
 @contextlib.contextmanager
 def running_server(folder: Path, **overrides: Any) -> Iterator[str]:
-    """A real server over the test corpus on a free loopback port; yields its base URL."""
-    with serve(create_app(corpus_settings(folder, **overrides))) as url:
+    """A real server over the test corpus on a free loopback port; yields its base URL.
+
+    ``overrides`` are run, server (``dev_mode``, …) and ``standin_*`` settings, as for ``launch()``.
+    """
+    settings, server, standin = split_options(overrides, corpus_settings(folder))
+    with serve(create_app(settings, server=server, standin=standin)) as url:
         yield url

@@ -6,7 +6,7 @@ import pytest
 
 from knowledge_agg.errors import ProviderError
 from knowledge_agg.providers.brave import BraveParameterError
-from knowledge_agg.providers.brave._params import encode, problems
+from knowledge_agg.providers.brave.protocol import encode, problems
 
 
 def test_valid_parameters_encode_to_brave_wire_values() -> None:

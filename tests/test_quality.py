@@ -70,8 +70,8 @@ def test_a_misspelt_question_is_answered_over_http(tmp_path: Path) -> None:
     assert contains_answer(" ".join(outcome.synthesis), question.answers) and all(outcome.verbatim)
 
     corpus = write_corpus(articles, tmp_path / "people.jsonl")
-    server = Settings(provider="local", corpus=str(corpus), cache_dir=tmp_path / "server", standin_keys=["k"])
-    with launch(0, settings=server) as handle:
+    server = Settings(provider="local", corpus=str(corpus), cache_dir=tmp_path / "server")
+    with launch(0, settings=server, standin_keys=["k"]) as handle:
         reply = httpx.get(f"{handle.url}/res/v1/web/search", params={"q": "Ghandi's work"},
                           headers={"X-Subscription-Token": "k"})
     assert reply.status_code == 200

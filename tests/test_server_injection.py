@@ -77,7 +77,7 @@ def test_every_page_fault_becomes_an_error_event_with_its_url(url: str, fault: s
 
 async def test_brave_client_through_the_standin_under_injection(tmp_path: Path) -> None:
     injection = {"search_failure_rate": 1.0, "search_failure_status": 500}
-    with running_server(tmp_path, flags="error_injection=on", injection=injection) as url:
+    with running_server(tmp_path, flags="error_injection=on", standin_injection=injection) as url:
         settings = Settings(
             provider="brave", brave_api_key="anything", brave_base_url=url, brave_cache=False, brave_max_retries=0,
             allow_private_hosts=True, cache_dir=tmp_path / "client",
@@ -90,7 +90,7 @@ async def test_brave_client_through_the_standin_under_injection(tmp_path: Path) 
 
 async def test_page_faults_reach_the_brave_client_path(tmp_path: Path) -> None:
     injection = {"page_fail_ids": ["asyncio-tasks"], "page_faults": ["truncated"]}
-    with running_server(tmp_path, flags="error_injection=on", injection=injection) as url:
+    with running_server(tmp_path, flags="error_injection=on", standin_injection=injection) as url:
         settings = Settings(
             provider="brave", brave_api_key="anything", brave_base_url=url, brave_cache=False,
             allow_private_hosts=True, cache_dir=tmp_path / "client", max_sources=3,

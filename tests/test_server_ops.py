@@ -10,9 +10,12 @@ import pytest
 from httpx_sse import connect_sse
 
 from knowledge_agg.events import parse_event
+from knowledge_agg.server import create_app
 from knowledge_agg.server.launcher import check_host
+from knowledge_agg.settings import Settings
 
-from _server_fixtures import running_server
+from _server_fixtures import running_server, write_corpus
+from _servers import serve
 
 SECRET = "sk-test-9f2c1e77d0"
 
@@ -31,8 +34,9 @@ def test_config_shows_settings_and_flags_but_no_secret(tmp_path: Path, monkeypat
         whole = r.text + httpx.get(f"{url}/metrics").text + httpx.get(f"{url}/health").text
     data = r.json()
     assert SECRET not in whole
-    assert data["settings"]["brave_api_key_set"] is True and data["settings"]["standin_keys_set"] == 1
-    assert data["flags"]["synthesis"] is False and data["settings"]["max_concurrent_runs"] == 20
+    assert data["settings"]["brave_api_key_set"] is True and data["standin"]["keys_set"] == 1
+    assert data["flags"]["synthesis"] is False and data["server"]["max_concurrent_runs"] == 20
+    assert "max_concurrent_runs" not in data["settings"] and "keys" not in data["standin"]
     assert data["dev_mode"] is False and data["injection"]["active"] is False
 
 
@@ -99,3 +103,20 @@ def test_public_bind_warns() -> None:
     with pytest.warns(UserWarning, match="change flags and inject errors"):
         check_host("::", dev_mode=True)
     check_host("127.0.0.1", dev_mode=True)  # loopback: silent
+
+
+def test_auto_provider_with_a_key_serves_runs_from_brave(tmp_path: Path) -> None:
+    """``provider="auto"`` with a key means Brave for ``serve`` as for ``ask`` (``Settings.effective_provider``)."""
+    (tmp_path / "brave").mkdir()
+    (tmp_path / "product").mkdir()
+    with running_server(tmp_path / "brave", standin_rate_per_second=0) as brave:
+        settings = Settings(
+            provider="auto", brave_api_key="any-key", brave_base_url=brave, corpus=str(write_corpus(tmp_path / "product")),
+            cache_dir=tmp_path / "product" / "cache", fetch_allow_hosts=[brave.removeprefix("http://")],
+        )
+        assert settings.effective_provider == "brave"
+        with serve(create_app(settings)) as url:
+            run = httpx.post(f"{url}/v1/answer", json={"query": "asyncio tasks"}, timeout=60).json()
+    providers = {e["provider"] for e in run["events"] if e["type"] == "result"}
+    assert providers == {"brave"}, run["events"][:3]
+    assert any(s["url"].startswith(f"{brave}/pages/") for s in run["sources"])

@@ -11,7 +11,7 @@ import pytest
 
 from knowledge_agg.aggregator import KnowledgeAggregator
 from knowledge_agg.extract import extract_text
-from knowledge_agg.server._corpus import excerpts
+from knowledge_agg.standin import excerpts
 from knowledge_agg.settings import Settings
 
 from _server_fixtures import DOCS, running_server

@@ -153,7 +153,7 @@ def _metric(text: str, name: str, labels: str = "") -> float:
 async def test_clients_hanging_up_at_random_points(tmp_path: Path, clients: int) -> None:
     settings = {
         "max_concurrent_runs": 4, "run_queue_size": 4, "run_queue_wait": 5.0,
-        "flags": "error_injection=on", "injection": {"page_latency": 0.05, "search_latency": 0.02},
+        "flags": "error_injection=on", "standin_injection": {"page_latency": 0.05, "search_latency": 0.02},
     }
     rng = random.Random(20250107)
     outcome = {"busy": 0, "hung_up": 0, "finished": 0}
@@ -209,7 +209,7 @@ def _check_failed_search(events: list[Any], explains: str) -> None:
 async def test_brave_failing_every_request_ends_each_run_partial(
     tmp_path: Path, runs: int, injection: dict[str, Any], explains: str
 ) -> None:
-    with running_server(tmp_path, flags="error_injection=on", injection=injection, standin_rate_per_second=0) as url:
+    with running_server(tmp_path, flags="error_injection=on", standin_injection=injection, standin_rate_per_second=0) as url:
         settings = _brave(url, brave_max_retries=1, search_timeout=10)
         async with KnowledgeAggregator(settings) as agg:
 

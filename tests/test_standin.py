@@ -19,7 +19,7 @@ from _servers import serve
 from conftest import shared_path
 from knowledge_agg.models import Hit
 from knowledge_agg.providers.brave import BraveProvider, BraveQuotaExceeded
-from knowledge_agg.server.standin import Plan, brave_router, error_response
+from knowledge_agg.standin import Plan, brave_router, error_response
 
 KEY = "BSAstandin-secret-key-42"
 WORDS = "asyncio tasks event loop coroutine futures streams queues locks".split()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from .aggregator import EventStream, KnowledgeAggregator, ask
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
     from .batch import ask_many
     from .server import launch
 
-__version__ = "0.1.0"
+#: The installed distribution's version; ``pyproject.toml`` is its one home.
+__version__ = version("knowledge-agg")
 
 __all__ = [
     "KnowledgeAggregator",

@@ -78,12 +78,10 @@ def _settings_options(parser: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings from the environment with the command line's options on top."""
-    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words", "host", "port")
+    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words")
     overrides: dict[str, Any] = {k: getattr(args, k) for k in options if getattr(args, k, None) is not None}
     if getattr(args, "no_cache", False):
         overrides["brave_cache"] = False
-    if getattr(args, "dev", False):
-        overrides["dev_mode"] = True
     return Settings().override(**overrides)
 
 
@@ -177,10 +175,11 @@ def _timings(done: DoneEvent) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from .server import run_server
+        from .server import ServerSettings, run_server
     except ImportError as exc:
         raise MissingDependency("the server needs its extra: pip install 'knowledge-agg[server]'") from exc
-    run_server(_settings(args))
+    given = {"host": args.host, "port": args.port, "dev_mode": True if args.dev else None}
+    run_server(_settings(args), ServerSettings(**{k: v for k, v in given.items() if v is not None}))
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ...models import Hit
-from ._params import Endpoint
+from .protocol import Endpoint
 
 __all__ = ["BraveResponse", "FaqAnswer", "parse_response", "plain_text", "hits_with_faq"]
 

@@ -1,18 +1,47 @@
-"""Brave's query parameters and their rules, shared by the client (check before sending) and the stand-in."""
+"""Brave Search API's wire protocol: endpoints, parameters and their rules, headers, error bodies.
+
+The public contract shared by the client (which checks parameters before sending and reads the
+headers and error bodies) and the Brave-compatible stand-in (which enforces and writes them).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ._errors import BraveParameterError
 
-__all__ = ["Endpoint", "Problem", "PARAMS", "problems", "encode"]
+__all__ = [
+    "Endpoint",
+    "PATHS",
+    "TOKEN_HEADER",
+    "RATE_LIMIT_HEADERS",
+    "ERROR_CODES",
+    "Problem",
+    "PARAMS",
+    "problems",
+    "encode",
+    "error_body",
+    "key_digest",
+]
 
 Endpoint = Literal["web", "news"]
+
+#: Where each endpoint answers, below the API's base URL.
+PATHS: dict[Endpoint, str] = {"web": "/res/v1/web/search", "news": "/res/v1/news/search"}
+#: The request header that carries the API key.
+TOKEN_HEADER = "X-Subscription-Token"
+#: The rate-limit headers (each a comma-separated list, one entry per window: per second, per month).
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Policy", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+#: The ``error.code`` values of Brave's error body that the client tells apart.
+ERROR_CODES = frozenset({
+    "SUBSCRIPTION_TOKEN_INVALID", "SUBSCRIPTION_NOT_FOUND", "QUOTA_LIMITED", "RATE_LIMITED",
+    "OPTION_NOT_IN_PLAN", "VALIDATION",
+})
 
 #: Parameter names each endpoint accepts; ``goggles`` may repeat.
 PARAMS: dict[str, frozenset[str]] = {
@@ -48,6 +77,20 @@ class Problem:
     message: str
     input: str | None
     type: str = "value_error"
+
+
+def key_digest(api_key: str) -> str:
+    """A short SHA-256 fingerprint of a key: the only form of it that is ever stored or compared."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+def error_body(status: int, code: str, detail: str, meta: dict[str, Any] | None, *, error_id: str, time: int) -> dict[str, Any]:
+    """Brave's error body: ``{"type": "ErrorResponse", "error": {id, status, code, detail, meta}, "time"}``."""
+    return {
+        "type": "ErrorResponse",
+        "error": {"id": error_id, "status": status, "code": code, "detail": detail, "meta": meta or {}},
+        "time": time,
+    }
 
 
 def problems(endpoint: Endpoint, items: Sequence[tuple[str, str]]) -> list[Problem]:

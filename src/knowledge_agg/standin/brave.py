@@ -2,7 +2,9 @@
 
 It speaks Brave's protocol exactly — subscription-token header, parameter validation, response schema,
 rate-limit headers and error bodies — so the real Brave client can be exercised offline. It holds no
-corpus: the server passes in ``search`` (query, limit → ranked hits) and where each hit's page lives.
+corpus: the caller passes in ``search`` (query, limit → ranked hits); a hit with a document id points
+at ``/pages/{id}`` on the same server. It knows Brave only through the client's public
+``providers.brave.protocol`` module.
 """
 
 from __future__ import annotations
@@ -18,21 +20,20 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..models import Hit, Hits
-from ..providers.brave._cache import key_digest
-from ..providers.brave._params import Endpoint, problems
+from ..providers.brave.protocol import PATHS, RATE_LIMIT_HEADERS, TOKEN_HEADER, Endpoint, error_body, key_digest, problems
+from .injection import INJECT_HEADER, InjectionError, InjectionLookup, request_injection
+from .pages import page_url
 
-__all__ = ["Plan", "StandinSearch", "PageUrl", "Guard", "brave_router", "error_response"]
+__all__ = ["Plan", "StandinSearch", "Guard", "brave_router", "error_response", "injection_guard"]
 
 #: ``(query, limit)`` → up to ``limit`` hits, best first.
 StandinSearch = Callable[[str, int], Awaitable[Sequence[Hit]]]
-#: Where a hit's page is served, given the request (for its base URL).
-PageUrl = Callable[[Request, Hit], str]
 #: Runs after auth and validation; a response it returns is sent instead (error injection goes here).
 Guard = Callable[[Request, Endpoint], Awaitable[Response | None]]
 
@@ -91,14 +92,13 @@ class _Meter:
                 usage.month += 1
             second_reset = math.ceil(usage.recent[0] + 1.0 - now) if usage.recent else 1
             month_reset = math.ceil(_MONTH - (now - usage.started))
-            headers = {
-                "X-RateLimit-Limit": f"{plan.per_second}, {plan.per_month}",
-                "X-RateLimit-Policy": f"{plan.per_second};w=1, {plan.per_month};w={_MONTH}",
-                "X-RateLimit-Remaining": (
-                    f"{max(0, plan.per_second - len(usage.recent))}, {max(0, plan.per_month - usage.month)}"
-                ),
-                "X-RateLimit-Reset": f"{max(1, second_reset)}, {month_reset}",
-            }
+            values = (
+                f"{plan.per_second}, {plan.per_month}",
+                f"{plan.per_second};w=1, {plan.per_month};w={_MONTH}",
+                f"{max(0, plan.per_second - len(usage.recent))}, {max(0, plan.per_month - usage.month)}",
+                f"{max(1, second_reset)}, {month_reset}",
+            )
+            headers = dict(zip(RATE_LIMIT_HEADERS, values, strict=True))
             meta = {
                 "plan": plan.name, "rate_limit": plan.per_second, "rate_current": len(usage.recent),
                 "quota_limit": plan.per_month, "quota_current": usage.month, "component": "rate_limiter",
@@ -110,12 +110,34 @@ def error_response(
     status: int, code: str, detail: str, meta: dict[str, Any] | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """A response in Brave's error shape: ``{"type": "ErrorResponse", "error": {id, status, code, detail, meta}}``."""
-    body = {
-        "type": "ErrorResponse",
-        "error": {"id": str(uuid.uuid4()), "status": status, "code": code, "detail": detail, "meta": meta or {}},
-        "time": int(time.time()),
-    }
+    body = error_body(status, code, detail, meta, error_id=str(uuid.uuid4()), time=int(time.time()))
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def injection_guard(lookup: InjectionLookup) -> Guard:
+    """The guard of error injection: search latency, forced 429s and failures in Brave's error shape."""
+
+    async def guard(request: Request, endpoint: Endpoint) -> Response | None:
+        try:
+            config = request_injection(lookup(), request.headers.get(INJECT_HEADER))
+        except InjectionError as exc:
+            if exc.status == 403:
+                return error_response(403, "INJECTION_OFF", str(exc))
+            return error_response(422, "VALIDATION", str(exc), {"errors": []})
+        if config is None:
+            return None
+        await config.delay_search()
+        status = config.search_fault()
+        if status == 429:
+            return error_response(
+                429, "RATE_LIMITED", "Request rate limit exceeded for plan. (injected)", {"component": "rate_limiter"},
+                {"X-RateLimit-Limit": "1, 2000", "X-RateLimit-Remaining": "0, 1000", "X-RateLimit-Reset": "1, 86400"},
+            )
+        if status is not None:
+            return error_response(status, "INJECTED_FAILURE", f"Injected {endpoint} search failure.")
+        return None
+
+    return guard
 
 
 def brave_router(
@@ -123,27 +145,25 @@ def brave_router(
     *,
     plan: Plan | None = None,
     keys: set[str] | None = None,
-    page_url: PageUrl | None = None,
     guard: Guard | None = None,
 ) -> APIRouter:
     """The stand-in's routes; ``keys`` restricts accepted tokens (default: any non-empty one)."""
     meter = _Meter(plan or Plan())
     router = APIRouter(tags=["brave-compatible"])
-    locate = page_url or _default_page_url
 
     async def answer(request: Request, endpoint: Endpoint) -> Response:
-        token = request.headers.get("x-subscription-token", "")
+        token = request.headers.get(TOKEN_HEADER, "")
         if not token:
-            return _validation_error([{"type": "missing", "loc": ["header", "x-subscription-token"],
+            return _validation_error([{"type": "missing", "loc": ["header", TOKEN_HEADER.lower()],
                                        "msg": "Field required", "input": None}])
         if keys is not None and not any(hmac.compare_digest(token, key) for key in keys):
             return error_response(422, "SUBSCRIPTION_TOKEN_INVALID", "The provided subscription token is invalid.",
                                   {"component": "authentication"})
         items = request.query_params.multi_items()
-        found = problems(endpoint, items)
-        if found:
+        refusals = problems(endpoint, items)
+        if refusals:
             return _validation_error([
-                {"type": p.type, "loc": ["query", p.param], "msg": p.message, "input": p.input} for p in found
+                {"type": p.type, "loc": ["query", p.param], "msg": p.message, "input": p.input} for p in refusals
             ])
         if guard is not None and (override := await guard(request, endpoint)) is not None:
             return override
@@ -159,17 +179,17 @@ def brave_router(
         hits = list(found)
         page = hits[offset * count:(offset + 1) * count]
         more = len(hits) > (offset + 1) * count
-        results = [_result(endpoint, hit, locate(request, hit), params) for hit in page]
+        results = [_result(endpoint, hit, _located(request, hit), params) for hit in page]
         body = _web_body(params, results, more) if endpoint == "web" else _news_body(params, results)
         if isinstance(found, Hits) and found.respelt:
             body["query"]["altered"] = _altered(params["q"], found.respelt)
         return JSONResponse(body, headers=headers)
 
-    @router.get("/res/v1/web/search", summary="Brave-compatible web search", responses=_ERRORS)
+    @router.get(PATHS["web"], summary="Brave-compatible web search", responses=_ERRORS)
     async def web_search(request: Request) -> Response:
         return await answer(request, "web")
 
-    @router.get("/res/v1/news/search", summary="Brave-compatible news search", responses=_ERRORS)
+    @router.get(PATHS["news"], summary="Brave-compatible news search", responses=_ERRORS)
     async def news_search(request: Request) -> Response:
         return await answer(request, "news")
 
@@ -180,11 +200,9 @@ def _validation_error(errors: list[dict[str, Any]]) -> JSONResponse:
     return error_response(422, "VALIDATION", "Unable to validate request parameter(s)", {"errors": errors})
 
 
-def _default_page_url(request: Request, hit: Hit) -> str:
+def _located(request: Request, hit: Hit) -> str:
     """``/pages/{doc_id}`` on this server, or the hit's own URL when it has no document id."""
-    if hit.doc_id is None:
-        return hit.url
-    return f"{str(request.base_url).rstrip('/')}/pages/{quote(hit.doc_id, safe='')}"
+    return hit.url if hit.doc_id is None else page_url(str(request.base_url), hit.doc_id)
 
 
 def _altered(query: str, respelt: dict[str, str]) -> str:

@@ -9,35 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from ..models import Document
 from .injection import (
     INJECT_HEADER,
-    OFF_MESSAGE,
     InjectionConfig,
     InjectionError,
     InjectionLookup,
     PageFault,
-    merge_override,
+    request_injection,
 )
 
-__all__ = ["Document", "DocumentLookup", "render_page", "pages_router"]
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One corpus document as a page shows it."""
-
-    id: str
-    title: str
-    text: str
-    url: str = ""
+__all__ = ["DocumentLookup", "page_url", "render_page", "pages_router"]
 
 
 #: Finds a document by its id (None when there is no such document).
@@ -45,6 +37,14 @@ DocumentLookup = Callable[[str], Awaitable[Document | None]]
 
 _NAV = ("Home", "Tutorial", "Library Reference", "Language Reference", "How-To Guides", "FAQ", "Glossary")
 _SIDEBAR = ("What's new", "Installing modules", "Extending and embedding", "C API", "Python setup and usage")
+
+
+def page_url(base_url: str, doc_id: str, faults: dict[str, Any] | None = None) -> str:
+    """Where ``/pages/{doc_id}`` lives on the server at ``base_url``, carrying ``faults`` (page injection) if any."""
+    url = f"{base_url.rstrip('/')}/pages/{quote(doc_id, safe='')}"
+    if faults:
+        url += "?" + urlencode({"inject": json.dumps(faults, separators=(",", ":"))})
+    return url
 
 
 def render_page(doc: Document) -> str:
@@ -131,15 +131,10 @@ def pages_router(lookup: DocumentLookup, injection: InjectionLookup) -> APIRoute
         ``inject`` (query) or the ``X-Inject`` header override the server's injection settings for
         this page only, as JSON (see ``InjectionConfig``); ignored unless ``error_injection`` is on.
         """
-        config = injection()
-        if config is None and request.headers.get(INJECT_HEADER):
-            return Response(OFF_MESSAGE, status_code=403, media_type="text/plain")
-        if config is not None:
-            try:
-                config = merge_override(config, inject)
-                config = merge_override(config, request.headers.get(INJECT_HEADER))
-            except InjectionError as exc:
-                return Response(str(exc), status_code=422, media_type="text/plain")
+        try:
+            config = request_injection(injection(), request.headers.get(INJECT_HEADER), page_override=inject)
+        except InjectionError as exc:
+            return Response(str(exc), status_code=exc.status, media_type="text/plain")
         doc = await lookup(doc_id)
         if doc is None:
             return HTMLResponse(_error_html(404, f"No document {doc_id!r} in this corpus."), status_code=404)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-__all__ = ["RunLimiter", "Busy"]
+__all__ = ["RunCap", "Busy"]
 
 
 class Busy(Exception):
@@ -15,7 +15,7 @@ class Busy(Exception):
         self.retry_after = retry_after
 
 
-class RunLimiter:
+class RunCap:
     """At most ``limit`` runs at once; up to ``queue_size`` more wait up to ``wait`` seconds each."""
 
     def __init__(self, limit: int, *, queue_size: int, wait: float) -> None:

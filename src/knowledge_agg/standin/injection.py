@@ -1,8 +1,8 @@
 """Error injection for recovery tests: failed or slow searches, broken or slow pages, forced 429s.
 
 Nothing here acts unless the server's ``error_injection`` flag is on. The server-wide config comes
-from ``Settings.injection`` (``KNOWLEDGE_AGG_INJECTION`` as JSON) and, in development mode, from
-``PUT /v1/injection``. One request can override it with the header ``X-Inject: {...json...}``;
+from ``StandinSettings.injection`` (``KNOWLEDGE_AGG_STANDIN_INJECTION`` as JSON) and, in development
+mode, from ``PUT /v1/injection``. One request can override it with the header ``X-Inject: {...json...}``;
 a page URL can carry the same JSON in its ``inject`` query parameter (the server's own runs use
 this to pass a request's page faults on to the pages it reads).
 """
@@ -16,11 +16,8 @@ import random
 from collections.abc import Callable
 from typing import Any, Literal
 
-from fastapi import Request
-from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .standin import Guard, error_response
 
 __all__ = [
     "INJECT_HEADER",
@@ -29,7 +26,7 @@ __all__ = [
     "InjectionConfig",
     "InjectionError",
     "InjectionLookup",
-    "standin_guard",
+    "request_injection",
     "merge_override",
 ]
 
@@ -47,7 +44,11 @@ OFF_MESSAGE = "error injection is off on this server: start it with --flags erro
 
 
 class InjectionError(ValueError):
-    """An override that is not valid JSON or names an unknown or out-of-range field."""
+    """An override that cannot apply: ``status`` 422 when it is invalid, 403 when injection is off."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class InjectionConfig(BaseModel):
@@ -62,16 +63,11 @@ class InjectionConfig(BaseModel):
     page_failure_rate: float = Field(0.0, ge=0, le=1, description="share of pages that fail (chosen by page id)")
     page_fail_ids: list[str] = Field(default_factory=list, description="page ids that always fail")
     page_faults: list[PageFault] = Field(
-        default_factory=lambda: ["500"], min_length=1, description="how a failing page fails (one per page id)"
+        default_factory=lambda: list[PageFault](["500"]), min_length=1, description="how a failing page fails (one per page id)"
     )
     page_latency: float = Field(0.0, ge=0, le=120, description="seconds added to every page")
     page_timeout: float = Field(60.0, ge=0, le=600, description="how long a 'timeout' page hangs")
     seed: int = Field(0, description="changes which pages fail at a given page_failure_rate")
-
-    @property
-    def active(self) -> bool:
-        """Whether this config injects anything at all."""
-        return self != InjectionConfig()
 
     def search_fault(self) -> int | None:
         """Roll the dice for one search: the HTTP status it fails with (429: forced rate limit), or None."""
@@ -120,29 +116,19 @@ def merge_override(base: InjectionConfig, override: str | dict[str, Any] | None)
         raise InjectionError(f"invalid error injection settings: {_short(exc)}") from exc
 
 
-def standin_guard(lookup: InjectionLookup) -> Guard:
-    """The stand-in's guard: search latency, forced 429s and failures in Brave's error shape."""
+def request_injection(
+    in_force: InjectionConfig | None, header: str | None, *, page_override: str | None = None
+) -> InjectionConfig | None:
+    """The faults one request asks for: the server's config in force with ``page_override`` (a page
+    URL's ``inject``), then the ``X-Inject`` ``header`` applied; ``None`` when injection is off.
 
-    async def guard(request: Request, endpoint: str) -> Response | None:
-        config, header = lookup(), request.headers.get(INJECT_HEADER)
-        if config is None:
-            return error_response(403, "INJECTION_OFF", OFF_MESSAGE) if header else None
-        try:
-            config = merge_override(config, header)
-        except InjectionError as exc:
-            return error_response(422, "VALIDATION", str(exc), {"errors": []})
-        await config.delay_search()
-        status = config.search_fault()
-        if status == 429:
-            return error_response(
-                429, "RATE_LIMITED", "Request rate limit exceeded for plan. (injected)", {"component": "rate_limiter"},
-                {"X-RateLimit-Limit": "1, 2000", "X-RateLimit-Remaining": "0, 1000", "X-RateLimit-Reset": "1, 86400"},
-            )
-        if status is not None:
-            return error_response(status, "INJECTED_FAILURE", f"Injected {endpoint} search failure.")
+    Raises :class:`InjectionError`: 403 for a header sent while injection is off, 422 for an invalid one.
+    """
+    if in_force is None:
+        if header:
+            raise InjectionError(OFF_MESSAGE, status=403)
         return None
-
-    return guard
+    return merge_override(merge_override(in_force, page_override), header)
 
 
 def _unit(key: str) -> float:
