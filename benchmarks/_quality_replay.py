@@ -20,7 +20,7 @@ from knowledge_agg.select import select_sources
 from knowledge_agg.standin import excerpts
 from knowledge_agg.synthesize import synthesize
 
-from ._quality_data import Article, Question, write_corpus
+from .quality_data import Article, Question, write_corpus
 from ._quality_eval import Outcome
 
 __all__ = ["write_trace", "replay"]

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from _servers import serve
+from tests.helpers.servers import serve
 from knowledge_agg import KnowledgeAggregator, OptionError, ProviderError, Settings, ask
 from knowledge_agg.events import DoneEvent, ErrorEvent, StatusEvent
 from knowledge_agg.models import Hit

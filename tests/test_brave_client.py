@@ -17,8 +17,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from _servers import serve
-from conftest import shared_path
+from tests.helpers.servers import serve
+from tests.conftest import shared_path
 from knowledge_agg.providers.brave import (
     BraveAuthError,
     BraveError,

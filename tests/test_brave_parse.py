@@ -6,9 +6,9 @@ import json
 import re
 
 from knowledge_agg.providers.brave import plain_text
-from knowledge_agg.providers.brave._parse import parse_response
+from knowledge_agg.providers.brave.response import parse_response
 
-from conftest import shared_path
+from tests.conftest import shared_path
 
 _MARKUP = re.compile(r"<[a-z/][^>]*>|&(#\d+|#x[0-9a-f]+|[a-z]+);", re.IGNORECASE)
 

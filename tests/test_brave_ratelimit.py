@@ -7,9 +7,9 @@ import time
 import pytest
 
 from knowledge_agg.providers.brave import Quota
-from knowledge_agg.providers.brave._limiter import RateLimiter, shared_limiter
-from knowledge_agg.providers.brave._ratelimit import Window, parse_rate_headers
-from knowledge_agg.providers.brave._retry import reset_for, retry_after
+from knowledge_agg.providers.brave.rate_limiter import RateLimiter, shared_limiter
+from knowledge_agg.providers.brave.rate_headers import Window, parse_rate_headers
+from knowledge_agg.providers.brave.retry import reset_for, retry_after
 
 
 def headers(limit: str, remaining: str, reset: str, policy: str | None = None) -> dict[str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.extraction import score_extraction, shingle_match
-from conftest import shared_path
+from tests.conftest import shared_path
 from knowledge_agg.extract import ChallengePageError, cross_check, extract_text
 
 ARTICLE = """<!doctype html><html><head><title>Async generators</title></head><body>

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import shared_path
+from tests.conftest import shared_path
 
 from knowledge_agg import frames
 from knowledge_agg.events import (

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks._quality_data import Article, Question, contains_answer, load_squad, normalize_answer, write_corpus
-from benchmarks._quality_http import run_over_http
+from benchmarks.quality_data import Article, Question, contains_answer, load_squad, normalize_answer, write_corpus
+from benchmarks.quality_http import run_over_http
 from benchmarks.quality import main
 from knowledge_agg.server import launch
 from knowledge_agg.settings import Settings

@@ -25,7 +25,7 @@ from schemathesis.checks import allow_header_conformance, negative_data_rejectio
 from knowledge_agg.server import create_app
 from knowledge_agg.settings import Settings
 
-from _server_fixtures import running_server
+from tests.helpers.corpus_server import running_server
 
 # The schema is read from the app itself (creating it opens nothing); requests go to the live servers.
 schema = schemathesis.openapi.from_dict(create_app(Settings(provider="local")).openapi())

@@ -30,8 +30,8 @@ from knowledge_agg.server import ServerSettings, create_app, launcher
 from knowledge_agg.settings import Settings
 from knowledge_agg.standin import StandinSettings
 
-from _server_fixtures import corpus_settings, running_server, write_corpus
-from _servers import serve
+from tests.helpers.corpus_server import corpus_settings, running_server, write_corpus
+from tests.helpers.servers import serve
 
 KEY = "BSAcanary-7f3e9c1d5b2a-knowledge-agg-secret"
 WRONG = "BSAwrong-0xdeadbeef42-rejected-canary"

@@ -16,7 +16,7 @@ from knowledge_agg.events import parse_event
 from knowledge_agg.run import Run
 from knowledge_agg.settings import Settings
 
-from _server_fixtures import running_server
+from tests.helpers.corpus_server import running_server
 
 QUERY = "how do I cancel an asyncio task"
 

@@ -12,8 +12,8 @@ from httpx_sse import aconnect_sse
 from knowledge_agg.events import parse_event
 from knowledge_agg.server import LaunchHandle, PortInUse, create_app, launch
 
-from _server_fixtures import corpus_settings, write_corpus
-from _servers import serve
+from tests.helpers.corpus_server import corpus_settings, write_corpus
+from tests.helpers.servers import serve
 
 
 async def test_launch_inside_a_running_event_loop(tmp_path: Path) -> None:

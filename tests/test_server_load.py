@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from _server_fixtures import running_server
+from tests.helpers.corpus_server import running_server
 
 SLOW_SEARCH = {"X-Inject": json.dumps({"search_latency": 30})}
 

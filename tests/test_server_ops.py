@@ -10,12 +10,13 @@ import pytest
 from httpx_sse import connect_sse
 
 from knowledge_agg.events import parse_event
-from knowledge_agg.server import create_app
+from knowledge_agg.errors import OptionError
+from knowledge_agg.server import create_app, split_options
 from knowledge_agg.server.launcher import check_host
 from knowledge_agg.settings import Settings
 
-from _server_fixtures import running_server, write_corpus
-from _servers import serve
+from tests.helpers.corpus_server import running_server, write_corpus
+from tests.helpers.servers import serve
 
 SECRET = "sk-test-9f2c1e77d0"
 
@@ -120,3 +121,18 @@ def test_auto_provider_with_a_key_serves_runs_from_brave(tmp_path: Path) -> None
     providers = {e["provider"] for e in run["events"] if e["type"] == "result"}
     assert providers == {"brave"}, run["events"][:3]
     assert any(s["url"].startswith(f"{brave}/pages/") for s in run["sources"])
+
+
+def test_server_and_standin_settings_are_not_run_options() -> None:
+    """A run cannot name the server's or the stand-in's settings; ``launch()``-style options are sorted to each."""
+    settings = Settings(provider="local")
+    for option in ("dev_mode", "port", "max_concurrent_runs", "run_queue_wait", "standin_keys", "injection"):
+        with pytest.raises(OptionError, match=option):
+            settings.override(**{option: 1})
+    run, server, standin = split_options(
+        {"dev_mode": True, "max_words": 50, "standin_rate_per_second": 0, "standin_keys": "a,b"}, settings
+    )
+    assert (run.max_words, run.provider, server.dev_mode, standin.rate_per_second) == (50, "local", True, 0)
+    assert standin.accepted_keys() == {"a", "b"} and "dev_mode" not in run.model_dump()
+    with pytest.raises(OptionError, match="standin_colour|colour"):
+        split_options({"standin_colour": "blue"})

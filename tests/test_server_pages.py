@@ -14,7 +14,7 @@ from knowledge_agg.extract import extract_text
 from knowledge_agg.standin import excerpts
 from knowledge_agg.settings import Settings
 
-from _server_fixtures import DOCS, running_server
+from tests.helpers.corpus_server import DOCS, running_server
 
 _TEXTS = {d["id"]: d["text"] for d in DOCS}
 

@@ -12,7 +12,7 @@ from httpx_sse import connect_sse
 from knowledge_agg.events import DoneEvent, Event, StatusEvent, parse_event
 from knowledge_agg.run import Run
 
-from _server_fixtures import DOCS, running_server
+from tests.helpers.corpus_server import DOCS, running_server
 
 
 @pytest.fixture(scope="module")

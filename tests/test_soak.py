@@ -1,7 +1,7 @@
 """Load and faults: many runs in a row leak nothing, hang-ups at random points are cleaned up, dead search never hangs.
 
 The long versions are marked ``slow`` (``pytest -m slow``); the default run does short versions of
-the same tests. Servers run in this process (tests/_servers.py), so the process's sockets and file
+the same tests. Servers run in this process (tests/helpers/servers.py), so the process's sockets and file
 descriptors cover client and server alike. Measured figures are printed (``-s`` shows them).
 """
 
@@ -26,7 +26,7 @@ from knowledge_agg import KnowledgeAggregator
 from knowledge_agg.events import DoneEvent, ErrorEvent, StatusEvent, parse_event
 from knowledge_agg.settings import Settings
 
-from _server_fixtures import running_server
+from tests.helpers.corpus_server import running_server
 
 KEY = "BSAsoak-test-key"
 QUERIES = [

@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import Response
 
-from _servers import serve
-from conftest import shared_path
+from tests.helpers.servers import serve
+from tests.conftest import shared_path
 from knowledge_agg.models import Hit
 from knowledge_agg.providers.brave import BraveProvider, BraveQuotaExceeded
 from knowledge_agg.standin import Plan, brave_router, error_response

@@ -1,4 +1,14 @@
-"""knowledge_agg: a question in, a stream of knowledge out — results, sources, passages, a cited synthesis."""
+"""knowledge_agg: a question in, a stream of knowledge out — results, sources, passages, a cited synthesis.
+
+The public API is this module's ``__all__`` plus the public modules (names without a leading
+underscore) of the package and its subpackages.
+
+The rule for private modules: a module or package named ``_x`` is private to the package that
+holds it. Only modules inside that package (its subpackages included) import it; tests,
+benchmarks and other packages import public modules or ``__all__`` names. Whatever they need
+from a private module is re-exported by a public one or made public. ``tests/test_public_api.py``
+checks the rule over ``src/``, ``tests/`` and ``benchmarks/``.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +39,14 @@ from .events import (
     parse_event,
 )
 from .flags import FLAGS
+from .models import Document, Hit, Hits
 from .providers import SearchProvider
 from .run import Run
 from .settings import Settings
 
 if TYPE_CHECKING:
     from .batch import ask_many
-    from .server import launch
+    from .server import launch as launch
 
 #: The installed distribution's version; ``pyproject.toml`` is its one home.
 __version__ = version("knowledge-agg")
@@ -46,10 +57,12 @@ __all__ = [
     "Run",
     "Settings",
     "SearchProvider",
+    "Hit",
+    "Hits",
+    "Document",
     "FLAGS",
     "ask",
     "ask_many",
-    "launch",
     "parse_event",
     "Event",
     "StatusEvent",
@@ -84,3 +97,7 @@ def __getattr__(name: str) -> Any:
     except ImportError as exc:
         raise MissingDependency(f"{name}() needs an extra: pip install 'knowledge-agg[{extra}]'") from exc
     return getattr(imported, name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_OPTIONAL})

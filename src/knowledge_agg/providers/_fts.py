@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .._text import nearest_spelling
+from ..text import nearest_spelling
 from ..models import Document
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from .._text import sentence_spans, terms
+from ..text import sentence_spans, terms
 from ..models import Document, Hit, Hits
 from ..providers.local import LocalProvider
 

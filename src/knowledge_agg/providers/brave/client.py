@@ -29,10 +29,10 @@ from ._errors import (
     error_from_response,
     quota_message,
 )
-from ._parse import BraveResponse, hits_with_faq, parse_response
-from ._rate_limiter import shared_limiter
-from ._ratelimit import Quota, RateState, parse_rate_headers
-from ._retry import backoff_delay, reset_for, retry_after
+from .response import BraveResponse, hits_with_faq, parse_response
+from .rate_limiter import shared_limiter
+from .rate_headers import Quota, RateState, parse_rate_headers
+from .retry import backoff_delay, reset_for, retry_after
 from .protocol import PATHS, TOKEN_HEADER, Endpoint, encode, key_digest
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Mapping
 
-from ._ratelimit import RateState
+from .rate_headers import RateState
 
 __all__ = ["backoff_delay", "retry_after", "reset_for"]
 

@@ -1,4 +1,4 @@
-"""A small JSONL corpus and a running server over it, shared by the tests/test_server_*.py files."""
+"""A small JSONL corpus and a real server over it (product API and stand-in), shared by the server tests."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from knowledge_agg.server import create_app, split_options
 from knowledge_agg.settings import Settings
 
-from _servers import serve
+from tests.helpers.servers import serve
 
 DOCS: list[dict[str, str]] = [
     {

@@ -17,7 +17,7 @@ from knowledge_agg.models import Hit
 from knowledge_agg.server import launch
 from knowledge_agg.settings import Settings
 
-from ._quality_data import Article, Question, write_corpus
+from .quality_data import Article, Question, write_corpus
 from ._quality_eval import Outcome
 
 __all__ = ["run_over_http"]

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 
-from ._ratelimit import RateState
+from .rate_headers import RateState
 
 __all__ = ["RateLimiter", "shared_limiter"]
 

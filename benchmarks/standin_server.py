@@ -1,6 +1,6 @@
 """The benchmark's test bed: the 8001 app (Brave stand-in + pages) in its own process, with real-API latency.
 
-Run by :mod:`benchmarks.streaming` as ``python -m benchmarks._bench_server``; it prints
+Run by :mod:`benchmarks.streaming` as ``python -m benchmarks.standin_server``; it prints
 ``LISTENING <url>`` (then polls ``/health`` until it answers). Latency goes through the server's own error injection (the
 ``error_injection`` flag is on): a thin ASGI layer adds an ``X-Inject`` header with a
 ``search_latency`` drawn from a range per query, and a ``page_latency`` drawn per page read.
@@ -91,7 +91,7 @@ def _range(text: str) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the stand-in on a free loopback port until killed; print ``LISTENING <url>`` first."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks._bench_server")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.standin_server")
     parser.add_argument("--corpus", default="pydocs")
     parser.add_argument("--search-latency", type=_range, default=(0.25, 0.4), help="seconds lo,hi")
     parser.add_argument("--page-latency", type=_range, default=(0.1, 0.8), help="seconds lo,hi")
