@@ -8,6 +8,10 @@ holds it. Only modules inside that package (its subpackages included) import it;
 benchmarks and other packages import public modules or ``__all__`` names. Whatever they need
 from a private module is re-exported by a public one or made public. ``tests/test_public_api.py``
 checks the rule over ``src/``, ``tests/`` and ``benchmarks/``.
+
+``__all__`` holds what a default install can import, so ``from knowledge_agg import *`` always works;
+``launch`` needs the server extra and is reached by name (``knowledge_agg.launch``), which names the
+``pip install`` that is missing.
 """
 
 from __future__ import annotations
