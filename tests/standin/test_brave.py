@@ -1,12 +1,13 @@
-"""The Brave-compatible stand-in: Brave's contract over real HTTP, and the real client paced against it."""
+"""The Brave-compatible stand-in: Brave's contract (in process, and over real HTTP), and the real client paced against it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -88,11 +89,25 @@ def get(url: str, path: str = "/res/v1/web/search", token: str | None = KEY, **p
     return httpx.get(url + path, params=params, headers=headers)
 
 
-def test_web_response_has_the_real_schema() -> None:
+@contextlib.asynccontextmanager
+async def in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that calls ``app`` in this process (httpx's ASGI transport): the protocol, without a socket."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://standin.test") as client:
+        yield client
+
+
+async def aget(
+    client: httpx.AsyncClient, path: str = "/res/v1/web/search", token: str | None = KEY, **params: Any
+) -> httpx.Response:
+    headers = {"X-Subscription-Token": token} if token is not None else {}
+    return await client.get(path, params=params, headers=headers)
+
+
+async def test_web_response_has_the_real_schema() -> None:
     real = json.loads((BRAVE_FIXTURES / "web_hello_world.json").read_text())
     app, _ = make_app()
-    with serve(app) as url:
-        body = get(url, q="asyncio tasks", count=20, extra_snippets="true").json()
+    async with in_process(app) as client:
+        body = (await aget(client, q="asyncio tasks", count=20, extra_snippets="true")).json()
     assert set(body) >= {"query", "mixed", "type", "web"} and body["type"] == real["type"]
     assert shape(body["query"]) == shape(real["query"])
     assert set(body["web"]) == set(real["web"]) and body["web"]["type"] == real["web"]["type"]
@@ -102,11 +117,11 @@ def test_web_response_has_the_real_schema() -> None:
     assert body["web"]["results"][0]["extra_snippets"] == ["more about asyncio"]
 
 
-def test_news_response_has_the_real_schema() -> None:
+async def test_news_response_has_the_real_schema() -> None:
     real = json.loads((BRAVE_FIXTURES / "news_hello_world.json").read_text())
     app, _ = make_app()
-    with serve(app) as url:
-        body = get(url, "/res/v1/news/search", q="asyncio", count=30).json()
+    async with in_process(app) as client:
+        body = (await aget(client, "/res/v1/news/search", q="asyncio", count=30)).json()
     assert set(body) == set(real) and body["type"] == real["type"]
     assert shape(body["query"]) == shape(real["query"])
     assert len(body["results"]) == 30
@@ -124,26 +139,26 @@ def test_descriptions_highlight_and_escape_like_brave() -> None:
     assert result["meta_url"]["hostname"] == "127.0.0.1" and result["meta_url"]["path"] == "\u203a pages  \u203a doc-0"
 
 
-def test_token_rules() -> None:
+async def test_token_rules() -> None:
     app, _ = make_app(keys={KEY})
-    with serve(app) as url:
-        missing = get(url, token=None, q="x")
-        wrong = get(url, token="someone-else", q="x")
-        right = get(url, q="x")
+    async with in_process(app) as client:
+        missing = await aget(client, token=None, q="x")
+        wrong = await aget(client, token="someone-else", q="x")
+        right = await aget(client, q="x")
     assert missing.status_code == 422 and missing.json()["error"]["code"] == "VALIDATION"
     assert missing.json()["error"]["meta"]["errors"][0]["loc"] == ["header", "x-subscription-token"]
     assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "SUBSCRIPTION_TOKEN_INVALID"
     assert wrong.json()["type"] == "ErrorResponse" and right.status_code == 200
     open_app, _ = make_app()
-    with serve(open_app) as url:
-        assert get(url, token="any-non-empty-key", q="x").status_code == 200
+    async with in_process(open_app) as client:
+        assert (await aget(client, token="any-non-empty-key", q="x")).status_code == 200
 
 
-def test_parameter_validation_names_fields() -> None:
+async def test_parameter_validation_names_fields() -> None:
     app, _ = make_app()
-    with serve(app) as url:
-        response = get(url, q="x", count=21, offset=10, safesearch="high")
-        no_query = get(url, count=5)
+    async with in_process(app) as client:
+        response = await aget(client, q="x", count=21, offset=10, safesearch="high")
+        no_query = await aget(client, count=5)
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "VALIDATION" and error["status"] == 422
@@ -182,16 +197,16 @@ def test_gzip_through_the_servers_middleware() -> None:
     assert len(response.json()["web"]["results"]) == 20
 
 
-def test_guard_can_answer_instead() -> None:
+async def test_guard_can_answer_instead() -> None:
     async def forced_429(request: Request, endpoint: str) -> Response | None:
         if request.query_params.get("q") == "fail":
             return error_response(429, "RATE_LIMITED", "injected", headers={"X-RateLimit-Reset": "1"})
         return None
 
     app, _ = make_app(guard=forced_429)
-    with serve(app) as url:
-        assert get(url, q="fail").json()["error"]["detail"] == "injected"
-        assert get(url, q="ok").status_code == 200
+    async with in_process(app) as client:
+        assert (await aget(client, q="fail")).json()["error"]["detail"] == "injected"
+        assert (await aget(client, q="ok")).status_code == 200
 
 
 async def test_real_client_pages_and_quota_against_the_standin() -> None:
