@@ -17,8 +17,8 @@ from knowledge_agg.models import Hit
 from knowledge_agg.server import launch
 from knowledge_agg.settings import Settings
 
-from .quality_data import Article, Question, write_corpus
 from ._quality_eval import Outcome
+from .quality_data import Article, Question, write_corpus
 
 __all__ = ["run_over_http"]
 

@@ -23,8 +23,8 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from knowledge_agg.server import ServerSettings, create_app
-from knowledge_agg.standin import INJECT_HEADER, StandinSettings
 from knowledge_agg.settings import Settings
+from knowledge_agg.standin import INJECT_HEADER, StandinSettings
 
 __all__ = ["LatencyLayer", "main"]
 

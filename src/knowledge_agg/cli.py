@@ -79,7 +79,7 @@ def _settings_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _setting(name: str, *, server: bool = False) -> Callable[[str], Any]:
-    """An argparse ``type`` that reads a value as ``Settings`` (or ``ServerSettings``) does, so a refusal is argparse's one line."""
+    """An argparse ``type`` reading a value as ``Settings`` (or ``ServerSettings``) does: a refusal is argparse's one line."""
 
     def parse(text: str) -> Any:
         try:

@@ -10,7 +10,6 @@ from typing import Any
 
 from knowledge_agg.server import create_app, split_options
 from knowledge_agg.settings import Settings
-
 from tests.helpers.servers import serve
 
 DOCS: list[dict[str, str]] = [

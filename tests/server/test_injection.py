@@ -15,7 +15,6 @@ from knowledge_agg.aggregator import KnowledgeAggregator
 from knowledge_agg.events import parse_event
 from knowledge_agg.run import Run
 from knowledge_agg.settings import Settings
-
 from tests.helpers.corpus_server import running_server
 
 QUERY = "how do I cancel an asyncio task"

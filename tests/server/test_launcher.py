@@ -11,7 +11,6 @@ from httpx_sse import aconnect_sse
 
 from knowledge_agg.events import parse_event
 from knowledge_agg.server import LaunchHandle, PortInUse, create_app, launch
-
 from tests.helpers.corpus_server import corpus_settings, write_corpus
 from tests.helpers.servers import serve
 

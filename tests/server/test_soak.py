@@ -25,7 +25,6 @@ import pytest
 from knowledge_agg import KnowledgeAggregator
 from knowledge_agg.events import DoneEvent, ErrorEvent, StatusEvent, parse_event
 from knowledge_agg.settings import Settings
-
 from tests.helpers.corpus_server import running_server
 
 KEY = "BSAsoak-test-key"

@@ -11,7 +11,6 @@ from httpx_sse import connect_sse
 
 from knowledge_agg.events import DoneEvent, Event, StatusEvent, parse_event
 from knowledge_agg.run import Run
-
 from tests.helpers.corpus_server import DOCS, running_server
 
 

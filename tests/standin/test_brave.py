@@ -16,11 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import Response
 
-from tests.helpers.servers import serve
 from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg.models import Hit
 from knowledge_agg.providers.brave import BraveProvider, BraveQuotaExceeded
 from knowledge_agg.standin import Plan, brave_router, error_response
+from tests.helpers.servers import serve
 
 KEY = "BSAstandin-secret-key-42"
 WORDS = "asyncio tasks event loop coroutine futures streams queues locks".split()

@@ -11,9 +11,8 @@ import pytest
 
 from knowledge_agg.aggregator import KnowledgeAggregator
 from knowledge_agg.extract import extract_text
-from knowledge_agg.standin import excerpts
 from knowledge_agg.settings import Settings
-
+from knowledge_agg.standin import excerpts
 from tests.helpers.corpus_server import DOCS, running_server
 
 _TEXTS = {d["id"]: d["text"] for d in DOCS}

@@ -10,11 +10,11 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from ..text import nearest_spelling
 from ..models import Document
+from ..text import nearest_spelling
 
 __all__ = [
-    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "respell", "document_text", "file_lock",
+    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "respell", "document", "file_lock",
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.

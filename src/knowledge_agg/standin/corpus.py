@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from ..text import sentence_spans, terms
 from ..models import Document, Hit, Hits
 from ..providers.local import LocalProvider
+from ..text import sentence_spans, terms
 
 __all__ = ["StandinCorpus", "excerpts"]
 

@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-
 __all__ = [
     "INJECT_HEADER",
     "OFF_MESSAGE",

@@ -17,7 +17,6 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from tests.helpers.servers import serve
 from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg.providers.brave import (
     BraveAuthError,
@@ -33,6 +32,7 @@ from knowledge_agg.providers.brave import (
     BraveValidationError,
 )
 from knowledge_agg.settings import Settings
+from tests.helpers.servers import serve
 
 KEY = "BSAk3y-d0-not-leak-7f3a9c"
 LIMITS = {"X-RateLimit-Limit": "100, 2000", "X-RateLimit-Policy": "100;w=1, 2000;w=2592000"}

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from knowledge_agg.providers.brave import Quota
-from knowledge_agg.providers.brave.rate_limiter import RateLimiter, shared_limiter
 from knowledge_agg.providers.brave.rate_headers import Window, parse_rate_headers
+from knowledge_agg.providers.brave.rate_limiter import RateLimiter, shared_limiter
 from knowledge_agg.providers.brave.retry import reset_for, retry_after
 
 

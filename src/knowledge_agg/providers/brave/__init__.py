@@ -14,9 +14,9 @@ from ._errors import (
     BraveUnavailable,
     BraveValidationError,
 )
-from .response import BraveResponse, FaqAnswer, plain_text
-from .rate_headers import Quota
 from .client import BraveProvider
+from .rate_headers import Quota
+from .response import BraveResponse, FaqAnswer, plain_text
 
 __all__ = [
     "BraveProvider",

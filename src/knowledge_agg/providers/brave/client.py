@@ -29,11 +29,11 @@ from ._errors import (
     error_from_response,
     quota_message,
 )
-from .response import BraveResponse, hits_with_faq, parse_response
-from .rate_limiter import shared_limiter
-from .rate_headers import Quota, RateState, parse_rate_headers
-from .retry import backoff_delay, reset_for, retry_after
 from .protocol import PATHS, TOKEN_HEADER, Endpoint, encode, key_digest
+from .rate_headers import Quota, RateState, parse_rate_headers
+from .rate_limiter import shared_limiter
+from .response import BraveResponse, hits_with_faq, parse_response
+from .retry import backoff_delay, reset_for, retry_after
 
 if TYPE_CHECKING:
     from ...settings import Settings
