@@ -1,4 +1,4 @@
-"""``create_app``: the one FastAPI app of the 8001 server (DESIGN §5).
+"""``create_app``: the one FastAPI app of the 8001 server (docs/architecture.md#the-8001-server).
 
 It holds the aggregator over HTTP, the Brave-compatible stand-in and the ``/pages`` it points
 at, all answering from one corpus index, plus health, config, flags, metrics and error injection.
