@@ -81,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", choices=("auto", "local", "brave"), help="search provider (default: brave with a key, else local)")
-    parser.add_argument("--corpus", type=_corpus, help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
+    parser.add_argument(
+        "--corpus", type=_corpus, help="local corpus: 'pydocs', a folder of documents, or a .jsonl file"
+    )
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
 
 

@@ -71,7 +71,8 @@ def build(
             conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
             conn.execute("INSERT INTO words(words) VALUES('rebuild')")
             count = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
-            rows = {**meta, **(after() if after else {}), "schema": SCHEMA, "documents": str(count), "built_at": f"{time.time():.3f}"}
+            rows = {**meta, **(after() if after else {})}
+            rows.update(schema=SCHEMA, documents=str(count), built_at=f"{time.time():.3f}")
             conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", rows.items())
             conn.commit()
         os.replace(tmp, path)
