@@ -46,11 +46,11 @@ from knowledge_agg.events import (
     to_sse,
 )
 from knowledge_agg.providers.brave import BraveError, BraveProvider
-from knowledge_agg.providers.brave._parse import hits_with_faq, parse_response
+from knowledge_agg.providers.brave.response import hits_with_faq, parse_response
 from knowledge_agg.rank import split_passages
 
-from _server_fixtures import corpus_settings, running_server, write_corpus
-from _servers import serve
+from tests.helpers.corpus_server import corpus_settings, running_server, write_corpus
+from tests.helpers.servers import serve
 
 _SIXTY_WORDS = " ".join(
     ("how do asyncio tasks get cancelled when the event loop stops and what happens to the coroutines "

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from ._text import nearest_spelling, stem
+from .text import nearest_spelling, stem
 from .errors import QueryError
 from .models import Analysis
 
