@@ -123,6 +123,17 @@ async def test_flags_per_run(local: Settings) -> None:
     assert [e.type for e in buffered.events][-1] == "done" and buffered.synthesis is not None
 
 
+async def test_skipped_corpus_lines_are_a_recoverable_error_beside_the_results(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_text("\n".join([json.dumps(DOCS[0]), "{broken", json.dumps(DOCS[1])]), encoding="utf-8")
+    async with KnowledgeAggregator(Settings(provider="local", corpus=str(path))) as agg:
+        run = await agg.run("How do asynchronous generators work?")
+    (err,) = run.errors
+    assert (err.stage, err.kind, err.recoverable) == ("searching", "corpus_lines_skipped", True)
+    assert "1 line skipped; the first is line 2" in err.message
+    assert run.results and run.synthesis is not None and run.synthesis.points and run.partial
+
+
 async def test_no_relevant_sources_is_a_first_class_outcome(local: Settings) -> None:
     async with KnowledgeAggregator(local) as agg:
         run = await agg.run("quantum chromodynamics lattice")

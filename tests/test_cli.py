@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,31 @@ def test_a_missing_corpus_is_a_usage_error_naming_the_path(
     assert exited.value.code == 2 and captured.out == ""
     last = captured.err.splitlines()[-1]
     assert last.startswith("knowledge-agg ask: error: argument --corpus: ") and last.endswith(f"{missing} {refusal}")
+
+
+def test_no_answer_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    corpus = tmp_path / "notes.jsonl"
+    corpus.write_text(json.dumps({"id": "bread", "title": "Bread", "text": "Bread is flour, water and salt."}) + "\n")
+    assert main(["ask", "quantum chromodynamics", "--corpus", str(corpus)]) == 1
+    assert "No relevant sources" in capsys.readouterr().out
+    assert main(["ask", "how is bread made", "--corpus", str(corpus)]) == 0
+
+
+def test_a_failed_search_exits_1(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as closed:  # a loopback port that nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("BRAVE_API_KEY", "k")
+    monkeypatch.setenv("KNOWLEDGE_AGG_BRAVE_BASE_URL", url)
+    monkeypatch.setenv("KNOWLEDGE_AGG_BRAVE_MAX_RETRIES", "0")
+    assert main(["ask", QUESTION, "--provider", "brave", "--no-cache"]) == 1
+    assert "! searching" in capsys.readouterr().err
+
+
+def test_help_lists_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["ask", "--help"])
+    out = capsys.readouterr().out
+    assert exited.value.code == 0
+    statuses = re.findall(r"^\s+(\d+)\s+\w", out.split("exit status:")[1], re.M)
+    assert statuses == ["0", "1", "2", "130"]

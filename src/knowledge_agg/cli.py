@@ -30,7 +30,14 @@ from .settings import Settings, parse_setting, refusals
 if TYPE_CHECKING:
     from .server.settings import ServerSettings
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_STATUSES"]
+
+#: What ``knowledge-agg ask`` exits with (shown by ``knowledge-agg ask --help``).
+EXIT_STATUSES = """exit status:
+  0    answered: passages were found (and, with the synthesis flag on, summarised)
+  1    no answer: nothing relevant was found, or the search failed
+  2    usage error: a bad option, setting or flag, a refused query, a missing extra
+  130  interrupted (Ctrl-C)"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="knowledge-agg", description=__doc__)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    ask = sub.add_parser("ask", help="ask a question and watch the answer stream in")
+    ask = sub.add_parser(
+        "ask", help="ask a question and watch the answer stream in", epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ask.add_argument("query")
     ask.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
     _settings_options(ask)
@@ -74,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", choices=("auto", "local", "brave"), help="search provider (default: brave with a key, else local)")
-    parser.add_argument("--corpus", type=_corpus, help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
+    parser.add_argument(
+        "--corpus", type=_corpus, help="local corpus: 'pydocs', a folder of documents, or a .jsonl file"
+    )
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
 
 
@@ -125,13 +137,14 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 async def _stream(query: str, settings: Settings, write: Callable[[Event], None]) -> int:
-    status = 0
+    """Write each event as it arrives; the exit status (see ``EXIT_STATUSES``) says how the run ended."""
+    refused = answered = False
     async with KnowledgeAggregator(settings) as agg, agg.stream(query) as events:
         async for event in events:
             write(event)
-            if isinstance(event, ErrorEvent) and not event.recoverable:
-                status = 2
-    return status
+            refused = refused or (isinstance(event, ErrorEvent) and not event.recoverable)
+            answered = answered or isinstance(event, PassageEvent)
+    return 2 if refused else 0 if answered else 1
 
 
 def _write_ndjson(event: Event) -> None:

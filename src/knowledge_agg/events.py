@@ -1,4 +1,4 @@
-"""The typed events every face consumes (DESIGN §2), and their two wire formats."""
+"""The typed events every face consumes, and their two wire formats (docs/architecture.md#events)."""
 
 from __future__ import annotations
 

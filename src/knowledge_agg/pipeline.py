@@ -98,6 +98,8 @@ async def _stages(
                 yield rec.error("searching", item)
             else:
                 hits = item
+    for problem in hits.problems if isinstance(hits, Hits) else ():
+        yield rec.error("searching", problem)
     for hit in hits:
         result = rec.make(
             ResultEvent, rank=hit.rank, title=hit.title, url=hit.url, snippet=hit.snippet,
