@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import require
 from .frames import STAGES, events_frame
-from .run import Run
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
+
+    from .run import Run
 
 __all__ = ["plot_timeline", "plot_distributions"]
 

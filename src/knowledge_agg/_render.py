@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .events import ErrorEvent, PassageEvent, ResultEvent, SourceInfo
-from .run import Run
+
+if TYPE_CHECKING:
+    from .run import Run
 
 __all__ = [
     "cite_markdown",

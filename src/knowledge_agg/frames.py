@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,10 +28,11 @@ from .events import (
     StatusEvent,
     SynthesisEvent,
 )
-from .run import Run
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .run import Run
 
 __all__ = [
     "STAGES",
@@ -109,22 +110,16 @@ def parse_age(age: str | None, now: datetime | None = None) -> datetime | None:
     return (now or datetime.now(UTC)) - delta
 
 
-def _events(source: Run | Iterable[Event]) -> list[Event]:
-    return list(source.events) if isinstance(source, Run) else list(source)
+def _result_rows(run: Run, now: datetime | None) -> Iterator[dict[str, Any]]:
+    for e in run.results:
+        yield {
+            "seq": e.seq, "t_ms": e.t_ms, "rank": e.rank, "title": e.title, "url": e.url,
+            "domain": e.domain, "provider": e.provider, "snippet": e.snippet, "age": e.age,
+            "published": parse_age(e.age, now),
+        }
 
 
-def _result_rows(events: list[Event], now: datetime | None) -> Iterator[dict[str, Any]]:
-    for e in events:
-        if isinstance(e, ResultEvent):
-            yield {
-                "seq": e.seq, "t_ms": e.t_ms, "rank": e.rank, "title": e.title, "url": e.url,
-                "domain": e.domain, "provider": e.provider, "snippet": e.snippet, "age": e.age,
-                "published": parse_age(e.age, now),
-            }
-
-
-def _source_rows(events: list[Event]) -> Iterator[dict[str, Any]]:
-    run = Run("", events)
+def _source_rows(run: Run) -> Iterator[dict[str, Any]]:
     cited = {i for p in (run.synthesis.points if run.synthesis else []) for i in p.source_ids}
     for s in run.sources:
         yield {
@@ -133,14 +128,13 @@ def _source_rows(events: list[Event]) -> Iterator[dict[str, Any]]:
         }
 
 
-def _passage_rows(events: list[Event]) -> Iterator[dict[str, Any]]:
-    domains = {s.id: s.domain for s in Run("", events).sources}
-    for e in events:
-        if isinstance(e, PassageEvent):
-            yield {
-                "seq": e.seq, "t_ms": e.t_ms, "source_id": e.source_id, "domain": domains.get(e.source_id),
-                "url": e.url, "score": e.score, "words": len(e.text.split()), "text": e.text,
-            }
+def _passage_rows(run: Run) -> Iterator[dict[str, Any]]:
+    domains = {s.id: s.domain for s in run.sources}
+    for e in run.passages:
+        yield {
+            "seq": e.seq, "t_ms": e.t_ms, "source_id": e.source_id, "domain": domains.get(e.source_id),
+            "url": e.url, "score": e.score, "words": len(e.text.split()), "text": e.text,
+        }
 
 
 def _summary(e: Event) -> tuple[str | None, str]:
@@ -165,10 +159,10 @@ def _summary(e: Event) -> tuple[str | None, str]:
     return None, ""
 
 
-def _event_rows(events: list[Event]) -> Iterator[dict[str, Any]]:
+def _event_rows(run: Run) -> Iterator[dict[str, Any]]:
     # Events without a stage of their own are tagged with the stage in progress when they arrived.
     stage: str | None = None
-    for e in events:
+    for e in run.events:
         if isinstance(e, StatusEvent):
             stage = e.stage
         kind, summary = _summary(e)
@@ -189,15 +183,15 @@ def _metrics_row(run: Run, error: str | None = None) -> dict[str, Any]:
     }
 
 
-def _rows(kind: FrameKind, events: list[Event], now: datetime | None) -> Iterator[dict[str, Any]]:
+def _rows(kind: FrameKind, run: Run, now: datetime | None) -> Iterator[dict[str, Any]]:
     if kind == "results":
-        return _result_rows(events, now)
+        return _result_rows(run, now)
     if kind == "sources":
-        return _source_rows(events)
+        return _source_rows(run)
     if kind == "passages":
-        return _passage_rows(events)
+        return _passage_rows(run)
     if kind == "events":
-        return _event_rows(events)
+        return _event_rows(run)
     raise ValueError(f"unknown frame kind {kind!r}; choose one of {sorted(_SCHEMAS)}")
 
 
@@ -247,33 +241,33 @@ def frame(kind: FrameKind, runs: Sequence[Run], *, now: datetime | None = None) 
     pd = _pd()
     if kind == "metrics":
         return metrics_frame(runs)
-    rows = [{"query": run.query, **row} for run in runs for row in _rows(kind, _events(run), now)]
+    rows = [{"query": run.query, **row} for run in runs for row in _rows(kind, run, now)]
     return conform(pd.DataFrame(rows, columns=["query", *_SCHEMAS[kind]]), kind)
 
 
-def _single(kind: FrameKind, source: Run | Iterable[Event], now: datetime | None = None) -> pd.DataFrame:
-    rows = list(_rows(kind, _events(source), now))
+def _single(kind: FrameKind, run: Run, now: datetime | None = None) -> pd.DataFrame:
+    rows = list(_rows(kind, run, now))
     return conform(_pd().DataFrame(rows, columns=list(_SCHEMAS[kind])), kind)
 
 
-def results_frame(source: Run | Iterable[Event], *, now: datetime | None = None) -> pd.DataFrame:
+def results_frame(run: Run, *, now: datetime | None = None) -> pd.DataFrame:
     """Search hits in arrival order; ``published`` parses Brave's age (relative ages count back from ``now``)."""
-    return _single("results", source, now)
+    return _single("results", run, now)
 
 
-def sources_frame(source: Run | Iterable[Event]) -> pd.DataFrame:
+def sources_frame(run: Run) -> pd.DataFrame:
     """The chosen sources, with how many passages each gave and whether the synthesis cites it."""
-    return _single("sources", source)
+    return _single("sources", run)
 
 
-def passages_frame(source: Run | Iterable[Event]) -> pd.DataFrame:
+def passages_frame(run: Run) -> pd.DataFrame:
     """The ranked passages, with their source's domain and word count."""
-    return _single("passages", source)
+    return _single("passages", run)
 
 
-def events_frame(source: Run | Iterable[Event]) -> pd.DataFrame:
+def events_frame(run: Run) -> pd.DataFrame:
     """Every event as one row: when it came, its type, the stage it arrived in and a summary."""
-    return _single("events", source)
+    return _single("events", run)
 
 
 def metrics_frame(runs: Sequence[Run], errors: Sequence[str | None] | None = None) -> pd.DataFrame:

@@ -17,7 +17,6 @@ from pydantic import SecretStr
 
 from ...analyze import altered_terms
 from ...models import Hit, Hits
-from .. import Notify
 from ._cache import ResponseCache, key_digest
 from ._errors import (
     BraveAuthError,
@@ -37,6 +36,7 @@ from ._retry import backoff_delay, reset_for, retry_after
 
 if TYPE_CHECKING:
     from ...settings import Settings
+    from .. import Notify
 
 __all__ = ["BraveProvider", "DEFAULT_BASE_URL", "PAGE_SIZE", "MAX_PAGES"]
 
