@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from _servers import serve
 from knowledge_agg import KnowledgeAggregator, OptionError, ProviderError, Settings, ask
-from knowledge_agg.events import DoneEvent, ErrorEvent, StatusEvent
+from knowledge_agg.events import METRICS, TIMINGS, DoneEvent, ErrorEvent, StatusEvent
 from knowledge_agg.models import Hit
 from knowledge_agg.providers import Notify
 
@@ -72,7 +72,9 @@ async def test_events_arrive_in_pipeline_order_and_cite_real_text(local: Setting
         assert any(point.text in texts[ids[i].title] for i in point.source_ids)
     assert re.search(r"\[\d+\]", run.synthesis.text)
     m = run.metrics
-    assert m["first_status_ms"] <= m["first_result_ms"] <= m["source_select_ms"] <= m["total_ms"]
+    assert tuple(m) == METRICS
+    timings = [m[k] for k in TIMINGS]  # every stage was reached, in order
+    assert None not in timings and timings == sorted(timings)
     assert (m["results"], m["sources"], m["passages"], m["errors"]) == (
         len(run.results), len(run.sources), len(run.passages), 0)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import require
-from .frames import STAGES, events_frame
+from .events import STAGES
+from .frames import events_frame
 
 if TYPE_CHECKING:
     import pandas as pd

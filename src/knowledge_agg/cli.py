@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
+from ._render import metrics_line
 from .aggregator import KnowledgeAggregator
 from .errors import KnowledgeAggError, MissingDependency
 from .events import (
@@ -151,28 +152,12 @@ class _TextWriter:
             where = f" {event.url}" if event.url else ""
             print(f"! {event.stage} {event.kind}{where}: {event.message}", file=sys.stderr)
         elif isinstance(event, DoneEvent):
-            print("\n" + _timings(event), file=self.out)
+            print("\n" + metrics_line(event.metrics) + (" · partial" if event.partial else ""), file=self.out)
         self.out.flush()
 
     def _wrap(self, text: str, indent: int, lines: int) -> str:
         pad = " " * indent
         return textwrap.fill(" ".join(text.split()), self.width, initial_indent=pad, subsequent_indent=pad, max_lines=lines)
-
-
-def _timings(done: DoneEvent) -> str:
-    m = done.metrics
-
-    def ms(key: str) -> str:
-        return "-" if m.get(key) is None else f"{m[key]:.0f} ms" if m[key] >= 10 else f"{m[key]:.1f} ms"
-
-    line = (
-        f"first status {ms('first_status_ms')} | first result {ms('first_result_ms')} | "
-        f"sources {ms('source_select_ms')} | total {ms('total_ms')} | "
-        f"{m['results']} results, {m['sources']} sources, {m['passages']} passages, {m['errors']} errors"
-    )
-    if m.get("peak_memory_bytes") is not None:
-        line += f" | peak {m['peak_memory_bytes'] / 1e6:.2f} MB"
-    return line + (" | partial" if done.partial else "")
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -18,6 +18,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import require
 from .events import (
+    COUNTS,
+    METRICS,
+    PEAK_MEMORY,
+    STAGES,
+    TIMINGS,
     AnalysisEvent,
     DoneEvent,
     ErrorEvent,
@@ -35,7 +40,6 @@ if TYPE_CHECKING:
     from .run import Run
 
 __all__ = [
-    "STAGES",
     "FrameKind",
     "parse_age",
     "frame",
@@ -50,9 +54,6 @@ __all__ = [
 ]
 
 FrameKind = Literal["results", "sources", "passages", "events", "metrics"]
-STAGES = ("started", "analyzing", "searching", "selecting", "fetching", "extracting", "ranking", "synthesizing", "done")
-_METRICS = ("first_status_ms", "first_result_ms", "source_select_ms", "total_ms")
-_COUNTS = ("peak_memory_bytes", "results", "sources", "passages", "errors")
 
 # Column → dtype name; "stage" is an ordered category over STAGES, "utc" a UTC datetime.
 _SCHEMAS: dict[str, dict[str, str]] = {
@@ -74,7 +75,7 @@ _SCHEMAS: dict[str, dict[str, str]] = {
         "summary": "string", "progress": "float64", "url": "string", "recoverable": "boolean",
     },
     "metrics": {
-        "partial": "boolean", **{m: "float64" for m in _METRICS}, **{c: "Int64" for c in _COUNTS},
+        "partial": "boolean", **{t: "float64" for t in TIMINGS}, PEAK_MEMORY: "Int64", **{c: "Int64" for c in COUNTS},
         "error": "string",
     },
 }
@@ -179,7 +180,7 @@ def _metrics_row(run: Run, error: str | None = None) -> dict[str, Any]:
     metrics = run.metrics
     fatal = next((e.message for e in run.errors if not e.recoverable), None)
     return {
-        "partial": run.partial, **{k: metrics.get(k) for k in _METRICS + _COUNTS}, "error": error or fatal,
+        "partial": run.partial, **{k: metrics.get(k) for k in METRICS}, "error": error or fatal,
     }
 
 
