@@ -7,7 +7,7 @@ import asyncio
 import sys
 import textwrap
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 
 from pydantic import ValidationError
 
@@ -26,7 +26,7 @@ from .events import (
     to_ndjson,
     to_sse,
 )
-from .settings import Settings
+from .settings import Settings, setting_default
 
 __all__ = ["main"]
 
@@ -56,15 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("query")
     ask.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
     _settings_options(ask)
-    ask.add_argument("--max-sources", type=int, help="sources to read (default 5)")
-    ask.add_argument("--max-passages", type=int, help="passages to keep (default 8)")
-    ask.add_argument("--max-words", type=int, help="word budget of the synthesis (default 120)")
+    ask.add_argument("--max-sources", type=int, help=_help("max_sources", "sources to read"))
+    ask.add_argument("--max-passages", type=int, help=_help("max_passages", "passages to keep"))
+    ask.add_argument("--max-words", type=int, help=_help("max_words", "word budget of the synthesis"))
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
     ask.set_defaults(func=_ask)
 
     serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8001; 0 picks a free one)")
+    serve.add_argument("--host", help=_help("host", "address to bind"))
+    serve.add_argument("--port", type=int, help=_help("port", "port to listen on, 0 picks a free one"))
     serve.add_argument("--dev", action="store_true", help="development mode: flag changes and error injection")
     _settings_options(serve)
     serve.set_defaults(func=_serve)
@@ -72,9 +72,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--provider", choices=("auto", "local", "brave"), help="search provider (default: brave with a key, else local)")
-    parser.add_argument("--corpus", help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
+    parser.add_argument(
+        "--provider", choices=get_args(Settings.model_fields["provider"].annotation),
+        help=_help("provider", "search provider ('auto': brave with a key, else local)"),
+    )
+    parser.add_argument("--corpus", help=_help("corpus", "local corpus: " + str(Settings.model_fields["corpus"].description)))
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
+
+
+def _help(setting: str, text: str) -> str:
+    """An option's help text, with its default read from ``Settings`` (where the default lives)."""
+    return f"{text} (default {setting_default(setting)})"
 
 
 def _settings(args: argparse.Namespace) -> Settings:

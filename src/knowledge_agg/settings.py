@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .errors import OptionError
 from .flags import resolve_flags
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "setting_default"]
 
 
 class Settings(BaseSettings):
@@ -125,3 +125,8 @@ class Settings(BaseSettings):
         data["brave_api_key_set"] = self.brave_api_key is not None
         data["standin_keys_set"] = len(self.standin_keys)
         return data
+
+
+def setting_default(name: str) -> Any:
+    """The default of setting ``name``, for signatures and help texts that would otherwise restate it."""
+    return Settings.model_fields[name].get_default(call_default_factory=True)

@@ -18,7 +18,7 @@ import httpx
 import uvicorn
 
 from ..errors import KnowledgeAggError
-from ..settings import Settings
+from ..settings import Settings, setting_default
 from ._state import SERVICE
 from .app import create_app
 
@@ -90,7 +90,11 @@ _LOCK = threading.Lock()
 
 
 def launch(
-    port: int = 8001, *, host: str = "127.0.0.1", settings: Settings | None = None, **options: Any
+    port: int = setting_default("port"),
+    *,
+    host: str = setting_default("host"),
+    settings: Settings | None = None,
+    **options: Any,
 ) -> LaunchHandle:
     """Run the server in a background thread and return once ``/health`` answers.
 

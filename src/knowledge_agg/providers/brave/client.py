@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from ...analyze import altered_terms
 from ...models import Hit, Hits
+from ...settings import setting_default
 from ._cache import ResponseCache, key_digest
 from ._errors import (
     BraveAuthError,
@@ -38,11 +39,10 @@ if TYPE_CHECKING:
     from ...settings import Settings
     from .. import Notify
 
-__all__ = ["BraveProvider", "DEFAULT_BASE_URL", "PAGE_SIZE", "MAX_PAGES"]
+__all__ = ["BraveProvider", "PAGE_SIZE", "MAX_PAGES"]
 
 logger = logging.getLogger("knowledge_agg.providers.brave")
 
-DEFAULT_BASE_URL = "https://api.search.brave.com"
 _PATHS: dict[Endpoint, str] = {"web": "/res/v1/web/search", "news": "/res/v1/news/search"}
 PAGE_SIZE, MAX_PAGES = 20, 10
 
@@ -56,14 +56,14 @@ class BraveProvider:
         self,
         api_key: str | SecretStr,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        rate_limit: float = 1.0,
-        max_retries: int = 3,
-        timeout: float = 10.0,
-        search_timeout: float = 30.0,
+        base_url: str = setting_default("brave_base_url"),
+        rate_limit: float = setting_default("brave_rate_limit"),
+        max_retries: int = setting_default("brave_max_retries"),
+        timeout: float = setting_default("brave_timeout"),
+        search_timeout: float = setting_default("search_timeout"),
         cache_dir: Path | None = None,
-        cache_ttl: float = 86400.0,
-        extra_snippets: bool = False,
+        cache_ttl: float = setting_default("brave_cache_ttl"),
+        extra_snippets: bool = setting_default("brave_extra_snippets"),
         retry_backoff: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
