@@ -13,7 +13,7 @@ from .errors import QueryError
 from .models import Analysis
 
 __all__ = [
-    "analyze", "respell", "read_as", "altered_terms", "clean", "tokenize", "key_terms",
+    "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms",
     "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
 ]
 
@@ -82,11 +82,6 @@ def clean(text: str) -> str:
         ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or unicodedata.category(ch) in ("Co", "Cn") else " "
         for ch in text
     )
-
-
-def tokenize(text: str) -> list[str]:
-    """The lower-cased word tokens of ``text`` after :func:`clean` (key terms are drawn from these)."""
-    return _TOKEN.findall(clean(text).lower())
 
 
 def key_terms(text: str) -> tuple[str, ...]:

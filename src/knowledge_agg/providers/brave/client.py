@@ -87,8 +87,6 @@ class BraveProvider:
         self._client: httpx.AsyncClient | None = None
         #: The monthly quota from the last response's headers (``str()`` reads "1,965 of 2,000 left this month").
         self.quota: Quota | None = None
-        #: The last page parsed, for its altered query and FAQ answers.
-        self.last_response: BraveResponse | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BraveProvider:
@@ -165,9 +163,7 @@ class BraveProvider:
         offset = int(params.get("offset") or 0)
         count = int(params.get("count") or PAGE_SIZE)
         body = await self._get(endpoint, items, notify)
-        response = parse_response(endpoint, body, first_rank=offset * count + 1)
-        self.last_response = response
-        return response
+        return parse_response(endpoint, body, first_rank=offset * count + 1)
 
     async def _get(self, endpoint: Endpoint, items: list[tuple[str, str]], notify: Notify | None) -> Any:
         """The JSON body for one request: from the cache, or fetched with pacing and bounded retries."""
