@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -16,11 +17,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from _servers import serve
 from knowledge_agg import KnowledgeAggregator, OptionError, ProviderError, Settings, ask
 from knowledge_agg.events import METRICS, TIMINGS, DoneEvent, ErrorEvent, StatusEvent
 from knowledge_agg.models import Hit
 from knowledge_agg.providers import Notify
+
+from _servers import serve
 
 DOCS = [
     {
@@ -59,7 +61,7 @@ async def test_events_arrive_in_pipeline_order_and_cite_real_text(local: Setting
     types = [e.type for e in run.events]
     assert types[0] == "status" and types[-1] == "done"
     assert [e.seq for e in run.events] == list(range(len(run.events)))
-    assert all(a.t_ms <= b.t_ms for a, b in zip(run.events, run.events[1:]))
+    assert all(a.t_ms <= b.t_ms for a, b in itertools.pairwise(run.events))
     order = [types.index(t) for t in ("analysis", "result", "sources", "passage", "synthesis", "done")]
     assert order == sorted(order)
     assert run.results[0].title == "Asynchronous generators"

@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from knowledge_agg._text import nearest_spelling
 from knowledge_agg.analyze import (
-    MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, altered_terms, analyze, clean, read_as, respell,
+    MAX_SEARCH_CHARS,
+    MAX_SEARCH_WORDS,
+    altered_terms,
+    analyze,
+    clean,
+    read_as,
+    respell,
 )
 from knowledge_agg.errors import QueryError
 
@@ -111,7 +117,7 @@ def test_empty_query_is_refused(query: str) -> None:
 
 
 def test_oversized_query_is_refused_with_the_limit() -> None:
-    with pytest.raises(QueryError, match="10,000 characters.*limit is 4,000"):
+    with pytest.raises(QueryError, match=r"10,000 characters.*limit is 4,000"):
         analyze("a" * 10_000)
     assert analyze("a " * 2_000, max_chars=4_000).kind == "keywords"
 

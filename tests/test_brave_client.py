@@ -17,8 +17,6 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from _servers import serve
-from conftest import shared_path
 from knowledge_agg.providers.brave import (
     BraveAuthError,
     BraveError,
@@ -33,6 +31,9 @@ from knowledge_agg.providers.brave import (
     BraveValidationError,
 )
 from knowledge_agg.settings import Settings
+
+from _servers import serve
+from conftest import shared_path
 
 KEY = "BSAk3y-d0-not-leak-7f3a9c"
 LIMITS = {"X-RateLimit-Limit": "100, 2000", "X-RateLimit-Policy": "100;w=1, 2000;w=2592000"}

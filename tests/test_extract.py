@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.extraction import score_extraction, shingle_match
-from conftest import shared_path
 from knowledge_agg.extract import ChallengePageError, cross_check, extract_text
+
+from conftest import shared_path
 
 ARTICLE = """<!doctype html><html><head><title>Async generators</title></head><body>
 <nav><a href="/">Home</a> <a href="/blog">Blog</a> <a href="/about">About us</a></nav>

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import shared_path
 
 from knowledge_agg import frames
 from knowledge_agg.events import (
@@ -27,6 +26,8 @@ from knowledge_agg.events import (
     SynthesisPoint,
 )
 from knowledge_agg.run import Run
+
+from conftest import shared_path
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -141,7 +142,7 @@ def test_empty_run_gives_typed_empty_frames() -> None:
 def test_batch_frame_has_query_column_and_one_metrics_row_per_run(run: Run) -> None:
     other = Run("second question", _events()[:8])
     df = frames.frame("results", [run, other], now=NOW)
-    assert list(df.columns)[0] == "query"
+    assert df.columns[0] == "query"
     assert df.groupby("query", observed=True).size().to_dict() == {run.query: 3, "second question": 3}
     metrics = frames.metrics_frame([run, other], [None, "ConnectError: refused"])
     assert list(metrics["query"]) == [run.query, "second question"]

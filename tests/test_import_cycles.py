@@ -64,7 +64,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     def visit(node: str, path: list[str]) -> list[str] | None:
         for target in sorted(graph[node]):
             if target in path:
-                return path[path.index(target):] + [target]
+                return [*path[path.index(target):], target]
             if target not in done:
                 found = visit(target, [*path, target])
                 if found:

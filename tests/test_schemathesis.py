@@ -19,7 +19,8 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings as hsettings
+from hypothesis import HealthCheck
+from hypothesis import settings as hsettings
 from schemathesis.checks import allow_header_conformance, negative_data_rejection, positive_data_acceptance
 
 from knowledge_agg.server import create_app

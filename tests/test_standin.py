@@ -15,11 +15,12 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import Response
 
-from _servers import serve
-from conftest import shared_path
 from knowledge_agg.models import Hit
 from knowledge_agg.providers.brave import BraveProvider, BraveQuotaExceeded
 from knowledge_agg.server.standin import Plan, brave_router, error_response
+
+from _servers import serve
+from conftest import shared_path
 
 KEY = "BSAstandin-secret-key-42"
 WORDS = "asyncio tasks event loop coroutine futures streams queues locks".split()

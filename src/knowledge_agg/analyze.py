@@ -155,7 +155,7 @@ def altered_terms(typed: str, altered: str) -> dict[str, str]:
     dropped = [t for t in before if t not in after]
     added = [t for t in after if t not in before]
     if len(before) == len(after):
-        return {b: a for b, a in zip(before, after) if b != a}
+        return {b: a for b, a in zip(before, after, strict=True) if b != a}
     pairs = {t: nearest_spelling(t, added) for t in dropped}
     return {t: a for t, a in pairs.items() if a is not None}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -164,16 +164,9 @@ class DoneEvent(_Base):
     metrics: dict[str, Any]
 
 
-Event = Union[
-    StatusEvent,
-    AnalysisEvent,
-    ResultEvent,
-    SourcesEvent,
-    PassageEvent,
-    SynthesisEvent,
-    ErrorEvent,
-    DoneEvent,
-]
+Event = (
+    StatusEvent | AnalysisEvent | ResultEvent | SourcesEvent | PassageEvent | SynthesisEvent | ErrorEvent | DoneEvent
+)
 #: ``Event`` discriminated by its ``type`` field, for validating wire data.
 AnyEvent = Annotated[Event, Field(discriminator="type")]
 

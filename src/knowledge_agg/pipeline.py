@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from typing import Any
 
-from ._recorder import PROGRESS, Recorder
 from . import semantic
+from ._recorder import PROGRESS, Recorder
 from .analyze import analyze, read_as, respell
 from .errors import KnowledgeAggError
 from .events import (

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from ._text import terms
-from .rank import query_terms
 from .models import Analysis, Hit, Source
+from .rank import query_terms
 from .semantic import Closeness
 from .urls import domain_of, normalize_url
 
@@ -95,7 +95,7 @@ def select_sources(
             seen.add(key)
             distinct.append(hit)
     scored: list[tuple[float, int, Hit, list[str], list[str], float | None]] = []
-    for order, (hit, meaning) in enumerate(zip(distinct, _meanings(distinct, analysis.query, closeness))):
+    for order, (hit, meaning) in enumerate(zip(distinct, _meanings(distinct, analysis.query, closeness), strict=True)):
         score, title, snippet = _score(hit, query, idf)
         if meaning is not None:
             score += _MEANING_WEIGHT * meaning

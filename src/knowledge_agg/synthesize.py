@@ -58,9 +58,13 @@ _MONTHS = frozenset(
 )
 _DATE_WORDS = frozenset("century centuries decade bc ad bce ce".split())
 _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("number", re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|often|fast)\b|\bwhat (percent|percentage|number|amount|size)\b")),
+    ("number", re.compile(
+        r"\bhow (many|much|long|old|far|large|big|tall|high|often|fast)\b|\bwhat (percent|percentage|number|amount|size)\b"
+    )),
     ("date", re.compile(r"\bwhen\b|\b(what|which) (year|years|century|decade|date|day|month|time|period|era)\b|\bwhat time\b")),
-    ("person", re.compile(r"\bwho(m|se)?\b|\b(what|which) (person|people|man|woman|group|company|organization|team|king|emperor|president)\b")),
+    ("person", re.compile(
+        r"\bwho(m|se)?\b|\b(what|which) (person|people|man|woman|group|company|organization|team|king|emperor|president)\b"
+    )),
     ("place", re.compile(r"\bwhere\b|\b(what|which) (country|city|state|region|place|continent|river|island|location|area)\b")),
 )
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]*")

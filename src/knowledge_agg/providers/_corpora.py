@@ -102,9 +102,9 @@ class Corpus:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for file in sorted(files):
                 path = Path(folder, file)
-                if not file.startswith(".") and path.suffix.lower() in SUFFIXES and path.is_file():
-                    if path.stat().st_size <= _MAX_FILE_BYTES:
-                        found.append(path)
+                wanted = not file.startswith(".") and path.suffix.lower() in SUFFIXES and path.is_file()
+                if wanted and path.stat().st_size <= _MAX_FILE_BYTES:
+                    found.append(path)
         return found
 
 

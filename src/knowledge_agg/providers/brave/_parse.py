@@ -62,10 +62,7 @@ def parse_response(endpoint: Endpoint, data: object, *, first_rank: int = 1) -> 
     """Parse a web or news response body; results without a usable URL are skipped, unknown fields ignored."""
     body: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
     query = _mapping(body.get("query"))
-    if endpoint == "web":
-        results = _mapping(body.get("web")).get("results")
-    else:
-        results = body.get("results")
+    results = _mapping(body.get("web")).get("results") if endpoint == "web" else body.get("results")
     hits: list[Hit] = []
     for item in results if isinstance(results, list) else ():
         hit = _hit(_mapping(item), first_rank + len(hits))

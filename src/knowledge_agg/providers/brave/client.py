@@ -29,9 +29,9 @@ from ._errors import (
     error_from_response,
     quota_message,
 )
+from ._limiter import shared_limiter
 from ._params import Endpoint, encode
 from ._parse import BraveResponse, hits_with_faq, parse_response
-from ._limiter import shared_limiter
 from ._ratelimit import Quota, RateState, parse_rate_headers
 from ._retry import backoff_delay, reset_for, retry_after
 
