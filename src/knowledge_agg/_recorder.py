@@ -51,5 +51,9 @@ class Recorder:
     def done(self, peak: int | None) -> Event:
         """The closing event: its metrics, and ``partial`` when any error was reported."""
         self.marks["total_ms"] = self.ms()
-        metrics: dict[str, Any] = {**{timing: self.marks.get(timing) for timing in TIMINGS}, PEAK_MEMORY: peak, **self.counts}
+        metrics: dict[str, Any] = {
+            **{timing: self.marks.get(timing) for timing in TIMINGS},
+            PEAK_MEMORY: peak,
+            **{count: self.counts[count] for count in COUNTS},
+        }
         return self.make(DoneEvent, partial=self.counts["errors"] > 0, metrics=metrics)

@@ -72,7 +72,7 @@ class KnowledgeAggregator:
 
     async def aclose(self) -> None:
         """Close every provider and HTTP client this aggregator opened."""
-        owned = [*self._providers.values(), *self._fetchers.values()]
+        owned: list[SearchProvider | Fetcher] = [*self._providers.values(), *self._fetchers.values()]
         self._providers.clear()
         self._fetchers.clear()
         await asyncio.gather(*(o.aclose() for o in owned), return_exceptions=True)

@@ -83,7 +83,7 @@ class Batch:
         return f"<div>{escape(repr(self))}</div><table><thead>{head}</thead><tbody>{rows}</tbody></table>"
 
 
-def _query_list(queries: Iterable[str] | Any, column: str | None) -> list[str | None]:
+def _query_list(queries: Any, column: str | None) -> list[str | None]:
     """The questions from a list, a Series, or a DataFrame (its ``column``, or its only column); ``None`` if missing."""
     columns = getattr(queries, "columns", None)
     if columns is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -215,7 +215,8 @@ def _cast(values: pd.Series, dtype: str) -> pd.Series:
         if dtype == "stage":
             return text.astype(pd.CategoricalDtype(STAGES, ordered=True))
         return text.astype("category") if dtype == "category" else text
-    convert = {"boolean": _to_bool, "Int64": lambda v: int(float(v)), "float64": float}[dtype]
+    converters: dict[str, Callable[[Any], Any]] = {"boolean": _to_bool, "Int64": lambda v: int(float(v)), "float64": float}
+    convert = converters[dtype]
     converted = [None if _missing(v) else convert(v) for v in values]
     return pd.Series(pd.array(converted, dtype=dtype), index=values.index, name=values.name)
 

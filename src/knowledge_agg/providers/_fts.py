@@ -72,7 +72,7 @@ def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> in
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return count
+    return int(count)
 
 
 def read_meta(path: Path) -> dict[str, str] | None:

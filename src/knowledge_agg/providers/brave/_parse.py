@@ -115,7 +115,7 @@ def _faq(section: Mapping[str, Any]) -> list[FaqAnswer]:
         entry = _mapping(item)
         question, answer = plain_text(entry.get("question")), plain_text(entry.get("answer"))
         if question and answer:
-            url = entry.get("url") if isinstance(entry.get("url"), str) else ""
+            url = entry["url"] if isinstance(entry.get("url"), str) else ""
             answers.append(FaqAnswer(question, answer, plain_text(entry.get("title")), url))
     return answers
 

@@ -197,7 +197,7 @@ class BraveProvider:
         """Send one request and return its JSON body, or raise the typed error it amounts to."""
         headers = {"X-Subscription-Token": self._key.get_secret_value()}
         try:
-            response = await self._http().get(_PATHS[endpoint], params=items, headers=headers)
+            response = await self._http().get(_PATHS[endpoint], params=tuple(items), headers=headers)
         except httpx.TimeoutException:
             raise BraveUnavailable(f"Brave did not answer within {self._timeout:g} s", kind="timeout",
                                    retryable=True) from None
