@@ -141,7 +141,7 @@ async def answer(request: Request, body: RunRequest) -> Any:
     finally:
         await slot.close()
     return AnswerResponse(
-        query=run.query, events=run.events, synthesis=run.synthesis, sources=run.sources,  # type: ignore[arg-type]
+        query=run.query, events=run.events, synthesis=run.synthesis, sources=run.sources,
         metrics=run.metrics, partial=run.partial,
     )
 

@@ -62,7 +62,7 @@ class InjectionConfig(BaseModel):
     page_failure_rate: float = Field(0.0, ge=0, le=1, description="share of pages that fail (chosen by page id)")
     page_fail_ids: list[str] = Field(default_factory=list, description="page ids that always fail")
     page_faults: list[PageFault] = Field(
-        default_factory=lambda: ["500"], min_length=1, description="how a failing page fails (one per page id)"
+        default_factory=lambda: list[PageFault](["500"]), min_length=1, description="how a failing page fails (one per page id)"
     )
     page_latency: float = Field(0.0, ge=0, le=120, description="seconds added to every page")
     page_timeout: float = Field(60.0, ge=0, le=600, description="how long a 'timeout' page hangs")

@@ -140,10 +140,10 @@ def brave_router(
             return error_response(422, "SUBSCRIPTION_TOKEN_INVALID", "The provided subscription token is invalid.",
                                   {"component": "authentication"})
         items = request.query_params.multi_items()
-        found = problems(endpoint, items)
-        if found:
+        refusals = problems(endpoint, items)
+        if refusals:
             return _validation_error([
-                {"type": p.type, "loc": ["query", p.param], "msg": p.message, "input": p.input} for p in found
+                {"type": p.type, "loc": ["query", p.param], "msg": p.message, "input": p.input} for p in refusals
             ])
         if guard is not None and (override := await guard(request, endpoint)) is not None:
             return override
