@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg.providers.brave import (
     BraveAuthError,
     BraveError,
@@ -33,7 +34,6 @@ from knowledge_agg.providers.brave import (
 from knowledge_agg.settings import Settings
 
 from _servers import serve
-from conftest import shared_path
 
 KEY = "BSAk3y-d0-not-leak-7f3a9c"
 LIMITS = {"X-RateLimit-Limit": "100, 2000", "X-RateLimit-Policy": "100;w=1, 2000;w=2592000"}
@@ -123,7 +123,7 @@ async def expect(error_type: type[BaseException], prov: BraveProvider, **params:
 
 
 async def test_fixture_through_http_with_brave_headers(script_server: Any) -> None:
-    data = json.loads(shared_path("fixtures", "brave", "web_hello_world.json").read_text())
+    data = json.loads((BRAVE_FIXTURES / "web_hello_world.json").read_text())
     script, url = script_server(Reply(body=data, headers={**LIMITS, "X-RateLimit-Remaining": "99, 1965",
                                                           "X-RateLimit-Reset": "1, 1398406"}))
     prov = provider(url)
@@ -285,7 +285,7 @@ async def test_html_403_page_from_a_proxy(script_server: Any) -> None:
 
 
 async def test_gzip_responses_are_decoded(script_server: Any) -> None:
-    data = json.loads(shared_path("fixtures", "brave", "news_hello_world.json").read_text())
+    data = json.loads((BRAVE_FIXTURES / "news_hello_world.json").read_text())
     _, url = script_server(Reply(body=data, gzip=True))
     prov = provider(url)
     try:

@@ -15,12 +15,12 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import Response
 
+from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg.models import Hit
 from knowledge_agg.providers.brave import BraveProvider, BraveQuotaExceeded
 from knowledge_agg.server.standin import Plan, brave_router, error_response
 
 from _servers import serve
-from conftest import shared_path
 
 KEY = "BSAstandin-secret-key-42"
 WORDS = "asyncio tasks event loop coroutine futures streams queues locks".split()
@@ -90,7 +90,7 @@ def get(url: str, path: str = "/res/v1/web/search", token: str | None = KEY, **p
 
 
 def test_web_response_has_the_real_schema() -> None:
-    real = json.loads(shared_path("fixtures", "brave", "web_hello_world.json").read_text())
+    real = json.loads((BRAVE_FIXTURES / "web_hello_world.json").read_text())
     app, _ = make_app()
     with serve(app) as url:
         body = get(url, q="asyncio tasks", count=20, extra_snippets="true").json()
@@ -104,7 +104,7 @@ def test_web_response_has_the_real_schema() -> None:
 
 
 def test_news_response_has_the_real_schema() -> None:
-    real = json.loads(shared_path("fixtures", "brave", "news_hello_world.json").read_text())
+    real = json.loads((BRAVE_FIXTURES / "news_hello_world.json").read_text())
     app, _ = make_app()
     with serve(app) as url:
         body = get(url, "/res/v1/news/search", q="asyncio", count=30).json()

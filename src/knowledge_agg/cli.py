@@ -26,7 +26,7 @@ from .events import (
     to_ndjson,
     to_sse,
 )
-from .settings import Settings, setting_default
+from .settings import Settings, parse_setting, refusals, setting_default
 
 __all__ = ["main"]
 
@@ -40,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"knowledge-agg: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:  # a bad KNOWLEDGE_AGG_* variable: say which, without a traceback
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-        print(f"knowledge-agg: invalid setting ({problems}); check the KNOWLEDGE_AGG_* environment variables",
+        print(f"knowledge-agg: invalid setting ({refusals(exc)}); check the KNOWLEDGE_AGG_* environment variables",
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -56,15 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("query")
     ask.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
     _settings_options(ask)
-    ask.add_argument("--max-sources", type=int, help=_help("max_sources", "sources to read"))
-    ask.add_argument("--max-passages", type=int, help=_help("max_passages", "passages to keep"))
-    ask.add_argument("--max-words", type=int, help=_help("max_words", "word budget of the synthesis"))
+    ask.add_argument("--max-sources", type=_setting("max_sources"), help=_help("max_sources", "sources to read"))
+    ask.add_argument("--max-passages", type=_setting("max_passages"), help=_help("max_passages", "passages to keep"))
+    ask.add_argument("--max-words", type=_setting("max_words"), help=_help("max_words", "word budget of the synthesis"))
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
     ask.set_defaults(func=_ask)
 
     serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)")
     serve.add_argument("--host", help=_help("host", "address to bind"))
-    serve.add_argument("--port", type=int, help=_help("port", "port to listen on, 0 picks a free one"))
+    serve.add_argument("--port", type=_setting("port"), help=_help("port", "port to listen on, 0 picks a free one"))
     serve.add_argument("--dev", action="store_true", help="development mode: flag changes and error injection")
     _settings_options(serve)
     serve.set_defaults(func=_serve)
@@ -76,13 +75,38 @@ def _settings_options(parser: argparse.ArgumentParser) -> None:
         "--provider", choices=get_args(Settings.model_fields["provider"].annotation),
         help=_help("provider", "search provider ('auto': brave with a key, else local)"),
     )
-    parser.add_argument("--corpus", help=_help("corpus", "local corpus: " + str(Settings.model_fields["corpus"].description)))
+    parser.add_argument(
+        "--corpus", type=_corpus, help=_help("corpus", "local corpus: " + str(Settings.model_fields["corpus"].description))
+    )
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
 
 
 def _help(setting: str, text: str) -> str:
     """An option's help text, with its default read from ``Settings`` (where the default lives)."""
     return f"{text} (default {setting_default(setting)})"
+
+
+def _setting(name: str) -> Callable[[str], Any]:
+    """An argparse ``type`` that reads a value as ``Settings`` does, so a refusal is argparse's one line."""
+
+    def parse(text: str) -> Any:
+        try:
+            return parse_setting(name, text)
+        except KnowledgeAggError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _corpus(text: str) -> str:
+    """An argparse ``type`` that refuses a corpus path that is not there, naming it."""
+    from .providers.local import check_corpus
+
+    try:
+        check_corpus(text)
+    except KnowledgeAggError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _settings(args: argparse.Namespace) -> Settings:
