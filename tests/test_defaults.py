@@ -1,4 +1,4 @@
-"""Defaults live in ``Settings`` only: the Brave client, ``launch()`` and the CLI help read them from there."""
+"""Defaults live in ``Settings`` only: the stages, the Brave client, ``launch()`` and the CLI help read them there."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import pytest
 
 from knowledge_agg.cli import main
 from knowledge_agg.providers.brave import BraveProvider
+from knowledge_agg.rank import rank_passages
+from knowledge_agg.select import select_sources
 from knowledge_agg.server import launch
 from knowledge_agg.settings import Settings, setting_default
+from knowledge_agg.synthesize import synthesize
 
 
 @pytest.mark.parametrize(
@@ -26,6 +29,10 @@ from knowledge_agg.settings import Settings, setting_default
         (BraveProvider, "cache_ttl", "brave_cache_ttl"),
         (BraveProvider, "extra_snippets", "brave_extra_snippets"),
         (launch, "port", "port"),
+        (select_sources, "max_sources", "max_sources"),
+        (select_sources, "max_per_domain", "max_per_domain"),
+        (rank_passages, "k", "max_passages"),
+        (synthesize, "max_words", "max_words"),
         (launch, "host", "host"),
     ],
 )

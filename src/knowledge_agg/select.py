@@ -11,6 +11,7 @@ from ._text import terms
 from .models import Analysis, Hit, Source
 from .rank import query_terms
 from .semantic import Closeness
+from .settings import setting_default
 from .urls import domain_of, normalize_url
 
 __all__ = ["select_sources"]
@@ -76,8 +77,8 @@ def select_sources(
     hits: Sequence[Hit],
     analysis: Analysis,
     *,
-    max_sources: int = 5,
-    max_per_domain: int = 2,
+    max_sources: int = setting_default("max_sources"),
+    max_per_domain: int = setting_default("max_per_domain"),
     closeness: Closeness | None = None,
 ) -> list[Source]:
     """Up to ``max_sources`` distinct hits, best first, each with a score and a readable reason.

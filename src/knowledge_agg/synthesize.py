@@ -11,6 +11,7 @@ from ._text import sentence_spans, tokenize, word_count
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
+from .settings import setting_default
 
 __all__ = ["Synthesis", "synthesize"]
 
@@ -195,7 +196,8 @@ def _no_result(analysis: Analysis) -> Synthesis:
 
 
 def synthesize(
-    passages: Sequence[Passage], sources: Sequence[Source], analysis: Analysis, *, max_words: int = 120
+    passages: Sequence[Passage], sources: Sequence[Source], analysis: Analysis, *,
+    max_words: int = setting_default("max_words"),
 ) -> Synthesis:
     """3–7 sentences from ``passages`` best first, each cited ``[n]``, within ``max_words``, plus the source list."""
     query = query_terms(analysis)
