@@ -10,7 +10,7 @@ from .events import COUNTS, PEAK_MEMORY, STAGES, TIMINGS, Count, DoneEvent, Erro
 
 __all__ = ["PROGRESS", "Recorder"]
 
-#: Where each stage sits on the run's progress bar (0-1).
+#: Where each stage sits on the run's progress bar (0-1), in the order of ``STAGES`` (zip fails if one is added).
 PROGRESS: dict[Stage, float] = dict(zip(STAGES, (0.0, 0.05, 0.1, 0.3, 0.35, 0.75, 0.8, 0.9, 1.0), strict=True))
 
 
