@@ -26,8 +26,7 @@ from knowledge_agg import KnowledgeAggregator, OptionError, ProviderError, Setti
 from knowledge_agg.events import METRICS, TIMINGS, DoneEvent, ErrorEvent, StatusEvent
 from knowledge_agg.models import Hit
 from knowledge_agg.providers import Notify
-
-from _servers import serve
+from tests.helpers.servers import serve
 
 DOCS = [
     {

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knowledge_agg._text import nearest_spelling
 from knowledge_agg.analyze import (
     MAX_SEARCH_CHARS,
     MAX_SEARCH_WORDS,
@@ -17,6 +16,7 @@ from knowledge_agg.analyze import (
     respell,
 )
 from knowledge_agg.errors import QueryError
+from knowledge_agg.text import nearest_spelling
 
 TRACEBACK = """Traceback (most recent call last):
   File "/home/me/app.py", line 12, in <module>

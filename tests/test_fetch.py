@@ -16,8 +16,7 @@ from knowledge_agg.decode import BodyDecoder, DecodeError, decode_text, looks_bi
 from knowledge_agg.errors import FetchError
 from knowledge_agg.fetch import Fetcher
 from knowledge_agg.settings import Settings
-
-from _servers import NamedPages, serve
+from tests.helpers.servers import NamedPages, serve
 
 PAGE = "<html><head><title>T</title></head><body><p>Grüße aus Köln – café.</p></body></html>"
 

@@ -19,8 +19,7 @@ from knowledge_agg.errors import FetchError
 from knowledge_agg.extract import ChallengePageError, extract_text
 from knowledge_agg.fetch import FetchedPage, Fetcher, _GuardedBackend, _RefusedConnect
 from knowledge_agg.settings import Settings
-
-from _servers import NamedPages, serve
+from tests.helpers.servers import NamedPages, serve
 
 ARTICLE = "<p>" + "Der Bürgermeister von Köln eröffnete die Straße für Fußgänger und Radfahrer. " * 12 + "</p>"
 CAP = 1_000_000

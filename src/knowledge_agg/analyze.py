@@ -8,9 +8,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from ._text import nearest_spelling, stem
 from .errors import QueryError
 from .models import Analysis
+from .text import nearest_spelling, stem
 
 __all__ = [
     "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms",

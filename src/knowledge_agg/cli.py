@@ -7,9 +7,10 @@ import asyncio
 import sys
 import textwrap
 from collections.abc import Callable
-from typing import Any, TextIO, get_args
+from typing import TYPE_CHECKING, Any, TextIO, get_args
 
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from ._render import metrics_line
 from .aggregator import KnowledgeAggregator
@@ -27,6 +28,9 @@ from .events import (
     to_sse,
 )
 from .settings import Settings, parse_setting, refusals, setting_default
+
+if TYPE_CHECKING:
+    from .server.settings import ServerSettings
 
 __all__ = ["main"]
 
@@ -51,19 +55,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="knowledge-agg", description=__doc__)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    ask = sub.add_parser("ask", help="ask a question and watch the answer stream in")
+    ask = sub.add_parser("ask", help="ask a question and watch the answer stream in", formatter_class=_DefaultsHelp)
     ask.add_argument("query")
     ask.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
     _settings_options(ask)
-    ask.add_argument("--max-sources", type=_setting("max_sources"), help=_help("max_sources", "sources to read"))
-    ask.add_argument("--max-passages", type=_setting("max_passages"), help=_help("max_passages", "passages to keep"))
-    ask.add_argument("--max-words", type=_setting("max_words"), help=_help("max_words", "word budget of the synthesis"))
+    ask.add_argument("--max-sources", type=_setting("max_sources"), help="sources to read")
+    ask.add_argument("--max-passages", type=_setting("max_passages"), help="passages to keep")
+    ask.add_argument("--max-words", type=_setting("max_words"), help="word budget of the synthesis")
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
     ask.set_defaults(func=_ask)
 
-    serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)")
-    serve.add_argument("--host", help=_help("host", "address to bind"))
-    serve.add_argument("--port", type=_setting("port"), help=_help("port", "port to listen on, 0 picks a free one"))
+    serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)", formatter_class=_DefaultsHelp)
+    serve.add_argument("--host", help="address to bind")
+    serve.add_argument("--port", type=_setting("port", server=True), help="port to listen on, 0 picks a free one")
     serve.add_argument("--dev", action="store_true", help="development mode: flag changes and error injection")
     _settings_options(serve)
     serve.set_defaults(func=_serve)
@@ -73,29 +77,55 @@ def _parser() -> argparse.ArgumentParser:
 def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--provider", choices=get_args(Settings.model_fields["provider"].annotation),
-        help=_help("provider", "search provider ('auto': brave with a key, else local)"),
+        help="search provider ('auto': brave with a key, else local)",
     )
-    parser.add_argument(
-        "--corpus", type=_corpus, help=_help("corpus", "local corpus: " + str(Settings.model_fields["corpus"].description))
-    )
+    parser.add_argument("--corpus", type=_corpus, help=f"local corpus: {Settings.model_fields['corpus'].description}")
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
 
 
-def _help(setting: str, text: str) -> str:
-    """An option's help text, with its default read from ``Settings`` (where the default lives)."""
-    return f"{text} (default {setting_default(setting)})"
+class _DefaultsHelp(argparse.HelpFormatter):
+    """Ends the help of an option that sets a setting with that setting's default, read where it is defined.
+
+    The server's own options read ``ServerSettings``, imported only when their help is shown.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        model = _defined_in(action.dest)
+        if model is None or action.help is None:
+            return action.help
+        default = setting_default(action.dest, model)
+        return f"{action.help} (default {default})" if isinstance(default, str | int | float) else action.help
 
 
-def _setting(name: str) -> Callable[[str], Any]:
-    """An argparse ``type`` that reads a value as ``Settings`` does, so a refusal is argparse's one line."""
+def _defined_in(name: str) -> type[BaseSettings] | None:
+    """The settings class that has the setting ``name`` (``None`` for other options, or without the server extra)."""
+    if name in Settings.model_fields:
+        return Settings
+    try:
+        server = _server_settings()
+    except MissingDependency:
+        return None
+    return server if name in server.model_fields else None
+
+
+def _setting(name: str, *, server: bool = False) -> Callable[[str], Any]:
+    """An argparse ``type`` reading a value as ``Settings`` (or ``ServerSettings``) does: a refusal is argparse's one line."""
 
     def parse(text: str) -> Any:
         try:
-            return parse_setting(name, text)
+            return parse_setting(name, text, _server_settings() if server else Settings)
         except KnowledgeAggError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
+
+
+def _server_settings() -> type[ServerSettings]:
+    try:
+        from .server.settings import ServerSettings
+    except ImportError as exc:
+        raise MissingDependency("the server needs its extra: pip install 'knowledge-agg[server]'") from exc
+    return ServerSettings
 
 
 def _corpus(text: str) -> str:
@@ -111,12 +141,10 @@ def _corpus(text: str) -> str:
 
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings from the environment with the command line's options on top."""
-    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words", "host", "port")
+    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words")
     overrides: dict[str, Any] = {k: getattr(args, k) for k in options if getattr(args, k, None) is not None}
     if getattr(args, "no_cache", False):
         overrides["brave_cache"] = False
-    if getattr(args, "dev", False):
-        overrides["dev_mode"] = True
     return Settings().override(**overrides)
 
 
@@ -197,7 +225,8 @@ def _serve(args: argparse.Namespace) -> int:
         from .server import run_server
     except ImportError as exc:
         raise MissingDependency("the server needs its extra: pip install 'knowledge-agg[server]'") from exc
-    run_server(_settings(args))
+    given = {"host": args.host, "port": args.port, "dev_mode": True if args.dev else None}
+    run_server(_settings(args), _server_settings()(**{k: v for k, v in given.items() if v is not None}))
     return 0
 
 

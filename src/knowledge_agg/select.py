@@ -7,11 +7,11 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from ._text import terms
 from .models import Analysis, Hit, Source
 from .rank import query_terms
 from .semantic import Closeness
 from .settings import setting_default
+from .text import terms
 from .urls import domain_of, normalize_url
 
 __all__ = ["select_sources"]

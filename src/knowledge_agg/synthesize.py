@@ -7,11 +7,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ._text import sentence_spans, tokenize, word_count
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
 from .settings import setting_default
+from .text import sentence_spans, tokenize, word_count
 
 __all__ = ["Synthesis", "synthesize"]
 

@@ -10,11 +10,11 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .._text import nearest_spelling
-from ._corpora import Document
+from ..models import Document
+from ..text import nearest_spelling
 
 __all__ = [
-    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "respell", "document_text", "file_lock",
+    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "respell", "document", "file_lock",
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
@@ -139,10 +139,10 @@ def _typed(term: str) -> str:
     return word[:-2] if word.endswith("'s") else word
 
 
-def document_text(conn: sqlite3.Connection, doc_id: str) -> str | None:
-    """The full text of one document, or ``None`` when the index does not hold it."""
-    row = conn.execute("SELECT body FROM docs WHERE doc_id = ?", (_safe(doc_id),)).fetchone()
-    return row[0] if row else None
+def document(conn: sqlite3.Connection, doc_id: str) -> Document | None:
+    """One document by id, or ``None`` when the index does not hold it."""
+    row = conn.execute("SELECT doc_id, title, url, body FROM docs WHERE doc_id = ?", (_safe(doc_id),)).fetchone()
+    return Document(*row) if row else None
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from ..analyze import key_terms
 from ..errors import ProviderError
-from ..models import Hit, Hits
+from ..models import Document, Hit, Hits
 from . import _fts
 from ._corpora import Corpus
 
@@ -156,9 +156,14 @@ class LocalProvider:
         """The full text of a hit this provider returned, read from the index (no HTTP)."""
         if hit.provider != self.name or hit.doc_id is None:
             return None
+        found = await self.lookup(hit.doc_id)
+        return found.text if found is not None else None
+
+    async def lookup(self, doc_id: str) -> Document | None:
+        """One document of the index by its id (title, url and text), or ``None`` when there is none."""
         if self._status is None:
             await self.build()
-        return await asyncio.to_thread(self._query, _fts.document_text, hit.doc_id)
+        return await asyncio.to_thread(self._query, _fts.document, doc_id)
 
     async def aclose(self) -> None:
         """Close every pooled connection; searches still running close theirs when they finish."""
