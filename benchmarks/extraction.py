@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         rows[name] = score_extraction(fn, args.data)
         r = rows[name]
-        print(f"{name:<38} {r['f1']:6.4f} {r['precision']:6.4f} {r['recall']:6.4f} {r['ms_per_page']:8.1f} {r['ms_p50']:7.1f}", flush=True)
+        scores = f"{r['f1']:6.4f} {r['precision']:6.4f} {r['recall']:6.4f}"
+        print(f"{name:<38} {scores} {r['ms_per_page']:8.1f} {r['ms_p50']:7.1f}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"data": relative(args.data), "variants": rows}, indent=2), encoding="utf-8")
 

@@ -5,7 +5,8 @@ its generated pages or, with ``real``, the extraction dataset's 60 real news and
 (``data/extraction/html``, gzip-encoded as a real server sends them) for every ``/pages/{id}``. For each
 mode it measures, with the real Brave client, fetcher and extractor:
 
-- the tracemalloc peak of one run reading 5 pages (every page is on the stand-in: 5 per domain allowed) (median and max over runs, ``memory_tracking`` on);
+- the tracemalloc peak of one run reading 5 pages (median and max over runs, ``memory_tracking`` on;
+  every page is on the stand-in's one host, so 5 per domain are allowed);
 - 20 concurrent runs, repeated: runs per second, CPU milliseconds per run (this process and its
   extraction workers), and the RSS growth of this process (and of its workers, counted apart) over
   its idle size before the first of them.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -60,10 +62,8 @@ def _rss(process: psutil.Process) -> tuple[float, float]:
     own = process.memory_info().rss
     children = 0
     for child in process.children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.Error):  # a worker that just exited
             children += child.memory_info().rss
-        except psutil.Error:
-            pass
     return own / 1e6, children / 1e6
 
 

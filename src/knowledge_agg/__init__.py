@@ -1,5 +1,14 @@
 """knowledge_agg: a question in, a stream of knowledge out — results, sources, passages, a cited synthesis.
 
+The public API is this module's ``__all__`` plus the public modules (names without a leading
+underscore) of the package and its subpackages.
+
+The rule for private modules: a module or package named ``_x`` is private to the package that
+holds it. Only modules inside that package (its subpackages included) import it; tests,
+benchmarks and other packages import public modules or ``__all__`` names. Whatever they need
+from a private module is re-exported by a public one or made public. ``tests/test_public_api.py``
+checks the rule over ``src/``, ``tests/`` and ``benchmarks/``.
+
 ``__all__`` holds what a default install can import, so ``from knowledge_agg import *`` always works;
 ``launch`` needs the server extra and is reached by name (``knowledge_agg.launch``), which names the
 ``pip install`` that is missing.
@@ -35,12 +44,11 @@ if TYPE_CHECKING:
         parse_event,
     )
     from .flags import FLAGS
+    from .models import Document, Hit, Hits
     from .providers import SearchProvider
     from .run import Run
     from .server import launch as launch
     from .settings import Settings
-
-__version__ = "0.1.0"
 
 __all__ = [
     "KnowledgeAggregator",
@@ -48,6 +56,9 @@ __all__ = [
     "Run",
     "Settings",
     "SearchProvider",
+    "Hit",
+    "Hits",
+    "Document",
     "FLAGS",
     "ask",
     "ask_many",
@@ -78,6 +89,7 @@ _HOMES = {
     "Run": "run",
     "Settings": "settings",
     "SearchProvider": "providers",
+    **dict.fromkeys(("Document", "Hit", "Hits"), "models"),
     "FLAGS": "flags",
     **dict.fromkeys(
         ("parse_event", "Event", "StatusEvent", "AnalysisEvent", "ResultEvent", "SourcesEvent", "PassageEvent",
@@ -97,7 +109,11 @@ _OPTIONAL = {"launch": ("server", "server"), "ask_many": ("batch", "notebook")}
 def __getattr__(name: str) -> Any:
     # Each public name is imported on first use and then kept as a module attribute; optional extras
     # fail with a message naming the install that fixes them.
-    if name in _HOMES:
+    if name == "__version__":  # the installed distribution's version; pyproject.toml is its one home
+        from importlib.metadata import version
+
+        value: Any = version("knowledge-agg")
+    elif name in _HOMES:
         value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
     elif name in _OPTIONAL:
         module, extra = _OPTIONAL[name]
