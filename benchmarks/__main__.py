@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .data import EXTRACTION
 from .streaming import BenchConfig, main
 
 _RESULTS = Path(__file__).resolve().parent / "results"
@@ -23,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--corpus", default="pydocs", help="the stand-in's corpus: 'pydocs', a folder or a .jsonl")
     parser.add_argument("--search-latency", type=_range, help="stand-in search latency range, seconds (0.25,0.4)")
     parser.add_argument("--page-latency", type=_range, help="stand-in page latency range, seconds (0.1,0.8)")
+    parser.add_argument("--pages", choices=("generated", "real"), default="generated",
+                        help="the stand-in's pages: generated HTML, or the extraction dataset's real pages")
     parser.add_argument("--levels", type=lambda s: tuple(int(x) for x in s.split(",")),
                         help="concurrency levels of the sweep (1,20,100,200)")
     return parser
@@ -32,6 +35,7 @@ if __name__ == "__main__":
     args = _parser().parse_args()
     config = BenchConfig.quick() if args.quick else BenchConfig()
     config.corpus = args.corpus
+    config.real_pages = EXTRACTION / "html" if args.pages == "real" else None
     for name in ("search_latency", "page_latency", "levels"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))

@@ -35,6 +35,7 @@ from knowledge_agg.settings import Settings
 
 from ._bench_run import RunTimes, StandinProcess, UnhandledCounter, bare_search, measure_run
 from ._bench_targets import targets
+from .data import relative
 from .local_index import QUERIES as _INDEX_QUERIES
 from .report import plot_sweep, summary, table
 
@@ -78,6 +79,8 @@ class BenchConfig:
     """How much to measure; the defaults take a few minutes on two cores, ``quick()`` well under one."""
 
     corpus: str = "pydocs"
+    #: A folder of ``*.html.gz`` real pages the stand-in serves for every ``/pages/{id}`` (``None``: its generated pages).
+    real_pages: Path | None = None
     search_latency: tuple[float, float] = (0.25, 0.4)
     page_latency: tuple[float, float] = (0.1, 0.8)
     single_runs: int = 30
@@ -325,9 +328,11 @@ async def run_benchmark(config: BenchConfig, *, log: Any = print) -> dict[str, A
     unhandled = UnhandledCounter()
     unhandled.install(asyncio.get_running_loop())
     cache_dir = Settings().cache_dir
-    results: dict[str, Any] = {"config": asdict(config), "machine": _machine()}
+    described = {**asdict(config), "real_pages": relative(config.real_pages) if config.real_pages else None}
+    results: dict[str, Any] = {"config": described, "machine": _machine()}
     with tempfile.TemporaryDirectory() as scratch, StandinProcess(
-        corpus=config.corpus, search_latency=config.search_latency, page_latency=config.page_latency
+        corpus=config.corpus, search_latency=config.search_latency, page_latency=config.page_latency,
+        real_pages=config.real_pages,
     ) as server:
         settings = client_settings(server.url, scratch)
         async with KnowledgeAggregator(settings) as agg:
@@ -363,11 +368,12 @@ def _machine() -> dict[str, Any]:
 
 
 def write_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """``streaming.json`` and the sweep plots under ``out_dir``."""
+    """``streaming.json`` (``streaming-real.json`` on real pages) and the sweep plots under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "streaming.json"
+    real = bool(results["config"].get("real_pages"))
+    path = out_dir / ("streaming-real.json" if real else "streaming.json")
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return [path, *plot_sweep(results["sweep"], out_dir)]
+    return [path] if real else [path, *plot_sweep(results["sweep"], out_dir)]
 
 
 def main(config: BenchConfig, out_dir: Path, command: str) -> int:
