@@ -7,7 +7,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..models import Document
@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
-SCHEMA = "5"
+SCHEMA = "6"
 #: BM25 weights of the columns: a term in the title counts this many times more than in the body.
 _TITLE_WEIGHT, _BODY_WEIGHT = 16.0, 1.0
 _SNIPPET_TOKENS = 40
@@ -47,8 +47,13 @@ ORDER BY m.rank
 """
 
 
-def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> int:
-    """Write a fresh index to a temporary file, then move it over ``path``; returns the document count."""
+def build(
+    path: Path, documents: Iterable[Document], meta: dict[str, str], after: Callable[[], dict[str, str]] | None = None
+) -> int:
+    """Write a fresh index to a temporary file, then move it over ``path``; returns the document count.
+
+    ``after`` adds metadata known only once every document was read (lines a reader skipped).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -66,13 +71,14 @@ def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> in
             conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
             conn.execute("INSERT INTO words(words) VALUES('rebuild')")
             count = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
-            rows = {**meta, "schema": SCHEMA, "documents": str(count), "built_at": f"{time.time():.3f}"}
+            rows = {**meta, **(after() if after else {})}
+            rows.update(schema=SCHEMA, documents=str(count), built_at=f"{time.time():.3f}")
             conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", rows.items())
             conn.commit()
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return count
+    return int(count)
 
 
 def read_meta(path: Path) -> dict[str, str] | None:
