@@ -73,34 +73,33 @@ def first_result_overhead(argv: list[str], env: dict[str, str]) -> float:
     return float(done["metrics"]["first_result_ms"]) - _SEARCH_LATENCY * 1000
 
 
-def measure(code: Path, repeats: int, standin: str | None) -> dict[str, dict[str, float]]:
-    """Every cold-start figure of one checkout, in milliseconds."""
+def _ask(provider: str) -> list[str]:
+    return [sys.executable, "-c", _CLI, "ask", "--format", "ndjson", "--provider", provider]
+
+
+def one_round(code: Path, standin: str, samples: dict[str, list[float]], i: int) -> None:
+    """Each figure of one checkout once, appended to ``samples`` (milliseconds)."""
     env = _environment(code)
-    ask = [sys.executable, "-c", _CLI, "ask", "--format", "ndjson", "--provider", "local", "asyncio task cancellation"]
+    ask = [*_ask("local"), "asyncio task cancellation"]
     cases: dict[str, tuple[list[str], Callable[[str], bool] | None]] = {
         "help": ([sys.executable, "-c", _CLI, "--help"], None),
         "first_status": (ask, _event("status")),
         "first_result": (ask, _event("result")),
         "python_alone": ([sys.executable, "-c", "pass"], None),
     }
-    time_until(ask, env, _event("done"))  # the local index exists and the OS cache is warm before timing
-    samples: dict[str, list[float]] = {f"{name}{kind}": [] for name in cases for kind in ("", "_cpu")}
-    for _ in range(repeats):  # interleaved, so a burst of load on the machine hits every case alike
-        for name, (argv, seen) in cases.items():
-            wall, cpu = time_until(argv, env, seen)
-            samples[name].append(wall * 1000)
-            samples[f"{name}_cpu"].append(cpu * 1000)
-    if standin is not None:  # the Brave path, fresh process each time: TLS, the HTTP client, first-request imports
-        brave = {**env, "BRAVE_API_KEY": "cold-start-key", "KNOWLEDGE_AGG_BRAVE_BASE_URL": standin,
-                 "KNOWLEDGE_AGG_FETCH_ALLOW_HOSTS": standin.split("//", 1)[1]}
-        argv = [sys.executable, "-c", _CLI, "ask", "--format", "ndjson", "--provider", "brave", "--no-cache"]
-        samples["brave_first_result_minus_search"] = [
-            first_result_overhead([*argv, f"asyncio task cancellation {i}"], brave) for i in range(repeats)
-        ]
-    return {
-        name: {"min": round(min(v), 1), "median": round(statistics.median(v), 1), "max": round(max(v), 1)}
-        for name, v in samples.items()
-    }
+    for name, (argv, seen) in cases.items():
+        wall, cpu = time_until(argv, env, seen)
+        samples.setdefault(name, []).append(wall * 1000)
+        samples.setdefault(f"{name}_cpu", []).append(cpu * 1000)
+    # the Brave path, a fresh process each time: TLS, the HTTP client, first-request imports
+    brave = {**env, "BRAVE_API_KEY": "cold-start-key", "KNOWLEDGE_AGG_BRAVE_BASE_URL": standin,
+             "KNOWLEDGE_AGG_FETCH_ALLOW_HOSTS": standin.split("//", 1)[1]}
+    overhead = first_result_overhead([*_ask("brave"), "--no-cache", f"asyncio task cancellation {i}"], brave)
+    samples.setdefault("brave_first_result_minus_search", []).append(overhead)
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"min": round(min(values), 1), "median": round(statistics.median(values), 1), "max": round(max(values), 1)}
 
 
 def main() -> int:
@@ -113,8 +112,14 @@ def main() -> int:
     from ._bench_run import StandinProcess
 
     bed = {"corpus": "pydocs", "search_latency": (_SEARCH_LATENCY, _SEARCH_LATENCY), "page_latency": (0.2, 0.2)}
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in checkouts}
     with StandinProcess(**bed) as standin:
-        results = {name: measure(path, args.repeats, standin.url) for name, path in checkouts.items()}
+        for path in checkouts.values():  # the local index exists and the OS cache is warm before timing
+            time_until([*_ask("local"), "asyncio task cancellation"], _environment(path), _event("done"))
+        for i in range(args.repeats):  # interleaved, so a burst of load on the machine hits every checkout alike
+            for name, path in checkouts.items():
+                one_round(path, standin.url, samples[name], i)
+    results = {name: {figure: _summary(v) for figure, v in figures.items()} for name, figures in samples.items()}
     print(f"{'figure (ms: min / median / max)':36}" + "".join(f"{n[-28:]:>30}" for n in results))
     for figure in next(iter(results.values())):
         row = "".join(
