@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_agg.cli import main
-from knowledge_agg.events import parse_event
+from knowledge_agg.events import TIMINGS, parse_event
 
 QUESTION = "How do asynchronous generators work?"
 
@@ -28,7 +28,7 @@ def test_ndjson_is_one_event_per_line_in_contract_order(capsys: pytest.CaptureFi
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", synthesis.text)}
     assert cited and cited <= {s.id for s in sources}
     metrics = events[-1].metrics
-    for key in ("first_status_ms", "first_result_ms", "source_select_ms", "total_ms"):
+    for key in TIMINGS:
         assert isinstance(metrics[key], float)
     assert metrics["peak_memory_bytes"] > 0
 
@@ -39,7 +39,8 @@ def test_text_shows_each_section_and_a_timing_line(capsys: pytest.CaptureFixture
     for heading in ("Results (local)", "Sources chosen", "Best passages", "Answer", "Sources:"):
         assert heading in out
     assert re.search(r"^\s+\[3\] .+: rank \d", out, re.M) and not re.search(r"^\s+\[4\] ", out, re.M)
-    assert re.search(r"first status [\d.]+ ms \| first result [\d.]+ ms \| sources [\d.]+ ms \| total", out)
+    timings = r"first status [\d.]+ ms · first result [\d.]+ ms · source select [\d.]+ ms · synthesis [\d.]+ ms"
+    assert re.search(timings + r" · total [\d.]+ ms · \d+ results · 3 sources · \d+ passages · 0 errors$", out, re.M)
 
 
 def test_sse_frames_match_the_server_wire_format(capsys: pytest.CaptureFixture[str]) -> None:

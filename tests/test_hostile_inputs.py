@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -48,7 +49,6 @@ from knowledge_agg.events import (
 from knowledge_agg.providers.brave import BraveError, BraveProvider
 from knowledge_agg.providers.brave.response import hits_with_faq, parse_response
 from knowledge_agg.rank import split_passages
-
 from tests.helpers.corpus_server import corpus_settings, running_server, write_corpus
 from tests.helpers.servers import serve
 

@@ -114,9 +114,9 @@ class Corpus:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for file in sorted(files):
                 path = Path(folder, file)
-                if not file.startswith(".") and path.suffix.lower() in SUFFIXES and path.is_file():
-                    if path.stat().st_size <= _MAX_FILE_BYTES:
-                        found.append(path)
+                wanted = not file.startswith(".") and path.suffix.lower() in SUFFIXES and path.is_file()
+                if wanted and path.stat().st_size <= _MAX_FILE_BYTES:
+                    found.append(path)
         return found
 
 
@@ -192,9 +192,10 @@ def _heading(text: str, suffix: str) -> str | None:
 def _html_text(raw: bytes) -> tuple[str | None, str]:
     """Main text and title of an HTML page (trafilatura; the whole text when it finds no article)."""
     import trafilatura
+    from trafilatura.settings import Document as Extracted
 
-    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_tables=True)
-    if doc is not None and doc.text and doc.text.strip():
+    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_tables=True)  # an Extracted (as_dict=False)
+    if isinstance(doc, Extracted) and doc.text and doc.text.strip():
         return doc.title, doc.text
     from lxml import etree, html
 

@@ -78,7 +78,7 @@ def build(
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return count
+    return int(count)
 
 
 def read_meta(path: Path) -> dict[str, str] | None:

@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 from ..analyze import key_terms
 from ..errors import ProviderError
 from ..models import Document, Hit, Hits
-from . import Notify, _fts
+from . import _fts
 from ._corpora import Corpus, Skipped
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from . import Notify
 
 __all__ = ["LocalProvider", "IndexStatus", "check_corpus"]
 
