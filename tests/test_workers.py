@@ -18,32 +18,53 @@ ARTICLE = "<html><head><title>T</title></head><body><nav>Home | News</nav><artic
 CHALLENGE = "<html><body><p>Just a moment...</p><p>Checking your browser before accessing.</p></body></html>"
 
 
+async def pool_up() -> None:
+    """Start the pool (busy=0: any extraction counts as a burst) and wait until its workers run."""
+    await workers.extract(ARTICLE.encode(), None, None, 2, busy=0)
+    for _ in range(600):  # a guard against hanging, not a timing assert
+        if workers._pool is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the pool never started")
+
+
+async def test_a_single_run_never_starts_the_pool() -> None:
+    if workers._pool is None:
+        await workers.extract(ARTICLE.encode(), None, None, 2, busy=5)
+        assert workers._pool is None and not workers._starting
+
+
 async def test_a_worker_extracts_what_the_run_would() -> None:
+    await pool_up()
+    assert await workers.extract(ARTICLE.encode(), "utf-8", "http://example.org/a", 2, busy=0) == extract_text(
+        ARTICLE, "http://example.org/a"
+    )
     cp1251 = ARTICLE.replace("Paragraph", "Абзац").encode("cp1251")
-    assert "Абзац 3" in await workers.extract(cp1251, "windows-1251", None, 2)  # decoded in the worker
-    assert await workers.extract(ARTICLE.encode(), "utf-8", "http://example.org/a", 2) == extract_text(ARTICLE, "http://example.org/a")
+    assert "Абзац 3" in await workers.extract(cp1251, "windows-1251", None, 2, busy=0)  # decoded in the worker
 
 
 async def test_a_challenge_page_error_crosses_the_process_boundary() -> None:
+    await pool_up()
     with pytest.raises(ChallengePageError, match="bot check"):
-        await workers.extract(CHALLENGE.encode(), None, None, 2)
+        await workers.extract(CHALLENGE.encode(), None, None, 2, busy=0)
 
 
 async def test_many_pages_at_once_all_come_back() -> None:
     pages = [ARTICLE.replace("Paragraph", f"Part{i}") for i in range(12)]
-    texts = await asyncio.gather(*(workers.extract(page.encode(), None, None, 2) for page in pages))
+    texts = await asyncio.gather(*(workers.extract(page.encode(), None, None, 2, busy=5) for page in pages))
     assert [t.count(f"Part{i}") for i, t in enumerate(texts)] == [12] * 12
 
 
 async def test_a_killed_worker_costs_no_page() -> None:
-    workers.warm(2)
-    await workers.extract(ARTICLE.encode(), None, None, 2)
-    pool, _ = workers._shared(2)
+    await pool_up()
+    pool = workers._pool
+    assert pool is not None
     for pid in list(pool._processes):  # the pool breaks as a worker killed by the OS would break it
         os.kill(pid, signal.SIGKILL)
-    assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2)  # the page is read in a thread instead
-    assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2)  # and a new pool serves the next one
-    assert workers._shared(2)[0] is not pool
+    assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2, busy=0)  # read in a thread
+    await pool_up()  # and a new pool serves the next pages
+    assert workers._pool is not pool
+    assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2, busy=0)
 
 
 def test_pool_size_follows_the_setting_or_the_cores() -> None:

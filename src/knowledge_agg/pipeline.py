@@ -233,9 +233,9 @@ async def _read_all(
     yield rec.status("fetching", f"reading {len(sources)} sources" if fetch else "content fetch is off: using snippets")
     fetcher = functools.cache(open_fetcher)  # opened by the first source that is not in the provider's index
     extract_workers = workers.pool_size(settings.extract_workers)
-    if fetch and any(s.hit.doc_id is None for s in sources):
-        workers.warm(extract_workers)  # the extractor's processes start while the pages are read
-    tasks = [asyncio.ensure_future(_read(s, provider, fetcher, fetch, extract_workers)) for s in sources]
+    tasks = [
+        asyncio.ensure_future(_read(s, provider, fetcher, fetch, extract_workers, settings.max_sources)) for s in sources
+    ]
     try:
         for i, next_done in enumerate(asyncio.as_completed(tasks), start=1):
             source, page, exc = await next_done
@@ -267,7 +267,8 @@ async def _settle(tasks: Sequence[asyncio.Future[Any]]) -> None:
 
 
 async def _read(
-    source: Source, provider: SearchProvider, fetcher: Callable[[], Fetcher], fetch: bool, extract_workers: int
+    source: Source, provider: SearchProvider, fetcher: Callable[[], Fetcher], fetch: bool, extract_workers: int,
+    max_sources: int,
 ) -> tuple[Source, Page | None, BaseException | None]:
     """One source's text: from the provider, or fetched and extracted; the snippet when that fails."""
     hit = source.hit
@@ -280,7 +281,9 @@ async def _read(
                 return source, Page(source, text, "local"), None
             raise KnowledgeAggError(f"document {hit.doc_id!r} is no longer in the index")
         fetched = await fetcher().fetch(hit.url)
-        text = await workers.extract(fetched.body, fetched.charset, fetched.final_url, extract_workers)
+        text = await workers.extract(
+            fetched.body, fetched.charset, fetched.final_url, extract_workers, busy=max_sources
+        )
         del fetched  # drop the raw HTML as soon as its text is out
         if text.strip():
             return source, Page(source, text, "extracted"), None

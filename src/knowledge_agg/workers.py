@@ -2,9 +2,11 @@
 
 Extraction is most of a run's CPU. In a thread it shares the event loop's GIL, so concurrent runs
 (``ask_many``, the server) use one core however many the machine has. Here it runs in worker
-processes (page bytes in, main text out), started on a run's first need, each with the extractor
-already imported (a ``forkserver`` preloads it). ``extract_workers = 0`` keeps the work in a thread
-of the run's own process.
+processes (page bytes in, main text out), each with the extractor already imported (a ``forkserver``
+preloads it). Starting them takes about a second of CPU, so a process starts its pool only once
+more pages wait for extraction at once than one run reads (a single ``knowledge-agg ask`` never
+does), in a background thread; until the workers are up, pages are extracted in threads as before.
+``extract_workers = 0`` never starts it.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-__all__ = ["extract", "pool_size", "warm"]
+__all__ = ["extract", "pool_size"]
 
 _lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
+_pool: ProcessPoolExecutor | None = None  # set once its workers are up
+_starting = False
+_waiting = 0  # extractions in flight in this process
 
 
 def pool_size(configured: int | None) -> int:
@@ -30,16 +34,34 @@ def pool_size(configured: int | None) -> int:
     return cores if cores > 1 else 0
 
 
-def _shared(size: int) -> tuple[ProcessPoolExecutor, bool]:
-    """The process's pool, and whether this call created it."""
-    global _pool
+def _ready() -> None:
+    """A worker's first task: nothing, so that starting it is all it costs."""
+
+
+def _start(size: int) -> None:
+    """Create the pool and wait until its workers run (blocking: the forkserver imports the extractor)."""
+    global _pool, _starting
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["knowledge_agg.extract"])
+    pool = ProcessPoolExecutor(size, mp_context=context)
+    try:
+        for future in [pool.submit(_ready) for _ in range(size)]:
+            future.result()
+    except Exception:  # the workers could not start: pages stay in threads, a later burst tries again
+        pool.shutdown(wait=False, cancel_futures=True)
+        pool = None  # type: ignore[assignment]
     with _lock:
-        if _pool is not None:
-            return _pool, False
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["knowledge_agg.extract"])
-        _pool = ProcessPoolExecutor(size, mp_context=context)
-        return _pool, True
+        _pool, _starting = pool, False
+
+
+def _begin(size: int) -> None:
+    """Start the pool in a background thread, once, so no event loop waits for it."""
+    global _starting
+    with _lock:
+        if _pool is not None or _starting:
+            return
+        _starting = True
+    threading.Thread(target=_start, args=(size,), name="extract-pool-start", daemon=True).start()
 
 
 def _discard(broken: ProcessPoolExecutor) -> None:
@@ -50,26 +72,24 @@ def _discard(broken: ProcessPoolExecutor) -> None:
     broken.shutdown(wait=False, cancel_futures=True)
 
 
-def _ready() -> None:
-    """A worker's first task: nothing, so that starting it is all it costs."""
+async def extract(body: bytes, charset: str | None, url: str | None, size: int, *, busy: int) -> str:
+    """``extract_page(body, charset, url)`` in a worker process once the pool is up, else in a thread.
 
-
-def warm(size: int) -> None:
-    """Start the workers now (a run calls this once it knows it will read pages), not on the first page."""
-    if size > 0:
-        pool, created = _shared(size)
-        for _ in range(size if created else 0):
-            pool.submit(_ready)
-
-
-async def extract(body: bytes, charset: str | None, url: str | None, size: int) -> str:
-    """``extract_page(body, charset, url)`` in a worker process (``size`` > 0) or in a thread of this one."""
+    ``busy``: how many extractions in flight at once start the pool (more than one run's pages).
+    """
+    global _waiting
     from .extract import extract_page
 
-    if size > 0:
-        pool, _ = _shared(size)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(pool, extract_page, body, charset, url)
-        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool for later pages
-            _discard(pool)
-    return await asyncio.to_thread(extract_page, body, charset, url)
+    _waiting += 1
+    try:
+        if size > 0 and _waiting > busy:
+            _begin(size)
+        pool = _pool if size > 0 else None
+        if pool is not None:
+            try:
+                return await asyncio.get_running_loop().run_in_executor(pool, extract_page, body, charset, url)
+            except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool for later pages
+                _discard(pool)
+        return await asyncio.to_thread(extract_page, body, charset, url)
+    finally:
+        _waiting -= 1
