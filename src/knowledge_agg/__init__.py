@@ -24,9 +24,12 @@ from .events import (
     ResultEvent,
     SourcesEvent,
     StatusEvent,
+    SynthesisDeltaEvent,
     SynthesisEvent,
+    SynthesisPoint,
     parse_event,
 )
+from .llm import LLMError
 from .flags import FLAGS
 from .providers import SearchProvider
 from .run import Run
@@ -55,7 +58,9 @@ __all__ = [
     "ResultEvent",
     "SourcesEvent",
     "PassageEvent",
+    "SynthesisDeltaEvent",
     "SynthesisEvent",
+    "SynthesisPoint",
     "ErrorEvent",
     "DoneEvent",
     "KnowledgeAggError",
@@ -65,6 +70,7 @@ __all__ = [
     "ProviderError",
     "FetchError",
     "MissingDependency",
+    "LLMError",
 ]
 
 

@@ -65,6 +65,8 @@ class Recorder:
             "first_result_ms": self.marks.get("first_result_ms"),
             "source_select_ms": self.marks.get("source_select_ms"),
             "synthesis_ms": self.marks.get("synthesis_ms"),
+            "first_token_ms": self.marks.get("first_token_ms"),
+            "first_delta_ms": self.marks.get("first_delta_ms"),
             "total_ms": self.ms(),
             "peak_memory_bytes": peak,
             **self.counts,

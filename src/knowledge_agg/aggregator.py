@@ -10,6 +10,7 @@ from typing import Any
 from ._sync import run_sync
 from .events import Event
 from .fetch import Fetcher
+from .llm import AnswerWriter
 from .pipeline import run_pipeline
 from .providers import SearchProvider, make_provider
 from .run import Run
@@ -29,6 +30,7 @@ _FETCH_KEYS = (
     "fetch_max_connections",
     "fetch_allow_hosts",
 )
+_WRITER_KEYS = ("llm_base_url", "llm_api_key", "llm_timeout", "llm_max_retries")
 
 
 class KnowledgeAggregator:
@@ -43,6 +45,7 @@ class KnowledgeAggregator:
         self._given_provider = provider
         self._providers: dict[tuple[Any, ...], SearchProvider] = {}
         self._fetchers: dict[tuple[Any, ...], Fetcher] = {}
+        self._writers: dict[tuple[Any, ...], AnswerWriter] = {}
 
     def stream(self, query: str, **options: Any) -> EventStream:
         """An async iterator of the run's events; options override settings for this run only."""
@@ -70,11 +73,23 @@ class KnowledgeAggregator:
             self._fetchers[key] = Fetcher(settings)
         return self._fetchers[key]
 
+    def _writer(self, settings: Settings) -> AnswerWriter | None:
+        """The model client for a written answer (``answer="llm"``), shared by runs with the same endpoint."""
+        if settings.answer != "llm":
+            return None
+        key = tuple(getattr(settings, k) for k in _WRITER_KEYS)
+        if key not in self._writers:
+            self._writers[key] = AnswerWriter(settings)
+        return self._writers[key]
+
     async def aclose(self) -> None:
         """Close every provider and HTTP client this aggregator opened."""
-        owned = [*self._providers.values(), *self._fetchers.values()]
+        owned: list[SearchProvider | Fetcher | AnswerWriter] = [
+            *self._providers.values(), *self._fetchers.values(), *self._writers.values()
+        ]
         self._providers.clear()
         self._fetchers.clear()
+        self._writers.clear()
         await asyncio.gather(*(o.aclose() for o in owned), return_exceptions=True)
 
     async def __aenter__(self) -> KnowledgeAggregator:
@@ -114,7 +129,9 @@ class EventStream:
 
     def _start(self) -> AsyncIterator[Event]:
         agg, settings = self._aggregator, self.settings
-        events = run_pipeline(self.query, settings, agg._provider(settings), agg._fetcher(settings))
+        events = run_pipeline(
+            self.query, settings, agg._provider(settings), agg._fetcher(settings), agg._writer(settings)
+        )
         return events if settings.flags["streaming"] else _buffered(events)
 
     async def aclose(self) -> None:

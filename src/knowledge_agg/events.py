@@ -16,6 +16,7 @@ __all__ = [
     "SourcesEvent",
     "PassageEvent",
     "SynthesisPoint",
+    "SynthesisDeltaEvent",
     "SynthesisEvent",
     "ErrorEvent",
     "DoneEvent",
@@ -111,10 +112,22 @@ class PassageEvent(_Base):
 
 
 class SynthesisPoint(BaseModel):
+    """One sentence of the synthesis, the sources it cites, and whether they back it (``support`` 0-1)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     text: str
     source_ids: list[int]
+    supported: bool = Field(True, description="whether the cited passages state what the sentence says")
+    support: float = Field(1.0, ge=0.0, le=1.0, description="share of the sentence's words and facts found in them")
+    reason: str = Field("", description="why the sentence is not supported (empty when it is)")
+
+
+class SynthesisDeltaEvent(_Base):
+    """A piece of a written answer as the model streams it; the checked ``synthesis`` follows."""
+
+    type: Literal["synthesis_delta"] = "synthesis_delta"
+    text: str
 
 
 class SynthesisEvent(_Base):
@@ -150,6 +163,7 @@ Event = Union[
     ResultEvent,
     SourcesEvent,
     PassageEvent,
+    SynthesisDeltaEvent,
     SynthesisEvent,
     ErrorEvent,
     DoneEvent,

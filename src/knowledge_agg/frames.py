@@ -26,6 +26,7 @@ from .events import (
     ResultEvent,
     SourcesEvent,
     StatusEvent,
+    SynthesisDeltaEvent,
     SynthesisEvent,
 )
 from .run import Run
@@ -41,6 +42,7 @@ __all__ = [
     "results_frame",
     "sources_frame",
     "passages_frame",
+    "points_frame",
     "events_frame",
     "metrics_frame",
     "conform",
@@ -48,7 +50,7 @@ __all__ = [
     "load",
 ]
 
-FrameKind = Literal["results", "sources", "passages", "events", "metrics"]
+FrameKind = Literal["results", "sources", "passages", "points", "events", "metrics"]
 STAGES = ("started", "analyzing", "searching", "selecting", "fetching", "extracting", "ranking", "synthesizing", "done")
 _METRICS = ("first_status_ms", "first_result_ms", "source_select_ms", "total_ms")
 _COUNTS = ("peak_memory_bytes", "results", "sources", "passages", "errors")
@@ -67,6 +69,10 @@ _SCHEMAS: dict[str, dict[str, str]] = {
     "passages": {
         "seq": "Int64", "t_ms": "float64", "source_id": "Int64", "domain": "category",
         "url": "string", "score": "float64", "words": "Int64", "text": "string",
+    },
+    "points": {
+        "point": "Int64", "text": "string", "source_ids": "string", "supported": "boolean",
+        "support": "float64", "reason": "string",
     },
     "events": {
         "seq": "Int64", "t_ms": "float64", "type": "category", "stage": "stage", "kind": "category",
@@ -143,6 +149,15 @@ def _passage_rows(events: list[Event]) -> Iterator[dict[str, Any]]:
             }
 
 
+def _point_rows(events: list[Event]) -> Iterator[dict[str, Any]]:
+    synthesis = Run("", events).synthesis
+    for i, p in enumerate(synthesis.points if synthesis else [], start=1):
+        yield {
+            "point": i, "text": p.text, "source_ids": ",".join(map(str, p.source_ids)),
+            "supported": p.supported, "support": p.support, "reason": p.reason,
+        }
+
+
 def _summary(e: Event) -> tuple[str | None, str]:
     """The ``kind`` and a one-line summary of an event, for the events frame."""
     match e:
@@ -156,6 +171,8 @@ def _summary(e: Event) -> tuple[str | None, str]:
             return None, ", ".join(f"[{s.id}] {s.domain or s.url}" for s in e.sources)
         case PassageEvent():
             return None, e.text[:80]
+        case SynthesisDeltaEvent():
+            return None, e.text
         case SynthesisEvent():
             return None, e.text.split("\n", 1)[0][:120]
         case ErrorEvent():
@@ -196,6 +213,8 @@ def _rows(kind: FrameKind, events: list[Event], now: datetime | None) -> Iterato
         return _source_rows(events)
     if kind == "passages":
         return _passage_rows(events)
+    if kind == "points":
+        return _point_rows(events)
     if kind == "events":
         return _event_rows(events)
     raise ValueError(f"unknown frame kind {kind!r}; choose one of {sorted(_SCHEMAS)}")
@@ -269,6 +288,11 @@ def sources_frame(source: Run | Iterable[Event]) -> pd.DataFrame:
 def passages_frame(source: Run | Iterable[Event]) -> pd.DataFrame:
     """The ranked passages, with their source's domain and word count."""
     return _single("passages", source)
+
+
+def points_frame(source: Run | Iterable[Event]) -> pd.DataFrame:
+    """The synthesis sentence by sentence: what each cites, and whether the cited passages support it."""
+    return _single("points", source)
 
 
 def events_frame(source: Run | Iterable[Event]) -> pd.DataFrame:

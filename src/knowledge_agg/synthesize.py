@@ -12,7 +12,7 @@ from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
 
-__all__ = ["Synthesis", "synthesize"]
+__all__ = ["Synthesis", "synthesize", "markdown"]
 
 _MAX_SENTENCES = 7
 #: A candidate shorter than this many words is a heading or a fragment, never a point.
@@ -216,13 +216,20 @@ def synthesize(
     if not chosen:
         return _no_result(analysis)
     points = [SynthesisPoint(text=s.text, source_ids=sorted(s.source_ids)) for s in chosen]
-    return Synthesis(text=_markdown(points, sources), points=points)
+    return Synthesis(text=markdown(points, sources), points=points)
 
 
-def _markdown(points: Sequence[SynthesisPoint], sources: Sequence[Source]) -> str:
-    body = " ".join(f"{_one_line(p.text)} {''.join(f'[{i}]' for i in p.source_ids)}" for p in points)
+def markdown(points: Sequence[SynthesisPoint], sources: Sequence[Source]) -> str:
+    """The points as one paragraph, each followed by its ``[n]`` (and a mark when unsupported), then the source list."""
+    body = " ".join(_point(p) for p in points)
     listing = [f"[{s.id}] {s.hit.title} — {s.hit.url}" for s in sources]
     return body + "\n\nSources:\n" + "\n".join(listing)
+
+
+def _point(p: SynthesisPoint) -> str:
+    cited = f" {''.join(f'[{i}]' for i in p.source_ids)}" if p.source_ids else ""
+    mark = "" if p.supported else f" ⚠ (unsupported: {p.reason})"
+    return f"{_one_line(p.text)}{cited}{mark}"
 
 
 def _one_line(text: str) -> str:

@@ -21,6 +21,7 @@ from ..models import Hit
 from ..providers import SearchProvider, make_provider
 from ..providers.local import LocalProvider
 from ..settings import Settings
+from ..standin.model import model_router
 from . import _admin_routes, _stream_routes
 from ._corpus import ServedCorpus
 from ._limiter import RunLimiter
@@ -40,7 +41,9 @@ cited synthesis, as Server-Sent Events (`GET /v1/stream?q=...`) or NDJSON
 Also here: a Brave Search API stand-in (`/res/v1/web/search`, `/res/v1/news/search`) answering
 from this server's corpus, whose result URLs point at `/pages/{id}`; error injection for recovery
 tests (flag `error_injection`; server-wide via `KNOWLEDGE_AGG_INJECTION` or `PUT /v1/injection`,
-per request via the `X-Inject` header holding a JSON object of `InjectionConfig` fields).
+per request via the `X-Inject` header holding a JSON object of `InjectionConfig` fields); and an
+OpenAI-compatible stand-in chat model (`POST /v1/chat/completions`, model `standin`, faults planted
+through the model name) for written answers (`answer="llm"`).
 """
 
 
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None, *, provider: SearchProvider | N
     keys = {k.get_secret_value() for k in settings.standin_keys} or None
     guard = standin_guard(state.injection_in_force)
     app.include_router(brave_router(standin_search, plan=plan, keys=keys, guard=guard))
+    app.include_router(model_router())
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(RequestMetricsMiddleware, metrics=state.metrics)
