@@ -275,3 +275,27 @@ def test_server_streams_deltas_and_documents_them(tmp_path: Path, model_url: str
     assert "SynthesisDeltaEvent" in schema["components"]["schemas"]
     assert set(schema["components"]["schemas"]["SynthesisPoint"]["properties"]) >= {"supported", "support", "reason"}
     assert "synthesis_delta" not in [e["type"] for e in extractive["events"]]
+
+
+async def test_live_view_streams_the_answer_then_shows_it_checked(tmp_path: Path, model_url: str) -> None:
+    from knowledge_agg.notebook import LiveView, TextView
+
+    run = await _run(_settings(tmp_path, model_url, "standin:unlisted_citation,at=1"))
+    view = LiveView(QUERY, interval=0.0)
+    shown: list[str] = []
+    for event in run.events:
+        view.feed(event)
+        if view.synthesis.outputs:
+            shown.append(view.synthesis.outputs[0]["data"]["text/plain"])
+    streamed = [text for text in shown if "Sources:" not in text]
+    assert len(set(streamed)) > 5, "the answer grows in the widget as it streams"
+    assert all(b.startswith(a) for a, b in zip(streamed, streamed[1:], strict=False))
+    final = view.synthesis.outputs[0]["data"]["text/markdown"]
+    assert "⚠ (unsupported: cites [4], not a listed source)" in final
+    lines: list[str] = []
+    text_view = TextView(QUERY, write=lines.append)
+    for event in run.events:
+        text_view.feed(event)
+    written = "".join(lines)
+    assert "written answer: When a coroutine" in written and "[4]." in written
+    assert 'color:#a00' in run._repr_html_()

@@ -27,7 +27,7 @@ from typing import Any
 from ._render import cite_markdown, errors_html, metrics_line, results_html, run_html, run_text, sources_html
 from .aggregator import KnowledgeAggregator
 from .errors import require
-from .events import ErrorEvent, Event, PassageEvent, StatusEvent
+from .events import ErrorEvent, Event, PassageEvent, StatusEvent, SynthesisDeltaEvent
 from .run import Run
 from .settings import Settings
 
@@ -55,6 +55,8 @@ class LiveView:
         self.sources = w.HTML()
         self.passages = w.Accordion(children=())
         self.synthesis = w.Output()
+        self._written = ""  # the written answer shown so far, while it streams
+        self._final = False  # the checked synthesis is shown
         self.errors = w.HTML()
         self.metrics = w.HTML()
         sections = [("Synthesis", self.synthesis), ("Sources", self.sources), ("Passages", self.passages),
@@ -113,13 +115,20 @@ class LiveView:
         self._show(self.errors, errors_html(run.errors))
         self._show(self.metrics, _esc(metrics_line(run.metrics)) if run.done else "")
         self._render_passages(run.passages)
-        if run.synthesis and not self.synthesis.outputs:
-            markdown = cite_markdown(run.synthesis.text, run.sources)
-            self.synthesis.outputs = (
-                {"output_type": "display_data", "metadata": {},
-                 "data": {"text/markdown": markdown, "text/plain": run.synthesis.text}},
-            )
-            self._sections[self.synthesis].layout.display = None
+        if run.synthesis and not self._final:
+            self._final = True
+            self._show_synthesis(cite_markdown(run.synthesis.text, run.sources), run.synthesis.text)
+        elif not run.synthesis:
+            written = "".join(e.text for e in run.events if isinstance(e, SynthesisDeltaEvent))
+            if written != self._written:  # the written answer so far, with a cursor while it streams
+                self._written = written
+                self._show_synthesis(cite_markdown(written, run.sources) + " ▍", written)
+
+    def _show_synthesis(self, markdown: str, plain: str) -> None:
+        self.synthesis.outputs = (
+            {"output_type": "display_data", "metadata": {}, "data": {"text/markdown": markdown, "text/plain": plain}},
+        )
+        self._sections[self.synthesis].layout.display = None
 
     def _render_passages(self, passages: list[PassageEvent]) -> None:
         shown = len(self.passages.children)
@@ -143,10 +152,20 @@ class TextView:
         self.run = Run(query)
         self._write = write or sys.stdout.write
         self._stage: str | None = None
+        self._streaming = False
 
     def feed(self, event: Event) -> None:
-        """Print a line when a new stage starts or an error arrives."""
+        """Print a line when a new stage starts or an error arrives, and a written answer as it streams."""
         self.run.events.append(event)
+        if isinstance(event, SynthesisDeltaEvent):
+            if not self._streaming:
+                self._streaming = True
+                self._write(f"[{event.t_ms:8.0f} ms] written answer: ")
+            self._write(event.text)
+            return
+        if self._streaming:
+            self._streaming = False
+            self._write("\n")
         if isinstance(event, StatusEvent) and event.stage != self._stage:
             self._stage = event.stage
             self._write(f"[{event.t_ms:8.0f} ms] {event.stage}: {event.message}\n")

@@ -12,7 +12,10 @@ from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
 
-__all__ = ["Synthesis", "synthesize", "markdown"]
+__all__ = ["UNSUPPORTED_MARK", "Synthesis", "markdown", "synthesize"]
+
+#: What follows a sentence of the synthesis text that its citations do not support.
+UNSUPPORTED_MARK = "⚠ (unsupported: {reason})"
 
 _MAX_SENTENCES = 7
 #: A candidate shorter than this many words is a heading or a fragment, never a point.
@@ -228,7 +231,7 @@ def markdown(points: Sequence[SynthesisPoint], sources: Sequence[Source]) -> str
 
 def _point(p: SynthesisPoint) -> str:
     cited = f" {''.join(f'[{i}]' for i in p.source_ids)}" if p.source_ids else ""
-    mark = "" if p.supported else f" ⚠ (unsupported: {p.reason})"
+    mark = "" if p.supported else " " + UNSUPPORTED_MARK.format(reason=p.reason)
     return f"{_one_line(p.text)}{cited}{mark}"
 
 

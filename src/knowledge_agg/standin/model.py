@@ -251,11 +251,71 @@ def _masked(key: str) -> str:
     return f"{key[:3]}{'*' * 8}{key[-4:]}" if len(key) > 8 else "*" * 8
 
 
+_OPENAI_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type"],
+            "properties": {
+                "message": {"type": "string"}, "type": {"type": "string"},
+                "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+_ERROR_CONTENT = {"application/json": {"schema": _OPENAI_ERROR}}
+_DOC: dict[str, Any] = {
+    "responses": {
+        200: {
+            "description": "a `chat.completion`, or with `stream: true` `chat.completion.chunk` SSE messages "
+            "ending with `data: [DONE]`",
+            "content": {
+                "application/json": {"schema": {"type": "object", "required": ["id", "object", "choices"]}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        },
+        400: {"description": "invalid request, or an unknown fault in the model name", "content": _ERROR_CONTENT},
+        401: {"description": "a key the stand-in does not accept (when it is given keys)", "content": _ERROR_CONTENT},
+        404: {"description": "a model other than `standin[:faults]`", "content": _ERROR_CONTENT},
+        429: {"description": "planted: `standin:status=429`", "content": _ERROR_CONTENT},
+        500: {"description": "planted: `standin:status=500`", "content": _ERROR_CONTENT},
+        503: {"description": "planted: `standin:status=503`", "content": _ERROR_CONTENT},
+    },
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["model", "messages"],
+                        "properties": {
+                            "model": {"type": "string", "description": "`standin`, or `standin:fault,...`"},
+                            "messages": {
+                                "type": "array", "minItems": 1,
+                                "items": {
+                                    "type": "object", "required": ["role"],
+                                    "properties": {"role": {"type": "string"}, "content": {"type": "string"}},
+                                },
+                            },
+                            "stream": {"type": "boolean"},
+                            "max_tokens": {"type": "integer", "minimum": 1},
+                        },
+                    }
+                }
+            },
+        }
+    },
+}
+
+
 def model_router(*, keys: set[str] | None = None) -> APIRouter:
     """The stand-in's route; ``keys`` are the API keys it accepts (``None``: any key, or none)."""
     router = APIRouter(tags=["model stand-in"])
 
-    @router.post("/v1/chat/completions", summary="Chat completion (OpenAI-compatible stand-in model)")
+    @router.post("/v1/chat/completions", summary="Chat completion (OpenAI-compatible stand-in model)", **_DOC)
     async def chat_completions(request: Request) -> Response:
         """Answer from the prompt's ``[n] passage`` lines, streamed as OpenAI's SSE chunks or as one completion."""
         if keys is not None:
