@@ -3,6 +3,7 @@ every model failure ending in an ``error`` event plus the extractive synthesis."
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import sys
@@ -23,6 +24,7 @@ from knowledge_agg.events import SynthesisDeltaEvent, SynthesisEvent, parse_even
 from knowledge_agg.server import create_app
 from knowledge_agg.settings import Settings
 from knowledge_agg.standin.model import compose, model_router, parse_model, render
+from knowledge_agg.support import check_answer
 
 QUERY = "how do I cancel an asyncio task"
 
@@ -233,6 +235,14 @@ def test_the_standin_is_deterministic_and_plants_what_it_is_told() -> None:
     assert planted[1].planted is None
     with pytest.raises(ValueError, match="unknown stand-in fault"):
         parse_model("standin:typo")
+    long = ("[1] The company, which was located in Boston (then a large port), began trading in 1820, "
+            "and numerous merchants joined it within a decade of its founding there.")
+    (reworded,) = compose(f"Question: when?\n\nPassages:\n{long}\n", parse_model("standin:paraphrase"))
+    assert reworded.text == (
+        "The company, which was situated in Boston, started trading in 1820, "
+        "and numerous merchants joined it within a decade of its founding there."
+    )
+    assert [p.supported for p in check_answer(render([reworded]), {1: [long[4:]]})] == [True]
 
 
 def test_cli_prints_the_answer_as_it_streams_and_marks_unsupported(
@@ -289,7 +299,7 @@ async def test_live_view_streams_the_answer_then_shows_it_checked(tmp_path: Path
             shown.append(view.synthesis.outputs[0]["data"]["text/plain"])
     streamed = [text for text in shown if "Sources:" not in text]
     assert len(set(streamed)) > 5, "the answer grows in the widget as it streams"
-    assert all(b.startswith(a) for a, b in zip(streamed, streamed[1:], strict=False))
+    assert all(b.startswith(a) for a, b in itertools.pairwise(streamed))
     final = view.synthesis.outputs[0]["data"]["text/markdown"]
     assert "⚠ (unsupported: cites [4], not a listed source)" in final
     lines: list[str] = []

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._text import STOPWORDS, sentence_spans, stem, terms
+from ._text import STOPWORDS, sentence_spans, stem, terms, tokenize
 from .events import SynthesisPoint
 
 __all__ = ["MIN_COVERAGE", "Claim", "check_answer", "check_claim", "split_claims"]
@@ -25,7 +25,8 @@ MIN_COVERAGE = 0.6
 _CITES = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _LEADING_CITES = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+[.!?]?")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+#: A word as ``_text.tokenize`` reads one (hyphenated words are two), so claim and passage split alike.
+_WORD = re.compile(r"[^\W\d_]\w*(?:['’]\w+)*")
 _NUMBER_WORDS = {
     w: str(i)
     for i, w in enumerate((
@@ -91,7 +92,7 @@ def check_claim(claim: Claim, passages: Mapping[int, str]) -> SynthesisPoint:
         return SynthesisPoint(**point, supported=False, support=0.0, reason=f"cites {listed}, not a listed source")
     evidence = " ".join(passages[n] for n in claim.source_ids)
     cited = "".join(f"[{n}]" for n in sorted(claim.source_ids))
-    evidence_stems = {stem(w) for w in _WORD.findall(evidence)}
+    evidence_stems = set(tokenize(evidence))
     words = terms([claim.text])
     words = [w for w in words if not w.isdigit()]
     coverage = sum(w in evidence_stems for w in words) / len(words) if words else 1.0

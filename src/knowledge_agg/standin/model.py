@@ -13,6 +13,9 @@ Faults (comma-separated after the colon):
 - ``delay_ms=D`` waits D ms before each token; ``status=429`` (or 401, 500, 503) refuses the call
   with OpenAI's error body; ``cut=N`` drops the connection after N tokens; ``empty`` answers nothing;
   ``sentences=S`` writes S sentences (3 by default).
+
+``paraphrase`` (not a fault) rewords each sentence faithfully, as a model would: a few words swapped
+for synonyms, brackets dropped, a long sentence cut at its first clause.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class ModelFaults(BaseModel):
     status: int | None = Field(None, description="refuse the call with this status (401, 429, 500, 503)")
     cut: int | None = Field(None, ge=0, description="drop the connection after this many tokens")
     empty: bool = False
+    paraphrase: bool = False
     sentences: int = Field(3, ge=1, le=20)
 
 
@@ -71,8 +75,8 @@ def parse_model(model: str) -> ModelFaults:
         key, eq, value = item.partition("=")
         if key in _CLAIM_FAULTS and not eq:
             claims.append(key)
-        elif key == "empty" and not eq:
-            options["empty"] = True
+        elif key in ("empty", "paraphrase") and not eq:
+            options[key] = True
         elif key in ("at", "delay_ms", "status", "cut", "sentences") and eq:
             options[key] = value
         else:
@@ -96,6 +100,18 @@ _DIGITS = re.compile(r"\d+")
 _NAME = re.compile(r"(?<=\s)[A-Z][a-z]{2,}\b")
 #: Names planted by ``changed_name``; the first one absent from the passage is used.
 _FOREIGN_NAMES = ("Kowalski", "Valparaiso", "Okonkwo", "Ravensworth", "Tiberius")
+
+
+#: Faithful rewordings used by ``paraphrase``.
+_SYNONYMS = {
+    "began": "started", "begin": "start", "large": "big", "however": "but", "approximately": "about",
+    "located": "situated", "received": "got", "purchased": "bought", "attempted": "tried", "numerous": "many",
+    "additionally": "also", "important": "significant", "major": "main", "created": "made", "built": "constructed",
+    "called": "named", "largest": "biggest", "often": "frequently", "despite": "in spite of", "used": "employed",
+    "several": "various", "completed": "finished", "allowed": "permitted", "required": "needed",
+}
+_BRACKETS = re.compile(r"\s*\([^()]*\)")
+_FIRST_CLAUSE = re.compile(r",\s+(?:which|who|while|although|and|but)\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +155,26 @@ def _change_name(text: str, evidence: str) -> str | None:
     return text[: match.start()] + new + text[match.end() :]
 
 
+def _paraphrase(text: str) -> str:
+    """``text`` reworded without changing what it claims (synonyms, no brackets, its first clause when long)."""
+    text = _BRACKETS.sub("", text)
+    cut = _FIRST_CLAUSE.search(text)
+    if cut and len(text.split()) > 25 and len(text[: cut.start()].split()) >= 6:
+        text = text[: cut.start()] + "."
+    swapped = 0
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal swapped
+        word = match.group()
+        new = _SYNONYMS.get(word.lower())
+        if new is None or swapped >= 2 or (word[0].isupper() and match.start() > 0):  # names stay as they are
+            return word
+        swapped += 1
+        return new.capitalize() if word[0].isupper() else new
+
+    return _WORDS.sub(swap, text)
+
+
 def _plant(kind: FaultKind, sentence: Written, listed: Sequence[int], evidence: str) -> Written:
     """``sentence`` with fault ``kind`` in it, or unchanged when it has nothing that fault can change."""
     text, ids = sentence.text, sentence.source_ids
@@ -170,7 +206,7 @@ def compose(prompt: str, faults: ModelFaults | None = None) -> list[Written]:
         if best is None:
             continue
         used.add(best)
-        sentence = Written(best, (n,))
+        sentence = Written(_paraphrase(best) if faults.paraphrase else best, (n,))
         index = len(written)
         if faults.at is None or faults.at == index:
             for kind in faults.claims:
