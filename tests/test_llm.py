@@ -140,7 +140,7 @@ def keyed_model_url() -> Iterator[str]:
         ("standin:status=429", "llm_rate_limited", "429"),
         ("standin:status=500", "llm_http_error", "500"),
         ("standin:status=503", "llm_http_error", "503"),
-        ("standin:delay_ms=400", "llm_timeout", "longer than 0.3 s"),
+        ("standin:delay_ms=3000", "llm_timeout", "longer than 1 s"),
         ("standin:cut=6", "llm_cut_off", "broke off"),
         ("standin:empty", "llm_empty", "no text"),
         ("gpt-nonexistent", "llm_http_error", "404"),
@@ -156,7 +156,9 @@ async def test_every_model_failure_gives_an_error_then_the_extractive_synthesis(
         base_url, model = f"http://127.0.0.1:{_free_port()}/v1", "standin"
     elif model == "unauthorised":
         base_url, model = keyed_model_url, "standin"
-    settings = _settings(tmp_path, base_url, model, llm_timeout=0.3, llm_api_key="wrong-key")
+    # A generous timeout (the machine may be busy), but a short one where the timeout is the fault.
+    timeout = 1.0 if kind == "llm_timeout" else 15.0
+    settings = _settings(tmp_path, base_url, model, llm_timeout=timeout, llm_api_key="wrong-key")
     run = await _run(settings)
     extractive = await _run(settings, answer="extractive")
     (error,) = run.errors

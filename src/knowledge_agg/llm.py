@@ -10,6 +10,7 @@ refused connection, 401/429/5xx, timeout, a stream cut off, an empty answer — 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -75,6 +76,10 @@ def build_messages(question: str, listing: dict[int, list[str]], *, max_words: i
         f"Answer in at most {max_words} words; end each sentence with its [n]."
     )
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
+
+
+#: The prefix the openai client puts before the server's own error message.
+_ERROR_CODE = re.compile(r"^Error code: \d+ - ")
 
 
 def _where(base_url: str) -> str:
@@ -160,7 +165,7 @@ class AnswerWriter:
         if isinstance(exc, openai.RateLimitError):
             return LLMError(f"the model at {where} is rate limiting requests (429)", kind="llm_rate_limited")
         if isinstance(exc, openai.APIStatusError):
-            detail = self._redact(str(getattr(exc, "message", "")))[:200]
+            detail = self._redact(_ERROR_CODE.sub("", str(getattr(exc, "message", ""))))[:200]
             return LLMError(f"the model at {where} answered {exc.status_code}: {detail}", kind="llm_http_error")
         if isinstance(exc, openai.APIConnectionError) and not received:
             cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"

@@ -25,10 +25,11 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -259,17 +260,32 @@ class _StreamCut(Exception):
 
 class _CuttableStream(StreamingResponse):
     """A streamed body that, on :class:`_StreamCut`, ends without its last message: the server then
-    drops the connection, so the client sees a chunked body that never finished, as on a real cut."""
+    drops the connection, so the client sees a chunked body that never finished, as on a real cut.
+    A client that hangs up stops the stream (a slow answer does not go on for nobody)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        try:
-            async for chunk in self.body_iterator:
-                data = chunk if isinstance(chunk, bytes) else str(chunk).encode()
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-        except _StreamCut:
-            return
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        async def body() -> None:
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            try:
+                async for chunk in self.body_iterator:
+                    data = chunk if isinstance(chunk, bytes) else str(chunk).encode()
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+            except _StreamCut:
+                return
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        async def hang_up() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        async with anyio.create_task_group() as group:
+
+            async def first_to_end(step: Callable[[], Awaitable[None]]) -> None:
+                await step()
+                group.cancel_scope.cancel()
+
+            group.start_soon(first_to_end, body)
+            group.start_soon(first_to_end, hang_up)
 
 
 def _error(status: int, message: str, kind: str, code: str | None, headers: dict[str, str] | None = None) -> JSONResponse:
