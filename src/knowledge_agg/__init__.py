@@ -34,8 +34,8 @@ from .events import (
     SynthesisPoint,
     parse_event,
 )
-from .llm import LLMError
 from .flags import FLAGS
+from .llm import LLMError
 from .providers import SearchProvider
 from .run import Run
 from .settings import Settings

@@ -191,7 +191,7 @@ async def _synthesis(
                         yield delta
                     else:
                         result = part
-        except Exception as exc:  # any failure of the model: say so, then give the extractive summary
+        except Exception as exc:  # noqa: BLE001 - any failure of the model: say so, then give the extractive summary
             yield rec.error("synthesizing", exc)
         if result is not None:
             yield _synthesis_event(result, rec)
