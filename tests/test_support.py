@@ -54,6 +54,12 @@ def test_unsupported_claims_say_why(claim: Claim, reason: str) -> None:
     assert point.support < 1.0
 
 
+def test_a_code_with_digits_is_not_read_as_a_name() -> None:
+    passages = {1: "Eurobird 1 (now Eutelsat 33C) let the company launch a digital service."}
+    point = check_claim(Claim("Eutelsat 33C let the company launch a digital service.", (1,)), passages)
+    assert point.supported, point.reason
+
+
 def test_check_answer_joins_the_passages_of_one_source() -> None:
     passages = {1: ["Tasks run coroutines concurrently.", "A task is cancelled with cancel() in 2 steps."]}
     points = check_answer("Tasks run coroutines concurrently and are cancelled in 2 steps [1].", passages)

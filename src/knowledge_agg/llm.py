@@ -123,7 +123,7 @@ class AnswerWriter:
         )
         try:
             stream: AsyncStream[ChatCompletionChunk] = await asyncio.wait_for(request, self._timeout)
-        except Exception as exc:  # noqa: BLE001 - every failure of the model becomes one LLMError
+        except Exception as exc:
             raise self._failure(exc, received) from None
         finish: str | None = None
         try:
@@ -142,7 +142,7 @@ class AnswerWriter:
                     finish = choice.finish_reason or finish
         except LLMError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a broken stream raises the HTTP library's own errors
+        except Exception as exc:
             raise self._failure(exc, received) from None
         finally:
             await stream.close()

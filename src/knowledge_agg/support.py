@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._text import STOPWORDS, sentence_spans, stem, terms, tokenize
 from .events import SynthesisPoint
+from .text import STOPWORDS, sentence_spans, stem, terms, tokenize
 
 __all__ = ["MIN_COVERAGE", "Claim", "check_answer", "check_claim", "split_claims"]
 
@@ -26,7 +26,7 @@ _CITES = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _LEADING_CITES = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+[.!?]?")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 #: A word as ``_text.tokenize`` reads one (hyphenated words are two), so claim and passage split alike.
-_WORD = re.compile(r"[^\W\d_]\w*(?:['’]\w+)*")
+_WORD = re.compile(r"\b[^\W\d_]\w*(?:['’]\w+)*")
 _NUMBER_WORDS = {
     w: str(i)
     for i, w in enumerate((
