@@ -22,7 +22,6 @@ import itertools
 import json
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,8 +46,9 @@ from knowledge_agg.run import Run
 from knowledge_agg.settings import Settings
 from knowledge_agg.standin.model import compose, parse_model
 
-from ._quality_data import Question, load_squad, write_corpus
 from .data import XQUAD_DEV, relative
+from .quality_data import Question, load_squad, write_corpus
+from .report import summary
 
 __all__ = ["CLAIM_FAULTS", "FAILURES", "main"]
 
@@ -212,15 +212,7 @@ async def _stream_figures(agg: KnowledgeAggregator, questions: Sequence[Question
             continue
         held.append(seen["first_delta_held_ms"] - metrics["first_token_ms"])
         stamped.append(metrics["first_delta_ms"] - metrics["first_token_ms"])
-    return {"runs": len(held), "held_after_first_token_ms": _summary(held), "stamped_after_first_token_ms": _summary(stamped)}
-
-
-def _summary(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p95": None, "max": None}
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": round(statistics.median(ordered), 3), "p95": round(p95, 3), "max": round(ordered[-1], 3)}
+    return {"runs": len(held), "held_after_first_token_ms": summary(held), "stamped_after_first_token_ms": summary(stamped)}
 
 
 async def _failure_run(
@@ -267,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--failure-runs", type=int, default=50, help="runs per injected failure")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-words", type=int, default=120)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON figures")
     args = parser.parse_args(argv)
     articles, questions = load_squad(args.xquad)
     checked = questions[: args.limit] if args.limit else questions
@@ -304,8 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         "targets": _TARGETS,
         **result,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(_table(report))
     return 0
 
