@@ -95,7 +95,7 @@ def parse_model(model: str) -> ModelFaults:
 
 _LISTED = re.compile(r"^\[(\d+)\] (.+)$", re.MULTILINE)
 _QUESTION = re.compile(r"^Question: (.+)$", re.MULTILINE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)]))\s+(?=[\"'“‘(]?[A-Z0-9])")
 _WORDS = re.compile(r"\w+")
 _DIGITS = re.compile(r"\d+")
 _NAME = re.compile(r"(?<=\s)[A-Z][a-z]{2,}\b")
