@@ -13,10 +13,11 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test reads the developer's key, flags or cache."""
+    """No test reads the developer's key, flags, cache or run store."""
     for name in ("BRAVE_API_KEY", "KNOWLEDGE_AGG_FLAGS", "KNOWLEDGE_AGG_PROVIDER", "KNOWLEDGE_AGG_BRAVE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KNOWLEDGE_AGG_CACHE_DIR", str(_shared_cache(tmp_path_factory)))
+    monkeypatch.setenv("KNOWLEDGE_AGG_STORE", str(_shared_cache(tmp_path_factory) / "runs.sqlite3"))
 
 
 def _shared_cache(factory: pytest.TempPathFactory) -> Path:

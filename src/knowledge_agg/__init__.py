@@ -31,6 +31,7 @@ from .flags import FLAGS
 from .providers import SearchProvider
 from .run import Run
 from .settings import Settings
+from .store import RunStore, history
 
 if TYPE_CHECKING:
     from .batch import ask_many
@@ -42,6 +43,8 @@ __all__ = [
     "KnowledgeAggregator",
     "EventStream",
     "Run",
+    "RunStore",
+    "history",
     "Settings",
     "SearchProvider",
     "FLAGS",

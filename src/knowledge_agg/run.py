@@ -32,6 +32,20 @@ class Run:
 
     query: str
     events: list[Event] = field(default_factory=list)
+    run_id: str | None = None
+
+    @classmethod
+    def load(cls, run_id: str, store: str | None = None) -> Run:
+        """A run from the run store (``store``: its file; default the configured one), events re-parsed."""
+        from .settings import Settings
+        from .store import RunStore, open_store
+
+        found = RunStore(store) if store is not None else open_store(Settings())
+        if found is None:
+            from .errors import KnowledgeAggError
+
+            raise KnowledgeAggError("the run store is off (KNOWLEDGE_AGG_STORE=off): no run can be loaded")
+        return found.load(run_id)
 
     @property
     def analysis(self) -> AnalysisEvent | None:

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # runtime
     cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("knowledge_agg")))
     flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
+    store: str = Field(
+        default_factory=lambda: str(Path(platformdirs.user_data_dir("knowledge_agg")) / "runs.sqlite3"),
+        description="the run store's SQLite file, or 'off' to keep no history",
+    )
 
     # server
     host: str = "127.0.0.1"
@@ -73,6 +77,9 @@ class Settings(BaseSettings):
     dev_mode: bool = False
     run_queue_size: int = Field(20, ge=0, description="requests that may wait for a run slot before 503")
     run_queue_wait: float = Field(2.0, ge=0, description="seconds a request waits for a run slot before 503")
+    resume_grace: float = Field(
+        30.0, ge=0, description="seconds a streamed run goes on after its client hung up, for a reconnect to resume it"
+    )
     injection: dict[str, Any] = Field(
         default_factory=dict, description="server-wide error injection (JSON), active with the error_injection flag"
     )
