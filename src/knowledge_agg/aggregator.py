@@ -62,7 +62,9 @@ class KnowledgeAggregator:
                 run.events.append(event)
         return run
 
-    def _store(self, settings: Settings) -> RunStore | None:
+    def run_store(self, settings: Settings | None = None) -> RunStore | None:
+        """The run store these settings (default: the aggregator's) write to, or None when it is off."""
+        settings = settings if settings is not None else self.settings
         if settings.store not in self._stores:
             self._stores[settings.store] = open_store(settings)
         return self._stores[settings.store]
@@ -136,7 +138,7 @@ class EventStream:
     def _start(self) -> AsyncIterator[Event]:
         agg, settings = self._aggregator, self.settings
         events = run_pipeline(self.query, settings, agg._provider(settings), agg._fetcher(settings))
-        store = agg._store(settings)
+        store = agg.run_store(settings)
         if store is not None:  # the one place runs are recorded, so every face's runs are
             options = public_options(settings, self._options)
             events = record(events, store, self.run_id, self.query, options, self.batch)
