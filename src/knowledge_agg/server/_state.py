@@ -12,13 +12,16 @@ from ..aggregator import KnowledgeAggregator
 from ..settings import Settings
 from ._corpus import ServedCorpus
 from ._limiter import RunLimiter
+from ._live import LiveRuns
 from .injection import InjectionConfig
 from .metrics import ServerMetrics
 
-__all__ = ["ServerState", "get_state", "SERVICE"]
+__all__ = ["ServerState", "get_state", "SERVICE", "RUN_ID_HEADER"]
 
 #: The service name ``/health`` reports, so the launcher can tell our server from anything else.
 SERVICE = "knowledge-agg"
+#: The response header that names a run, so a client can resume it.
+RUN_ID_HEADER = "X-Run-Id"
 
 
 @dataclass
@@ -34,6 +37,7 @@ class ServerState:
     started: float = field(default_factory=time.time)
     corpus: ServedCorpus | None = None
     aggregator: KnowledgeAggregator | None = None
+    live: LiveRuns = field(default_factory=LiveRuns)
 
     def injection_in_force(self) -> InjectionConfig | None:
         """The server-wide injection config, or None while the ``error_injection`` flag is off."""

@@ -21,7 +21,7 @@ from ..models import Hit
 from ..providers import SearchProvider, make_provider
 from ..providers.local import LocalProvider
 from ..settings import Settings
-from . import _admin_routes, _stream_routes
+from . import _admin_routes, _history_routes, _stream_routes
 from ._corpus import ServedCorpus
 from ._limiter import RunLimiter
 from ._state import ServerState
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, provider: SearchProvider | N
         finally:
             warm.cancel()
             await asyncio.gather(warm, return_exceptions=True)
+            await state.live.aclose()
             await state.require_aggregator().aclose()
             if run_provider is not corpus:
                 await run_provider.aclose()
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, provider: SearchProvider | N
     app.state.knowledge_agg = state
     app.include_router(_stream_routes.router)
     app.include_router(_admin_routes.router)
+    app.include_router(_history_routes.router)
     app.include_router(pages_router(corpus.lookup, state.injection_in_force))
 
     async def standin_search(query: str, limit: int) -> Sequence[Hit]:
