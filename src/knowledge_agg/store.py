@@ -161,6 +161,7 @@ class RunStore:
             raise KnowledgeAggError(f"the run store {self.path} cannot be opened: {exc}") from exc
         self._queue: queue.SimpleQueue[tuple[str, tuple[Any, ...]] | threading.Event | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._writer_pid = os.getpid()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -214,10 +215,13 @@ class RunStore:
             writer.join()
 
     def _put(self, kind: str, row: tuple[Any, ...]) -> None:
-        if self._writer is None:
+        if self._writer is None or self._writer_pid != os.getpid():  # none yet, or a forked child's copy
             with self._lock:
-                if self._writer is None:
+                if self._writer is None or self._writer_pid != os.getpid():
+                    if self._writer_pid != os.getpid():
+                        self._queue = queue.SimpleQueue()
                     self._writer = threading.Thread(target=self._write_loop, name="knowledge-agg-store", daemon=True)
+                    self._writer_pid = os.getpid()
                     self._writer.start()
                     _open_stores.add(self)
         self._queue.put((kind, row))
