@@ -5,8 +5,8 @@ Run: ``python -m benchmarks.store [--runs 200] [--rounds 6] [--standin]``
 Runs with the store on and off alternate (one on, one off, ...), so both see the same machine. By
 default the runs use the local pydocs index (a whole run takes ~30 ms, so the store's share is as
 large as it gets); ``--standin`` runs them against the Brave stand-in with the streaming benchmark's
-modelled latency instead. Also reported: the time of one ``append`` on the event loop, and the size
-of the store per run. Writes ``benchmarks/results/store.json`` (or ``store-standin.json``).
+modelled latency instead. Also reported: the time of one ``append`` on the event loop, how long a
+run's commit takes while four processes write the same file, and the size of the store per run. Writes ``benchmarks/results/store.json`` (or ``store-standin.json``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import itertools
 import json
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,6 +114,39 @@ def _append_cost(folder: Path, events: int) -> dict[str, Any]:
     return summary(spent)
 
 
+_CONTENDER = """
+import sys, time
+from knowledge_agg import RunStore, ask, Settings
+store = RunStore(sys.argv[1])
+events = ask("json dumps indent", settings=Settings(provider="local", store="off", flags={})).events
+waits = []
+for i in range(int(sys.argv[2])):
+    run_id = f"{sys.argv[3]}-{i}"
+    store.begin(run_id, "contention", {})
+    for event in events:
+        store.append(run_id, event)
+    store.end(run_id, "done", events[-1])
+    started = time.perf_counter()
+    store.flush()  # the commit, with whatever wait for the other processes' writes
+    waits.append((time.perf_counter() - started) * 1000)
+print(" ".join(f"{w:.3f}" for w in waits))
+"""
+
+
+def _contention(folder: Path, processes: int, runs: int) -> dict[str, Any]:
+    """``processes`` processes each storing ``runs`` whole runs into one file at once: how long a commit takes."""
+    path = folder / "contention.sqlite3"
+    RunStore(path)
+    procs = [subprocess.Popen([sys.executable, "-c", _CONTENDER, str(path), str(runs), f"p{i}"],
+                              stdout=subprocess.PIPE, text=True) for i in range(processes)]
+    waits = [float(w) for p in procs for w in p.communicate(timeout=600)[0].split()]
+    if any(p.returncode for p in procs):
+        raise RuntimeError("a contending writer failed")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        stored = conn.execute("SELECT count(*) FROM runs WHERE ended_at IS NOT NULL").fetchone()[0]
+    return {"processes": processes, "runs_each": runs, "runs_stored": stored, "commit_ms": summary(waits)}
+
+
 def _size(path: Path) -> dict[str, Any]:
     """Bytes per stored run once the write-ahead log is folded into the file."""
     with contextlib.closing(sqlite3.connect(path)) as conn:
@@ -123,7 +157,10 @@ def _size(path: Path) -> dict[str, Any]:
     return {"runs": runs, "events": events, "bytes": size, "bytes_per_run": round(size / max(runs, 1))}
 
 
-async def run_benchmark(runs: int, rounds: int, round_runs: int, standin: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
+async def run_benchmark(
+    runs: int, rounds: int, round_runs: int, standin: bool, *, contenders: tuple[int, int] = (4, 100),
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="knowledge-agg-store-bench-") as tmp:
         folder = Path(tmp)
         async with _aggregators(standin, folder) as aggs:
@@ -135,6 +172,8 @@ async def run_benchmark(runs: int, rounds: int, round_runs: int, standin: bool, 
             throughput = await _throughput(aggs, rounds, round_runs)
         size = _size(folder / "runs.sqlite3")
         append = _append_cost(folder, 20_000)
+        log(f"contention: {contenders[0]} processes storing {contenders[1]} runs each into one file at once")
+        contention = _contention(folder, *contenders)
     added, loss = single["first_result_p95_added_ms"], throughput["loss"]
     return {
         "mode": "Brave stand-in (modelled latency)" if standin else "local pydocs index",
@@ -142,6 +181,7 @@ async def run_benchmark(runs: int, rounds: int, round_runs: int, standin: bool, 
         "throughput": throughput,
         "append_us": append,
         "size": size,
+        "contention": contention,
         "targets": [
             {"name": "first result p95, store on minus off", "value": added, "unit": " ms",
              "target": f"<= {TARGET_FIRST_RESULT_MS} ms", "met": added <= TARGET_FIRST_RESULT_MS},
@@ -153,7 +193,7 @@ async def run_benchmark(runs: int, rounds: int, round_runs: int, standin: bool, 
 
 
 def table(results: dict[str, Any]) -> str:
-    s, t, a, z = results["single"], results["throughput"], results["append_us"], results["size"]
+    s, t, a, z, c = (results[k] for k in ("single", "throughput", "append_us", "size", "contention"))
     rows = [(c["name"], f"{c['value']}{c['unit']}", c["target"], "met" if c["met"] else "MISSED") for c in results["targets"]]
     for side in ("on", "off"):
         f, tot = s[f"store_{side}"]["first_result_ms"], s[f"store_{side}"]["total_ms"]
@@ -162,6 +202,9 @@ def table(results: dict[str, Any]) -> str:
     rows.append((f"{t['concurrency']} concurrent runs/s, median of {t['rounds_each']} rounds (on / off)",
                  f"{t['median_on']} / {t['median_off']}", "", ""))
     rows.append(("one append on the event loop p50 / p95", f"{a['p50']} / {a['p95']} us", "", ""))
+    rows.append((f"{c['processes']} processes writing at once: one run's commit p50 / p95 / max",
+                 f"{c['commit_ms']['p50']} / {c['commit_ms']['p95']} / {c['commit_ms']['max']} ms",
+                 f"{c['runs_stored']} of {c['processes'] * c['runs_each']} runs stored", ""))
     rows.append(("store size per run", f"{z['bytes_per_run'] / 1024:.1f} KiB",
                  f"{z['runs']} runs, {z['events']} events, {z['bytes'] / 1e6:.2f} MB", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,14 @@ import pytest
 from knowledge_agg.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Before any fixture of any scope builds settings: runs go to a session store, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KNOWLEDGE_AGG_STORE", str(_shared_cache(tmp_path_factory) / "runs.sqlite3"))
+        yield
 
 
 @pytest.fixture(autouse=True)
