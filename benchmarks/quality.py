@@ -26,11 +26,11 @@ from knowledge_agg.flags import parse_flags
 
 from ._quality_data import load_squad
 from ._quality_eval import DirectPipeline, Outcome, summarize
+from .data import EXTRACTION, XQUAD_DEV, relative
 
 __all__ = ["main", "run_quality", "extraction_f1"]
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 
 _LABELS = {
@@ -115,8 +115,8 @@ def _table(figures: dict[str, Any], max_words: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run the evaluation, print the table and write the JSON report."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
-    parser.add_argument("--xquad", type=Path, default=SHARED / "datasets" / "xquad" / "xquad.en.dev.json")
-    parser.add_argument("--extraction", type=Path, default=SHARED / "datasets" / "extraction")
+    parser.add_argument("--xquad", type=Path, default=XQUAD_DEV)
+    parser.add_argument("--extraction", type=Path, default=EXTRACTION)
     parser.add_argument("--max-words", type=int, default=100)
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--mode", choices=("http", "direct", "replay"), default="http",
@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     extraction = extraction_f1(args.extraction)
     figures["extraction_f1"] = None if extraction is None else extraction.get("f1")
     report = {
-        "dataset": str(args.xquad),
-        "extraction_dataset": str(args.extraction),
+        "dataset": relative(args.xquad),
+        "extraction_dataset": relative(args.extraction),
         "mode": args.mode,
         "max_words": args.max_words,
         "max_per_domain": args.max_per_domain,

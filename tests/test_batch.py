@@ -13,12 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmarks.data import QUERIES
 from knowledge_agg.batch import Batch, ask_many, ask_many_async
 from knowledge_agg.errors import KnowledgeAggError
 from knowledge_agg.store import RunStore
 from knowledge_agg.settings import Settings
-
-QUERIES = Path(__file__).resolve().parents[1] / "data" / "queries.csv"
 
 
 def _questions(n: int) -> list[str]:

@@ -352,7 +352,7 @@ def _cli(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[
         (["ask", "asyncio " * 1250, "--format", "text"], {}, 2, "limit"),
         (["ask", "'; DROP TABLE docs; -- NEAR(\"a\" *)", "--format", "ndjson"], {}, 0, ""),
         (["ask", "🐍 asyncio задачи\x1b[2J tasks", "--format", "text"], {}, 0, ""),
-        (["ask", "asyncio", "--max-sources", "0"], {}, 2, "max_sources"),
+        (["ask", "asyncio", "--max-sources", "0"], {}, 2, "--max-sources: must be >= 1"),
         (["ask", "asyncio"], {"KNOWLEDGE_AGG_MAX_SOURCES": "zero", "KNOWLEDGE_AGG_FLAGS": "bogus=on"}, 2, "bogus"),
     ],
     ids=["whitespace", "10000-chars", "fts-sql-syntax", "emoji-scripts-escape", "bad-option", "bad-environment"],
