@@ -182,3 +182,16 @@ def test_kill_9_of_the_server_mid_run_keeps_earlier_runs_and_marks_that_one_unfi
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_with_the_store_off_runs_still_carry_ids_and_resume_while_live(tmp_path: Path) -> None:
+    settings = corpus_settings(tmp_path, store="off", flags="error_injection=on")
+    with serve(create_app(settings)) as url, httpx.Client(timeout=30) as client:
+        with connect_sse(client, "GET", f"{url}/v1/stream", params={"q": QUERY}, headers=SLOW_PAGES) as source:
+            run_id = source.response.headers["X-Run-Id"]
+            seen = [parse_event(next(source.iter_sse()).data)]
+        rest = _sse(client, f"{url}/v1/runs/{run_id}/events", headers={"Last-Event-ID": "0"})[1]
+        assert [e.seq for e in seen + rest] == list(range(len(rest) + 1)) and isinstance(rest[-1], DoneEvent)
+        listed = client.get(f"{url}/v1/runs")
+        assert listed.status_code == 409 and "run store is off" in listed.json()["detail"]
+        assert client.get(f"{url}/v1/runs/{run_id}").status_code == 404  # over, and nothing kept
