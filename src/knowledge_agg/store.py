@@ -3,8 +3,9 @@
 SQLite in WAL mode lets many processes (a notebook kernel, the CLI, the server) write the same file:
 one writer at a time, each transaction a few hundred microseconds, readers never blocked. Writes
 leave the event loop at once: they go through a queue to one writer thread per store, which commits
-whatever is waiting in one short transaction. A process killed mid-run leaves every committed run
-intact and its own run with no ``ended_at``, which readers show as ``unfinished``.
+what arrived within ``GROUP_SECONDS`` of the first in one short transaction. A process killed
+mid-run leaves every committed run intact and its own run with no ``ended_at``, which readers show
+as ``unfinished``.
 """
 
 from __future__ import annotations
@@ -35,10 +36,16 @@ if TYPE_CHECKING:
     from .run import Run
     from .settings import Settings
 
-__all__ = ["RunStore", "StoredRun", "RunStatus", "Claim", "open_store", "record", "history"]
+__all__ = [
+    "GROUP_SECONDS", "HEARTBEAT", "RunStore", "StoredRun", "RunStatus", "Claim", "open_store", "public_options",
+    "record", "history",
+]
 
 #: How a run ended as stored; ``running`` until it ends (readers add ``unfinished`` for a dead writer).
 RunStatus = Literal["running", "done", "partial", "failed", "cancelled"]
+#: Seconds the writer waits after a first write for others to join its transaction: events are at most this
+#: much behind on disk, and a run's events take a few commits instead of one each.
+GROUP_SECONDS = 0.01
 #: Seconds between a batch's heartbeats on the questions it holds; a claim three beats old is free.
 HEARTBEAT = 5.0
 _SCHEMA_VERSION = 1
@@ -162,6 +169,7 @@ class RunStore:
         self._queue: queue.SimpleQueue[tuple[str, tuple[Any, ...]] | threading.Event | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_pid = os.getpid()
+        self._hurry = threading.Event()  # set by flush and close: commit now, do not wait for more
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -203,6 +211,7 @@ class RunStore:
             return
         marker = threading.Event()
         self._queue.put(marker)
+        self._hurry.set()
         if not marker.wait(timeout):
             raise KnowledgeAggError(f"the run store {self.path} did not commit within {timeout:g} s")
 
@@ -212,6 +221,7 @@ class RunStore:
             writer, self._writer = self._writer, None
         if writer is not None:
             self._queue.put(None)
+            self._hurry.set()
             writer.join()
 
     def _put(self, kind: str, row: tuple[Any, ...]) -> None:
@@ -231,6 +241,9 @@ class RunStore:
         try:
             while True:
                 item = self._queue.get()
+                if isinstance(item, tuple):  # let the rest of this moment's events join it: one wake-up, one commit
+                    self._hurry.clear()
+                    self._hurry.wait(GROUP_SECONDS)
                 batch: list[tuple[str, tuple[Any, ...]]] = []
                 markers: list[threading.Event] = []
                 stop = False
