@@ -6,7 +6,8 @@ Runs with the store on and off alternate (one on, one off, ...), so both see the
 default the runs use the local pydocs index (a whole run takes ~30 ms, so the store's share is as
 large as it gets); ``--standin`` runs them against the Brave stand-in with the streaming benchmark's
 modelled latency instead. Also reported: the time of one ``append`` on the event loop, how long a
-run's commit takes while four processes write the same file, and the size of the store per run. Writes ``benchmarks/results/store.json`` (or ``store-standin.json``).
+run's commit takes while four processes write the same file, and the size of the store per run.
+Writes ``benchmarks/results/store.json`` (or ``store-standin.json``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any
 
 from knowledge_agg import KnowledgeAggregator, RunStore, Settings
 
-from ._bench_report import summary
 from ._bench_run import StandinProcess, measure_run
+from .report import summary
 from .streaming import QUERIES, client_settings
 
 _RESULTS = Path(__file__).resolve().parent / "results"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pandas as pd
 import pytest
 
 from knowledge_agg import KnowledgeAggError, KnowledgeAggregator, Run, RunStore, ask, history
-from knowledge_agg.events import DoneEvent
+from knowledge_agg.events import DoneEvent, parse_event
 from knowledge_agg.settings import Settings
 
 QUESTIONS = [
@@ -107,14 +106,15 @@ def test_history_filters_by_query_time_and_batch(settings: Settings, store_path:
 def test_export_parquet_holds_every_run_and_event(settings: Settings, store_path: Path, tmp_path: Path) -> None:
     runs = [ask(q, settings=settings, store=str(store_path)) for q in QUESTIONS[:2]]
     paths = RunStore(store_path).export_parquet(tmp_path / "export")
+    assert sorted(paths) == ["events", "runs"]
     stored = pd.read_parquet(paths["runs"])
     assert set(stored["run_id"]) == {r.run_id for r in runs}
+    assert stored.set_index("run_id").loc[runs[0].run_id, "results"] == len(runs[0].results)
     events = pd.read_parquet(paths["events"])
     assert len(events) == sum(len(r.events) for r in runs)
-    assert [json.loads(j)["seq"] for j in events[events["run_id"] == runs[0].run_id]["json"]] == list(range(len(runs[0].events)))
-    results = pd.read_parquet(paths["results"])
-    assert results.groupby("run_id").size().to_dict() == {r.run_id: len(r.results) for r in runs}
-    assert list(results.columns[:2]) == ["run_id", "query"]
+    first = events[events["run_id"] == runs[0].run_id]
+    assert [parse_event(j) for j in first["json"]] == runs[0].events
+    assert list(first["type"]) == [e.type for e in runs[0].events]
 
 
 _WRITER = """

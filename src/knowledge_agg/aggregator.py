@@ -85,7 +85,7 @@ class KnowledgeAggregator:
     def _provider(self, settings: Settings) -> SearchProvider:
         if self._given_provider is not None:
             return self._given_provider
-        key = tuple(getattr(settings, k) for k in _PROVIDER_KEYS) + (settings.brave_api_key,)
+        key = (*(getattr(settings, k) for k in _PROVIDER_KEYS), settings.brave_api_key)
         if key not in self._providers:
             self._providers[key] = make_provider(settings)
         return self._providers[key]
@@ -98,7 +98,7 @@ class KnowledgeAggregator:
 
     async def aclose(self) -> None:
         """Close every provider and HTTP client this aggregator opened."""
-        owned = [*self._providers.values(), *self._fetchers.values()]
+        owned: list[SearchProvider | Fetcher] = [*self._providers.values(), *self._fetchers.values()]
         stores = [s for s in self._stores.values() if s is not None]
         self._providers.clear()
         self._fetchers.clear()

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._plots import plot_distributions
 from ._sync import run_sync
 from .aggregator import KnowledgeAggregator
 from .errors import KnowledgeAggError, require
+from .frames import frame, metrics_frame
 from .run import Run
 from .settings import Settings
 from .store import HEARTBEAT, RunStore
@@ -55,38 +57,26 @@ class Batch:
 
     def results_df(self) -> pd.DataFrame:
         """Every run's search hits, with a ``query`` column."""
-        from .frames import frame
-
         return frame("results", self.runs)
 
     def sources_df(self) -> pd.DataFrame:
         """Every run's chosen sources, with a ``query`` column."""
-        from .frames import frame
-
         return frame("sources", self.runs)
 
     def passages_df(self) -> pd.DataFrame:
         """Every run's passages, with a ``query`` column."""
-        from .frames import frame
-
         return frame("passages", self.runs)
 
     def events_df(self) -> pd.DataFrame:
         """Every run's events, with a ``query`` column."""
-        from .frames import frame
-
         return frame("events", self.runs)
 
     def metrics_df(self) -> pd.DataFrame:
         """One row per query: partial or not, timings, counts and the error that stopped it, if any."""
-        from .frames import metrics_frame
-
         return metrics_frame(self.runs, self.errors)
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Histograms of first-result and total time over the batch."""
-        from ._plots import plot_distributions
-
         return plot_distributions(self.metrics_df(), ax=ax)
 
     def __repr__(self) -> str:
@@ -105,7 +95,7 @@ class Batch:
         return f"<div>{escape(repr(self))}</div><table><thead>{head}</thead><tbody>{rows}</tbody></table>"
 
 
-def _query_list(queries: Iterable[str] | Any, column: str | None) -> list[str | None]:
+def _query_list(queries: Any, column: str | None) -> list[str | None]:
     """The questions from a list, a Series, or a DataFrame (its ``column``, or its only column); ``None`` if missing."""
     columns = getattr(queries, "columns", None)
     if columns is not None:
@@ -209,7 +199,7 @@ class _Named:
         for question, run_id in wanted.items():
             stored = await asyncio.to_thread(self.store.get, run_id)
             if stored is not None and stored.ended_at is not None and stored.status not in self.rerun:
-                found[question] = await asyncio.to_thread(self.store.load, run_id)
+                found[question] = await asyncio.to_thread(Run.load, run_id, self.store)
         return found
 
     async def run(self, agg: KnowledgeAggregator, query: str, options: dict[str, Any]) -> tuple[Run, int]:
@@ -218,7 +208,7 @@ class _Named:
             stream = agg.stream(query, batch=self.name, **options)
             claim = await asyncio.to_thread(self.store.claim, self.name, query, stream.run_id, rerun=self.rerun)
             if claim.action == "done":
-                return await asyncio.to_thread(self.store.load, claim.run_id), 1
+                return await asyncio.to_thread(Run.load, claim.run_id, self.store), 1
             if claim.action == "run":
                 break
             await asyncio.sleep(0.5)  # another process holds it: wait for its answer

@@ -7,10 +7,11 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from ._text import terms
-from .rank import query_terms
 from .models import Analysis, Hit, Source
+from .rank import query_terms
 from .semantic import Closeness
+from .settings import setting_default
+from .text import terms
 from .urls import domain_of, normalize_url
 
 __all__ = ["select_sources"]
@@ -76,8 +77,8 @@ def select_sources(
     hits: Sequence[Hit],
     analysis: Analysis,
     *,
-    max_sources: int = 5,
-    max_per_domain: int = 2,
+    max_sources: int = setting_default("max_sources"),
+    max_per_domain: int = setting_default("max_per_domain"),
     closeness: Closeness | None = None,
 ) -> list[Source]:
     """Up to ``max_sources`` distinct hits, best first, each with a score and a readable reason.
@@ -95,7 +96,7 @@ def select_sources(
             seen.add(key)
             distinct.append(hit)
     scored: list[tuple[float, int, Hit, list[str], list[str], float | None]] = []
-    for order, (hit, meaning) in enumerate(zip(distinct, _meanings(distinct, analysis.query, closeness))):
+    for order, (hit, meaning) in enumerate(zip(distinct, _meanings(distinct, analysis.query, closeness), strict=True)):
         score, title, snippet = _score(hit, query, idf)
         if meaning is not None:
             score += _MEANING_WEIGHT * meaning

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +28,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import KnowledgeAggError, require
 from .events import DoneEvent, Event, parse_event
+from .settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .frames import FrameKind
-    from .run import Run
-    from .settings import Settings
 
 __all__ = [
     "GROUP_SECONDS", "HEARTBEAT", "RunStore", "StoredRun", "RunStatus", "Claim", "open_store", "public_options",
@@ -319,15 +317,6 @@ class RunStore:
             rows = conn.execute("SELECT json FROM events WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after))
             return [parse_event(r[0]) for r in rows]
 
-    def load(self, run_id: str) -> Run:
-        """A stored run rebuilt as a :class:`~knowledge_agg.run.Run` (every event re-parsed)."""
-        from .run import Run
-
-        stored = self.get(run_id)
-        if stored is None:
-            raise KnowledgeAggError(f"no run {run_id!r} in the run store {self.path}")
-        return Run(stored.query, self.events(run_id), run_id=run_id)
-
     def history(
         self, query: str | None = None, since: Any = None, batch: str | None = None, limit: int | None = None
     ) -> pd.DataFrame:
@@ -352,10 +341,8 @@ class RunStore:
         return df
 
     def export_parquet(self, folder: str | Path) -> dict[str, Path]:
-        """Write ``runs``, ``events`` and the results/sources/passages frames of every run as Parquet files."""
+        """Write the ``runs`` table (as :meth:`history` shows it) and the ``events`` table as Parquet files."""
         pd: Any = require("pandas", "notebook")
-        from .frames import frame
-
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"runs": out / "runs.parquet", "events": out / "events.parquet"}
@@ -363,13 +350,6 @@ class RunStore:
         with self._read() as conn:
             events = pd.read_sql_query("SELECT run_id, seq, type, t_ms, json FROM events ORDER BY run_id, seq", conn)
         events.to_parquet(paths["events"], index=False)
-        runs = [self.load(r.run_id) for r in self.runs()]
-        kinds: tuple[FrameKind, ...] = ("results", "sources", "passages")
-        for kind in kinds:
-            parts = [frame(kind, [run]).assign(run_id=run.run_id) for run in runs]
-            df = pd.concat(parts, ignore_index=True) if parts else frame(kind, []).assign(run_id=pd.Series(dtype="string"))
-            paths[kind] = out / f"{kind}.parquet"
-            df[["run_id", *(c for c in df.columns if c != "run_id")]].to_parquet(paths[kind], index=False)
         return paths
 
     # ------------------------------------------------------------------ batches
@@ -399,7 +379,8 @@ class RunStore:
                         conn.execute("COMMIT")
                         return Claim("busy", last)
                 conn.execute(
-                    "INSERT OR REPLACE INTO batch_items (batch, question, run_id, pid, host, heartbeat) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO batch_items (batch, question, run_id, pid, host, heartbeat) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     (batch, question, run_id, os.getpid(), _HOST, time.time()),
                 )
                 conn.execute("COMMIT")
@@ -480,9 +461,9 @@ def public_options(settings: Settings, options: Mapping[str, Any]) -> dict[str, 
 
 
 async def record(
-    events: AsyncIterator[Event], store: RunStore, run_id: str, query: str, options: Mapping[str, Any],
+    events: AsyncGenerator[Event, None], store: RunStore, run_id: str, query: str, options: Mapping[str, Any],
     batch: str | None = None,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Pass a run's events through, appending each to ``store`` as it is emitted, and record how it ended."""
     store.begin(run_id, query, options, batch)
     done: DoneEvent | None = None
@@ -501,13 +482,11 @@ async def record(
         if done is not None:
             status = "partial" if done.partial else "done"
         store.end(run_id, status, done)
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
 
 
 def history(query: str | None = None, since: Any = None, batch: str | None = None, limit: int | None = None) -> pd.DataFrame:
     """The runs in the configured store (``KNOWLEDGE_AGG_STORE``) as a DataFrame, newest first."""
-    from .settings import Settings
-
     store = open_store(Settings())
     if store is None:
         raise KnowledgeAggError("the run store is off (KNOWLEDGE_AGG_STORE=off): there is no history to show")

@@ -7,18 +7,18 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .._text import nearest_spelling
-from ._corpora import Document
+from ..models import Document
+from ..text import nearest_spelling
 
 __all__ = [
-    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "respell", "document_text", "file_lock",
+    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "respell", "document", "file_lock",
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
-SCHEMA = "5"
+SCHEMA = "6"
 #: BM25 weights of the columns: a term in the title counts this many times more than in the body.
 _TITLE_WEIGHT, _BODY_WEIGHT = 16.0, 1.0
 _SNIPPET_TOKENS = 40
@@ -47,8 +47,13 @@ ORDER BY m.rank
 """
 
 
-def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> int:
-    """Write a fresh index to a temporary file, then move it over ``path``; returns the document count."""
+def build(
+    path: Path, documents: Iterable[Document], meta: dict[str, str], after: Callable[[], dict[str, str]] | None = None
+) -> int:
+    """Write a fresh index to a temporary file, then move it over ``path``; returns the document count.
+
+    ``after`` adds metadata known only once every document was read (lines a reader skipped).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -66,13 +71,14 @@ def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> in
             conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
             conn.execute("INSERT INTO words(words) VALUES('rebuild')")
             count = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
-            rows = {**meta, "schema": SCHEMA, "documents": str(count), "built_at": f"{time.time():.3f}"}
+            rows = {**meta, **(after() if after else {})}
+            rows.update(schema=SCHEMA, documents=str(count), built_at=f"{time.time():.3f}")
             conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", rows.items())
             conn.commit()
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return count
+    return int(count)
 
 
 def read_meta(path: Path) -> dict[str, str] | None:
@@ -139,10 +145,10 @@ def _typed(term: str) -> str:
     return word[:-2] if word.endswith("'s") else word
 
 
-def document_text(conn: sqlite3.Connection, doc_id: str) -> str | None:
-    """The full text of one document, or ``None`` when the index does not hold it."""
-    row = conn.execute("SELECT body FROM docs WHERE doc_id = ?", (_safe(doc_id),)).fetchone()
-    return row[0] if row else None
+def document(conn: sqlite3.Connection, doc_id: str) -> Document | None:
+    """One document by id, or ``None`` when the index does not hold it."""
+    row = conn.execute("SELECT doc_id, title, url, body FROM docs WHERE doc_id = ?", (_safe(doc_id),)).fetchone()
+    return Document(*row) if row else None
 
 
 @contextlib.contextmanager

@@ -66,7 +66,7 @@ def _topics() -> Iterator[dict[str, str]]:
         headings = [m for m in _SECTION.finditer(body) if len(m.group(2)) == len(m.group(1))]
         starts = [0, *(m.start() for m in headings)]
         names = [title, *(f"{title}: {m.group(1).strip()}" for m in headings)]
-        for n, (start, name) in enumerate(zip(starts, names)):
+        for n, (start, name) in enumerate(zip(starts, names, strict=True)):
             end = starts[n + 1] if n + 1 < len(starts) else len(body)
             section = _RULE_LINE.sub("", body[start:end]).strip()
             if section and section not in seen:  # several topics repeat the same section
@@ -98,7 +98,7 @@ def _import(name: str) -> ModuleType | None:
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             return importlib.import_module(name)
-    except BaseException:  # noqa: BLE001 - any failure (even SystemExit) just leaves the module out
+    except BaseException:
         return None
 
 

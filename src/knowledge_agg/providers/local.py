@@ -16,12 +16,13 @@ from urllib.parse import urlsplit
 
 from ..analyze import key_terms
 from ..errors import ProviderError
-from ..models import Hit, Hits
-from . import Notify, _fts
-from ._corpora import Corpus
+from ..models import Document, Hit, Hits
+from . import _fts
+from ._corpora import Corpus, Skipped
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from . import Notify
 
 __all__ = ["LocalProvider", "IndexStatus", "check_corpus"]
 
@@ -45,6 +46,9 @@ class IndexStatus:
     built_at: float
     build_seconds: float
     rebuilt: bool
+    #: Lines of a JSONL corpus that held no document, and the first of them ("line 3: not valid JSON").
+    skipped_lines: int = 0
+    first_skipped: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The status as JSON-ready values."""
@@ -64,6 +68,7 @@ class LocalProvider:
         self._lock = threading.Lock()
         self._closed = False
         self._generation = 0
+        self._told_skipped = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalProvider:
@@ -100,7 +105,8 @@ class LocalProvider:
                     if force or meta is None or meta.get("fingerprint") != fingerprint:
                         started = time.perf_counter()
                         meta = {"fingerprint": fingerprint, "corpus": self.corpus.name, "kind": self.corpus.kind}
-                        _fts.build(self.path, self.corpus.documents(), meta)
+                        skipped = Skipped()
+                        _fts.build(self.path, self.corpus.documents(skipped), meta, after=skipped.meta)
                         rebuilt, seconds = True, time.perf_counter() - started
                         meta = _fts.read_meta(self.path)
             if meta is None:
@@ -115,6 +121,8 @@ class LocalProvider:
                 built_at=float(meta["built_at"]),
                 build_seconds=round(seconds, 3),
                 rebuilt=rebuilt,
+                skipped_lines=int(meta.get("skipped_lines", 0)),
+                first_skipped=meta.get("first_skipped", ""),
             )
             self._reset_pool()
             self._status = status
@@ -149,15 +157,30 @@ class LocalProvider:
                 doc_id=doc_id,
             )
             for rank, (doc_id, title, url, snippet) in enumerate(rows, 1)
-        ), respelt)
+        ), respelt, self._skipped_problems())
+
+    def _skipped_problems(self) -> list[ProviderError]:
+        """The corpus lines the index left out, told once per provider (its first search after opening)."""
+        status = self._status
+        if self._told_skipped or status is None or not status.skipped_lines:
+            return []
+        self._told_skipped = True
+        lines = f"{status.skipped_lines} line{'s' if status.skipped_lines > 1 else ''}"
+        message = f"{self.corpus.path}: {lines} skipped; the first is {status.first_skipped}"
+        return [ProviderError(message, kind="corpus_lines_skipped")]
 
     async def document(self, hit: Hit) -> str | None:
         """The full text of a hit this provider returned, read from the index (no HTTP)."""
         if hit.provider != self.name or hit.doc_id is None:
             return None
+        found = await self.lookup(hit.doc_id)
+        return found.text if found is not None else None
+
+    async def lookup(self, doc_id: str) -> Document | None:
+        """One document of the index by its id (title, url and text), or ``None`` when there is none."""
         if self._status is None:
             await self.build()
-        return await asyncio.to_thread(self._query, _fts.document_text, hit.doc_id)
+        return await asyncio.to_thread(self._query, _fts.document, doc_id)
 
     async def aclose(self) -> None:
         """Close every pooled connection; searches still running close theirs when they finish."""

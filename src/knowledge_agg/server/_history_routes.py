@@ -72,7 +72,7 @@ async def get_run(request: Request, run_id: str) -> RunDocument:
     """The run with every event so far: live from this server while it runs, else from the run store."""
     state = get_state(request)
     live = state.live.get(run_id)
-    store = state.require_aggregator().run_store()
+    store = state.aggregator.run_store()
     stored = None
     if store is not None:
         await asyncio.to_thread(store.flush)
@@ -130,7 +130,7 @@ async def _replay(events: list[Event]) -> AsyncIterator[dict[str, str]]:
 
 async def _flushed(state: ServerState, missing: str | None = None) -> RunStore:
     """The server's run store with this process's queued writes committed; 404/409 when it is off."""
-    store = state.require_aggregator().run_store()
+    store = state.aggregator.run_store()
     if store is None:
         if missing is not None:
             raise _unknown(missing)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import anyio
 
 from ..events import Event
-from ._corpus import run_context
+from ..standin import run_injection
 
 if TYPE_CHECKING:
     from ._runs import RunSlot
@@ -40,7 +40,7 @@ class LiveRun:
         self._changed = asyncio.Event()
         self._clients = 0
         self._expiry: asyncio.TimerHandle | None = None
-        run_context.set(slot.context)  # copied into the run's task
+        run_injection.set(slot.injection)  # copied into the run's task
         self.task = asyncio.ensure_future(self._drive())
 
     async def _drive(self) -> None:

@@ -144,7 +144,7 @@ async def answer(request: Request, response: Response, body: RunRequest) -> Any:
     finally:
         await slot.close()
     return AnswerResponse(
-        query=run.query, events=run.events, synthesis=run.synthesis, sources=run.sources,  # type: ignore[arg-type]
+        query=run.query, events=run.events, synthesis=run.synthesis, sources=run.sources,
         metrics=run.metrics, partial=run.partial,
     )
 
@@ -153,7 +153,7 @@ async def _stream(request: Request, query: str, options: RunOptions, *, ndjson_o
     """Start the run in a task of its own and follow it: a hang-up leaves it ``resume_grace`` seconds to resume."""
     slot = await _open(request, query, options)
     state = get_state(request)
-    live = state.live.start(slot, state.settings.resume_grace)
+    live = state.live.start(slot, state.server.resume_grace)
     headers = {RUN_ID_HEADER: live.run_id}
     if ndjson_ok and NDJSON in request.headers.get("accept", ""):
         return NDJSONResponse(live.follow(to_ndjson), headers=headers)

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from ...analyze import altered_terms
 from ...models import Hit, Hits
-from .. import Notify
-from ._cache import ResponseCache, key_digest
+from ...settings import setting_default
+from ._cache import ResponseCache
 from ._errors import (
     BraveAuthError,
     BraveError,
@@ -29,21 +29,20 @@ from ._errors import (
     error_from_response,
     quota_message,
 )
-from ._params import Endpoint, encode
-from ._parse import BraveResponse, hits_with_faq, parse_response
-from ._limiter import shared_limiter
-from ._ratelimit import Quota, RateState, parse_rate_headers
-from ._retry import backoff_delay, reset_for, retry_after
+from .protocol import PATHS, TOKEN_HEADER, Endpoint, encode, key_digest
+from .rate_headers import Quota, RateState, parse_rate_headers
+from .rate_limiter import shared_limiter
+from .response import BraveResponse, hits_with_faq, parse_response
+from .retry import backoff_delay, reset_for, retry_after
 
 if TYPE_CHECKING:
     from ...settings import Settings
+    from .. import Notify
 
-__all__ = ["BraveProvider", "DEFAULT_BASE_URL", "PAGE_SIZE", "MAX_PAGES"]
+__all__ = ["BraveProvider", "PAGE_SIZE", "MAX_PAGES"]
 
 logger = logging.getLogger("knowledge_agg.providers.brave")
 
-DEFAULT_BASE_URL = "https://api.search.brave.com"
-_PATHS: dict[Endpoint, str] = {"web": "/res/v1/web/search", "news": "/res/v1/news/search"}
 PAGE_SIZE, MAX_PAGES = 20, 10
 
 
@@ -56,14 +55,14 @@ class BraveProvider:
         self,
         api_key: str | SecretStr,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        rate_limit: float = 1.0,
-        max_retries: int = 3,
-        timeout: float = 10.0,
-        search_timeout: float = 30.0,
+        base_url: str = setting_default("brave_base_url"),
+        rate_limit: float = setting_default("brave_rate_limit"),
+        max_retries: int = setting_default("brave_max_retries"),
+        timeout: float = setting_default("brave_timeout"),
+        search_timeout: float = setting_default("search_timeout"),
         cache_dir: Path | None = None,
-        cache_ttl: float = 86400.0,
-        extra_snippets: bool = False,
+        cache_ttl: float = setting_default("brave_cache_ttl"),
+        extra_snippets: bool = setting_default("brave_extra_snippets"),
         retry_backoff: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -87,8 +86,6 @@ class BraveProvider:
         self._client: httpx.AsyncClient | None = None
         #: The monthly quota from the last response's headers (``str()`` reads "1,965 of 2,000 left this month").
         self.quota: Quota | None = None
-        #: The last page parsed, for its altered query and FAQ answers.
-        self.last_response: BraveResponse | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BraveProvider:
@@ -165,9 +162,7 @@ class BraveProvider:
         offset = int(params.get("offset") or 0)
         count = int(params.get("count") or PAGE_SIZE)
         body = await self._get(endpoint, items, notify)
-        response = parse_response(endpoint, body, first_rank=offset * count + 1)
-        self.last_response = response
-        return response
+        return parse_response(endpoint, body, first_rank=offset * count + 1)
 
     async def _get(self, endpoint: Endpoint, items: list[tuple[str, str]], notify: Notify | None) -> Any:
         """The JSON body for one request: from the cache, or fetched with pacing and bounded retries."""
@@ -199,9 +194,9 @@ class BraveProvider:
 
     async def _request(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> Any:
         """Send one request and return its JSON body, or raise the typed error it amounts to."""
-        headers = {"X-Subscription-Token": self._key.get_secret_value()}
+        headers = {TOKEN_HEADER: self._key.get_secret_value()}
         try:
-            response = await self._http().get(_PATHS[endpoint], params=items, headers=headers)
+            response = await self._http().get(PATHS[endpoint], params=tuple(items), headers=headers)
         except httpx.TimeoutException:
             raise BraveUnavailable(f"Brave did not answer within {self._timeout:g} s", kind="timeout",
                                    retryable=True) from None
