@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Batch", "Rerun", "ask_many", "ask_many_async"]
 
+#: How many questions of a batch run at once unless told otherwise.
+CONCURRENCY = 4
+
 
 @dataclass
 class Batch:
@@ -113,7 +116,7 @@ def _is_nan(value: Any) -> bool:
 
 async def ask_many_async(
     queries: Iterable[str] | Any,
-    concurrency: int = 4,
+    concurrency: int = CONCURRENCY,
     *,
     column: str | None = None,
     settings: Settings | None = None,
@@ -231,7 +234,7 @@ class _Named:
 
 def ask_many(
     queries: Iterable[str] | Any,
-    concurrency: int = 4,
+    concurrency: int = CONCURRENCY,
     *,
     column: str | None = None,
     settings: Settings | None = None,
