@@ -74,7 +74,8 @@ def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]
 def _brave_settings(standin: str, cache: Path, key: str = KEY, **overrides: object) -> Settings:
     return Settings(
         provider="brave", brave_api_key=key, brave_base_url=standin, brave_rate_limit=50, brave_max_retries=0,
-        fetch_allow_hosts=[standin.removeprefix("http://")], cache_dir=cache, **overrides,
+        fetch_allow_hosts=[standin.removeprefix("http://")], cache_dir=cache, store=str(cache / "runs.sqlite3"),
+        **overrides,
     )
 
 
@@ -116,6 +117,7 @@ async def test_python_api_run_frames_repr_and_cache(
 
     files = list(_all_bytes(cache))
     assert any("brave" in p.parts for p, data in files if data), "the Brave response cache was written"
+    assert any(p.name == "runs.sqlite3" for p, data in files if data), "the run store was written"
     for path, data in files:
         _assert_clean(data, f"cache file {path.relative_to(cache)}")
     _assert_clean(logs.text + "\n".join(str(r.__dict__) for r in logs.records), "logs")
@@ -165,7 +167,7 @@ def _cli(standin: str, cache: Path, key: str, *argv: str, debug_logging: bool = 
         BRAVE_API_KEY=key, KNOWLEDGE_AGG_PROVIDER="brave", KNOWLEDGE_AGG_BRAVE_BASE_URL=standin,
         KNOWLEDGE_AGG_BRAVE_RATE_LIMIT="50", KNOWLEDGE_AGG_BRAVE_MAX_RETRIES="0",
         KNOWLEDGE_AGG_FETCH_ALLOW_HOSTS=standin.removeprefix("http://"), KNOWLEDGE_AGG_CACHE_DIR=str(cache),
-        PYTHONWARNINGS="default",
+        KNOWLEDGE_AGG_STORE=str(cache / "runs.sqlite3"), PYTHONWARNINGS="default",
     )
     if debug_logging:  # the same CLI with every logger at DEBUG on stderr
         code = "import logging, sys; logging.basicConfig(level=logging.DEBUG); " \
@@ -338,8 +340,10 @@ async def test_the_llm_key_never_shows(
     for name in ("openai", "httpx2", "httpcore2"):
         logging.getLogger(name).setLevel(logging.DEBUG)
         logging.getLogger(name).addHandler(logs.handler)
+    store = tmp_path / "runs.sqlite3"
     settings = corpus_settings(
-        tmp_path, answer="llm", llm_base_url=keyed_model, llm_model="standin", llm_api_key=key, llm_max_retries=0
+        tmp_path, answer="llm", llm_base_url=keyed_model, llm_model="standin", llm_api_key=key, llm_max_retries=0,
+        store=str(store),
     )
     try:
         async with KnowledgeAggregator(settings) as agg:
@@ -357,6 +361,10 @@ async def test_the_llm_key_never_shows(
     for df in (run.events_df(), run.points_df()):
         _assert_no_llm_key(df.to_string(), "frames")
     _assert_no_llm_key(logs.text + "\n".join(str(r.__dict__) for r in logs.records), "logs")
+    files = list(_all_bytes(tmp_path))
+    assert any(p == store and data for p, data in files), "the run store was written"
+    for path, data in files:
+        _assert_no_llm_key(data, f"file {path.name}")
 
 
 def test_the_llm_key_stays_out_of_the_cli_and_its_debug_logs(keyed_model: str, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from .errors import QueryError
 from .models import Analysis
+from .settings import setting_default
 from .text import nearest_spelling, stem
 
 __all__ = [
@@ -99,7 +100,7 @@ def key_terms(text: str) -> tuple[str, ...]:
     return tuple(terms)
 
 
-def analyze(query: str, *, max_chars: int = 4000) -> Analysis:
+def analyze(query: str, *, max_chars: int = setting_default("max_query_chars")) -> Analysis:
     """Classify ``query`` and derive its terms and search string; only empty or oversized is refused."""
     if len(query) > max_chars:
         raise QueryError(
