@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import require
 from .events import (
+    ANSWER_TIMINGS,
     COUNTS,
     METRICS,
     PEAK_MEMORY,
@@ -81,7 +82,8 @@ _SCHEMAS: dict[str, dict[str, str]] = {
         "summary": "string", "progress": "float64", "url": "string", "recoverable": "boolean",
     },
     "metrics": {
-        "partial": "boolean", **{t: "float64" for t in TIMINGS}, PEAK_MEMORY: "Int64", **{c: "Int64" for c in COUNTS},
+        "partial": "boolean", **{t: "float64" for t in (*TIMINGS, *ANSWER_TIMINGS)}, PEAK_MEMORY: "Int64",
+        **{c: "Int64" for c in COUNTS},
         "error": "string",
     },
 }
