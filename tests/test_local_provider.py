@@ -387,3 +387,17 @@ async def test_a_misspelling_is_compared_with_words_as_written_not_their_porter_
     assert words.respelt == {} and [h.doc_id for h in words] == ["gen"]
     # When no term would find anything, a wider guess beats no answer: three letters changed in nine.
     assert only.respelt == {"cypiddids": "cydippids"} and [h.doc_id for h in only] == ["cten"]
+
+
+async def test_words_run_together_in_a_code_name_are_found_as_words(tmp_path: Path) -> None:
+    # "make" and "dirs" are commoner words of this corpus than "makedirs": the index cuts the name there.
+    docs = [
+        {"id": "makedirs", "title": "os.makedirs", "text": "Super-mkdir; create a leaf directory and all intermediate ones."},
+        {"id": "mkdir", "title": "os.mkdir", "text": "Create a directory named path."},
+        *({"id": f"make{n}", "title": f"Note {n}", "text": f"Make a list of the dirs, then make {n} more dirs."} for n in range(3)),
+        {"id": "plain", "title": "Makedirs", "text": "A plain title that is not a code name: it is not cut."},
+    ]
+    hits, plain = await _searches(tmp_path, docs, "make dirs", "create intermediate ones")
+    assert hits[0].doc_id == "makedirs"
+    assert "plain" not in [h.doc_id for h in hits]
+    assert plain[0].doc_id == "makedirs"  # the body still counts as before

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Indel
 
-__all__ = ["STOPWORDS", "stem", "tokenize", "terms", "sentence_spans", "word_count", "nearest_spelling"]
+__all__ = ["STOPWORDS", "stem", "tokenize", "terms", "sentence_spans", "word_count", "nearest_spelling", "name_words"]
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -88,6 +88,53 @@ def nearest_spelling(word: str, candidates: Iterable[str], *, typo: bool = False
         found = [m for m in found if m[1] <= limit or sorted(m[0]) == sorted(word)]
     best = min(found, key=lambda m: (m[1], -Indel.normalized_similarity(word, m[0]), m[2]), default=None)
     return best[0] if best else None
+
+
+_CODE_NAME = re.compile(r"^[A-Za-z_][\w.]*$")
+_NAME_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def name_words(title: str, counts: Mapping[str, int], memo: dict[str, list[str]] | None = None) -> list[str]:
+    """The words run together in a code name (``os.makedirs`` → make, dirs; ``PriorityQueue`` → priority,
+    queue), so a question that says "priority queue" finds it; ``[]`` for a title that is not a code name.
+
+    A title is a code name when it is one dotted identifier with a dot, an underscore or an inner
+    capital. A run-together word is cut where every part is a word of ``counts`` (word → how many
+    documents have it) of two letters or more that is commoner than the whole (makedirs, not
+    append → app end), preferring the cut whose shortest part is longest. ``memo`` keeps the cuts
+    made so far, for callers naming many titles.
+    """
+    if not _CODE_NAME.match(title) or (not any(c in title for c in "._") and title[1:].islower()):
+        return []
+    memo = {} if memo is None else memo
+    found: dict[str, None] = {}
+    for token in re.findall(r"[A-Za-z0-9]+", title):
+        parts = [p.lower() for p in _NAME_PART.findall(token)]
+        if len(parts) > 1:
+            found.update(dict.fromkeys(parts))
+        for part in parts:
+            if part not in memo:
+                memo[part] = _cut(part, counts, counts.get(part, 0))
+            if len(memo[part]) > 1:
+                found.update(dict.fromkeys(memo[part]))
+    return list(found)
+
+
+def _cut(word: str, counts: Mapping[str, int], whole: int, depth: int = 0) -> list[str]:
+    """``word`` cut into words commoner than ``whole`` (at most three cuts), or ``[word]``."""
+    if len(word) < 5 or depth > 2:
+        return [word]
+    best: tuple[int, list[str]] | None = None
+    for i in range(2, len(word) - 1):
+        head, tail = word[:i], word[i:]
+        if counts.get(head, 0) <= whole:
+            continue
+        rest = [tail] if counts.get(tail, 0) > whole else _cut(tail, counts, whole, depth + 1)
+        if all(counts.get(part, 0) > whole for part in rest):
+            shortest = min(len(head), *(len(part) for part in rest))
+            if best is None or shortest > best[0]:
+                best = (shortest, [head, *rest])
+    return best[1] if best else [word]
 
 
 def word_count(text: str) -> int:

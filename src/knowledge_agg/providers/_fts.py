@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .._text import nearest_spelling
+from .._text import name_words, nearest_spelling
 from ._corpora import Document
 
 __all__ = [
@@ -19,19 +19,22 @@ __all__ = [
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
-SCHEMA = "5"
-#: BM25 weights of the columns: a term in the title counts this many times more than in the body.
-_TITLE_WEIGHT, _BODY_WEIGHT = 16.0, 1.0
+SCHEMA = "6"
+#: BM25 weights of the columns: a term in the title, or among the words run together in a code name
+#: (``names``: makedirs → make dirs), counts this many times more than in the body.
+_TITLE_WEIGHT, _NAMES_WEIGHT, _BODY_WEIGHT = 16.0, 16.0, 1.0
+#: A word of this many documents or more may be a part of a code name.
+_NAME_PART_DOCS = 3
 _SNIPPET_TOKENS = 40
 _BATCH = 2000
 
 _CREATE = f"""
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE docs(rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
-                  url TEXT NOT NULL, body TEXT NOT NULL);
-CREATE VIRTUAL TABLE fts USING fts5(title, body, content='docs', content_rowid='rowid',
+                  url TEXT NOT NULL, body TEXT NOT NULL, names TEXT NOT NULL DEFAULT '');
+CREATE VIRTUAL TABLE fts USING fts5(title, names, body, content='docs', content_rowid='rowid',
                                     tokenize='porter unicode61 remove_diacritics 2');
-INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_BODY_WEIGHT})');
+INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_NAMES_WEIGHT}, {_BODY_WEIGHT})');
 CREATE VIRTUAL TABLE words USING fts5(title, body, content='docs', content_rowid='rowid',
                                       tokenize='unicode61 remove_diacritics 2', detail='none');
 CREATE VIRTUAL TABLE vocab USING fts5vocab(words, 'row');
@@ -40,7 +43,7 @@ CREATE VIRTUAL TABLE vocab USING fts5vocab(words, 'row');
 #: stem, genrators → generators, not gener) that start like a word, commonest first.
 _CANDIDATES = "SELECT term FROM vocab WHERE term >= ? AND term < ? ORDER BY doc DESC"
 _RANKED = "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?"
-_SNIPPETS = f"SELECT rowid, snippet(fts, 1, '', '', '…', {_SNIPPET_TOKENS}) FROM fts WHERE fts MATCH ? AND rowid IN "
+_SNIPPETS = f"SELECT rowid, snippet(fts, 2, '', '', '…', {_SNIPPET_TOKENS}) FROM fts WHERE fts MATCH ? AND rowid IN "
 #: A document found by meaning alone shows this many characters of its start as its snippet.
 _HEAD_CHARS = 300
 
@@ -61,8 +64,9 @@ def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> in
                     "INSERT OR IGNORE INTO docs(doc_id, title, url, body) VALUES (?, ?, ?, ?)",
                     [(_safe(d.id), _safe(d.title), _safe(d.url), _safe(d.text)) for d in batch],
                 )
-            conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
             conn.execute("INSERT INTO words(words) VALUES('rebuild')")
+            _name_code_names(conn)
+            conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
             count = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
             rows = {**meta, "schema": SCHEMA, "documents": str(count), "built_at": f"{time.time():.3f}"}
             conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", rows.items())
@@ -71,6 +75,20 @@ def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> in
     finally:
         tmp.unlink(missing_ok=True)
     return count
+
+
+def _name_code_names(conn: sqlite3.Connection) -> None:
+    """Fill ``docs.names`` with the words run together in each code-name title, cut by the corpus's own words."""
+    counts = dict(conn.execute("SELECT term, doc FROM vocab WHERE doc >= ?", (_NAME_PART_DOCS,)).fetchall())
+    memo: dict[str, list[str]] = {}
+    conn.executemany(
+        "UPDATE docs SET names = ? WHERE rowid = ?",
+        [
+            (" ".join(words), rowid)
+            for rowid, title in conn.execute("SELECT rowid, title FROM docs").fetchall()
+            if (words := name_words(title, counts, memo))
+        ],
+    )
 
 
 def read_meta(path: Path) -> dict[str, str] | None:
