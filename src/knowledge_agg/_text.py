@@ -1,26 +1,43 @@
-"""Tokenising, light stemming and sentence splitting shared by the ranking and synthesis stages."""
+"""Words, stop words, light stemming, spelling and sentence splitting: the one home of text handling
+shared by analysis, the local index, ranking and synthesis."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Indel
 
-__all__ = ["STOPWORDS", "stem", "tokenize", "terms", "sentence_spans", "word_count", "nearest_spelling", "name_words"]
+__all__ = [
+    "STOPWORDS", "SEARCH_KEEPS", "TOKEN", "stem", "tokenize", "terms", "sentence_spans", "word_count", "nearest_spelling", "respell",
+    "name_words",
+]
 
+#: Words that say nothing about what is asked: function words, contractions' pieces and the words of
+#: asking itself ("tell me", "how do I use", "thanks"). Queries, passages and snippets all drop them.
 STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom whose why will with would you your yours yourself yourselves also may might must shall
-    can't cannot s t d ll m re ve tell please explain describe known called name named one""".split()
+    """
+    a about above after again against all also am an and any are aren't as at be because been before
+    being below between both but by can can't cannot could did do does doing don down during each either
+    else even ever every few for from further get gets got had has have having he her here hers
+    herself him himself his how however i if in into is it its itself just let like ll me may might
+    more most much must my myself need no nor not now of off on once one only or other ought our
+    ours ourselves out over own per please re really s same shall she should so some such t than
+    that the their theirs them themselves then there these they this those though through to too
+    under until up upon us use used using ve very via was we were what whats when where whether which
+    while who whom whose why will with within without would yes yet you your yours yourself
+    yourselves d m isn doesn didn wasn won wouldn shouldn couldn
+    anyone anybody something someone thing things way ways know known want wanted tell explain
+    describe show give called name named hi hello hey thanks thank kindly possible
+    """.split()
 )
+#: Stop words a search still uses: "what is it called", "known as", "the name of" find the sentence that
+#: gives the name. Left out of the search, XQuAD dev loses an answer in the top 8 passages (99.56 → 99.41 %).
+SEARCH_KEEPS = frozenset({"called", "describe", "known", "may", "name", "named"})
 
+#: A plain word: a run of letters, digits and underscores (what key terms and spelling work on).
+TOKEN = re.compile(r"\w+")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 # A sentence ends at . ! or ? (plus closing quotes/brackets and citation marks such as "[12]" or
 # ":121,154") followed by space and a likely start.
@@ -84,8 +101,9 @@ def nearest_spelling(word: str, candidates: Iterable[str], *, typo: bool = False
     limit = 1 + (len(word) > 8) + (len(word) > 11) if typo else min(3, (len(word) - 2) // 2)
     pool = [c for c in candidates if c[:1] == word[:1] and c != word and abs(len(c) - len(word)) <= limit]
     found = process.extract(word, pool, scorer=OSA.distance, score_cutoff=limit + typo, limit=None)
+    letters = sorted(word)
     if typo:  # one more edit for a letter typed out of place (ghandi → gandhi): the same letters
-        found = [m for m in found if m[1] <= limit or sorted(m[0]) == sorted(word)]
+        found = [m for m in found if m[1] <= limit or sorted(m[0]) == letters]
     best = min(found, key=lambda m: (m[1], -Indel.normalized_similarity(word, m[0]), m[2]), default=None)
     return best[0] if best else None
 
@@ -135,6 +153,28 @@ def _cut(word: str, counts: Mapping[str, int], whole: int, depth: int = 0) -> li
             if best is None or shortest > best[0]:
                 best = (shortest, [head, *rest])
     return best[1] if best else [word]
+
+
+def respell(
+    terms: Sequence[str], known: Callable[[str], bool], candidates: Callable[[str], Iterable[str]], *, typo: bool = False
+) -> dict[str, str]:
+    """Each term that is not ``known``, mapped to the candidate spelt most like it (see :func:`nearest_spelling`).
+
+    ``candidates(term)`` lists the words to choose from, commonest first. With ``typo`` only slips of
+    the keys are corrected, unless no term is known: then, as engines do rather than answer nothing,
+    the wider guess (Cypiddids → cydippids, two letters swapped twice).
+    """
+    absent = [term for term in terms if not known(term)]
+    words = {term: list(candidates(term)) for term in absent}
+    found = _nearest(words, typo=typo)
+    if typo and not found and absent and len(absent) == len(terms):
+        found = _nearest(words, typo=False)
+    return found
+
+
+def _nearest(words: Mapping[str, list[str]], *, typo: bool) -> dict[str, str]:
+    pairs = {term: nearest_spelling(term, candidates, typo=typo) for term, candidates in words.items()}
+    return {term: word for term, word in pairs.items() if word is not None}
 
 
 def word_count(text: str) -> int:

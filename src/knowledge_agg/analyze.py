@@ -8,7 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from ._text import nearest_spelling, stem
+from ._text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
+from ._text import respell as _respell
 from .errors import QueryError
 from .models import Analysis
 
@@ -23,22 +24,8 @@ MAX_SEARCH_WORDS = 50
 #: At most this many key terms are kept (they feed BM25; more only slows ranking down).
 _MAX_TERMS = 64
 
-_STOP_WORDS = frozenset(
-    """
-    a about above after again against all also am an and any are aren't as at be because been before
-    being below between both but by can cannot could did do does doing don down during each either
-    else even ever every few for from further get gets got had has have having he her here hers
-    herself him himself his how however i if in into is it its itself just let like ll me might
-    more most much must my myself need no nor not now of off on once one only or other ought our
-    ours ourselves out over own per please re really s same shall she should so some such t than
-    that the their theirs them themselves then there these they this those though through to too
-    under until up upon us use used using ve very via was we were what whats when where whether which
-    while who whom whose why will with within without would yes yet you your yours yourself
-    yourselves d m don t isn doesn didn wasn won wouldn shouldn couldn
-    anyone anybody something someone thing things way ways know want wanted tell explain show give
-    hi hello hey thanks thank kindly possible
-    """.split()
-)
+#: The words left out of a query's key terms.
+_STOP_WORDS = STOPWORDS - SEARCH_KEEPS
 _URL_WORDS = frozenset({"http", "https", "www", "com", "org", "net", "html", "htm", "php", "index"})
 
 _FILLER = re.compile(
@@ -70,7 +57,6 @@ _CODE_SIGNALS = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _HEX_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
-_TOKEN = re.compile(r"\w+")
 _QUOTES = frozenset({'"', "'", "`", "\u201c", "\u201d", "\u2018", "\u2019"})
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 
@@ -86,14 +72,14 @@ def clean(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """The lower-cased word tokens of ``text`` after :func:`clean` (key terms are drawn from these)."""
-    return _TOKEN.findall(clean(text).lower())
+    return TOKEN.findall(clean(text).lower())
 
 
 def key_terms(text: str) -> tuple[str, ...]:
     """Lower-cased key terms of ``text``: stop words (unless quoted, as in ``"with"``) dropped, order kept."""
     terms: dict[str, None] = {}
     lowered = clean(text).lower()
-    for match in _TOKEN.finditer(lowered):
+    for match in TOKEN.finditer(lowered):
         token = match.group()
         quoted = lowered[match.start() - 1 : match.start()] in _QUOTES and lowered[match.end() : match.end() + 1] in _QUOTES
         if token.strip("_") == "" or (len(token) == 1 and token.isascii()) or (token in _STOP_WORDS and not quoted):
@@ -129,17 +115,24 @@ def respell(analysis: Analysis, texts: Iterable[str]) -> tuple[Analysis, dict[st
     """
     words: Counter[str] = Counter()
     for text in texts:
-        words.update(_TOKEN.findall(text.lower()))
-    missing = [t for t in analysis.terms if t not in words]
-    if missing:  # stems and the commonest-first list are only needed for terms not found as typed
-        stems = {stem(w) for w in words}
-        missing = [t for t in missing if stem(t) not in stems]
-    commonest = [w for w, _ in words.most_common()] if missing else []
-    changes: dict[str, str] = {}
-    for term in missing:
-        nearest = nearest_spelling(term, commonest)
-        if nearest is not None:
-            changes[term] = nearest
+        words.update(TOKEN.findall(text.lower()))
+    stems: set[str] = set()
+
+    def known(term: str) -> bool:  # stems are only needed for terms not found as typed
+        if term in words:
+            return True
+        if not stems:
+            stems.update(stem(w) for w in words)
+        return stem(term) in stems
+
+    commonest: list[str] = []
+
+    def candidates(_: str) -> list[str]:
+        if not commonest:
+            commonest.extend(w for w, _ in words.most_common())
+        return commonest
+
+    changes = _respell(analysis.terms, known, candidates)
     return read_as(analysis, changes), changes
 
 

@@ -10,7 +10,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .._text import name_words, nearest_spelling
+from .._text import name_words
+from .._text import respell as _respell
 from ._corpora import Document
 
 __all__ = [
@@ -153,37 +154,20 @@ def _head(text: str) -> str:
 
 
 def respell(conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, str]:
-    """Each term no document contains, mapped to the index word spelt most like it (see ``nearest_spelling``).
+    """Each term no document contains, mapped to the index word spelt most like it (slips of the keys
+    only, unless no term would find anything: see ``_text.respell``)."""
 
-    Only slips of the keys are corrected, unless no term would find anything: then, as engines do
-    rather than answer nothing, a wider guess (Cypiddids → cydippids, two letters swapped twice).
-    """
-    absent = [
-        term for term in terms
-        if term[:1].isalpha()
-        and not conn.execute("SELECT 1 FROM fts WHERE fts MATCH ? LIMIT 1", (match_expression([term]),)).fetchone()
-    ]
-    words = {term: _words_like(conn, term) for term in absent}
-    found = _nearest(words, typo=True)
-    if not found and absent and len(absent) == len(terms):
-        found = _nearest(words, typo=False)
-    return found
+    def known(term: str) -> bool:
+        if not term[:1].isalpha():
+            return True
+        return conn.execute("SELECT 1 FROM fts WHERE fts MATCH ? LIMIT 1", (match_expression([term]),)).fetchone() is not None
+
+    return _respell(terms, known, lambda term: _words_like(conn, term), typo=True)
 
 
 def _words_like(conn: sqlite3.Connection, term: str) -> list[str]:
     first = term[0].lower()
     return [row[0] for row in conn.execute(_CANDIDATES, (first, chr(ord(first) + 1)))]
-
-
-def _nearest(words: dict[str, list[str]], *, typo: bool) -> dict[str, str]:
-    pairs = {term: nearest_spelling(_typed(term), candidates, typo=typo) for term, candidates in words.items()}
-    return {term: word for term, word in pairs.items() if word is not None}
-
-
-def _typed(term: str) -> str:
-    """The term as typed, less a possessive: a slip is nearer the word as written than its stem."""
-    word = term.lower().replace("’", "'")
-    return word[:-2] if word.endswith("'s") else word
 
 
 def document_text(conn: sqlite3.Connection, doc_id: str) -> str | None:

@@ -167,11 +167,12 @@ class LocalProvider:
         """BM25's ranking, fused with the ranking by meaning when there are vectors."""
         vectors = self._vectors if self.meaning else None
         if vectors is None:
-            return _fts.search(conn, terms, count)
-        depth = max(count, _FUSION_DEPTH)
-        lexical = _fts.ranked(conn, terms, depth)
-        ids = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, _MEANING_WEIGHT], count)
-        return _fts.hits(conn, ids, terms)
+            ranking = _fts.ranked(conn, terms, count)
+        else:
+            depth = max(count, _FUSION_DEPTH)
+            lexical = _fts.ranked(conn, terms, depth)
+            ranking = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, _MEANING_WEIGHT], count)
+        return _fts.hits(conn, ranking, terms)
 
     def _load_vectors(self, conn: sqlite3.Connection) -> None:
         """Read this build's vectors, embedding the documents first when they are missing or stale."""
