@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from knowledge_agg._text import nearest_spelling
 from knowledge_agg.analyze import (
-    MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, altered_terms, analyze, clean, read_as, respell, tokenize,
+    MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, altered_terms, analyze, clean, code_names, read_as, respell, tokenize,
 )
 from knowledge_agg.errors import QueryError
 
@@ -223,3 +223,18 @@ def test_read_as_and_altered_terms() -> None:
     assert altered_terms("pyhton asyncio", "python asyncio") == {"pyhton": "python"}  # word for word
     assert altered_terms("pyhton asyncio tutorial", "python asyncio") == {"pyhton": "python"}  # by spelling
     assert altered_terms("asyncio", "asyncio") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("time.time() vs time.perf_counter() - which?", ("time.time", "time.perf_counter")),
+        ("What does @dataclass(frozen=True) do?", ("dataclass",)),
+        ("RuntimeError: asyncio.run() cannot be called from a running event loop", ("asyncio.run",)),
+        ("What's the difference between eval() and exec()?", ("eval", "exec")),
+        ("how do I read a file line by line", ()),
+        ("Python 3.11.2 changed it", ()),
+    ],
+)
+def test_code_names_are_the_dotted_and_called_names_typed(text: str, names: tuple[str, ...]) -> None:
+    assert code_names(text) == names

@@ -401,3 +401,25 @@ async def test_words_run_together_in_a_code_name_are_found_as_words(tmp_path: Pa
     assert hits[0].doc_id == "makedirs"
     assert "plain" not in [h.doc_id for h in hits]
     assert plain[0].doc_id == "makedirs"  # the body still counts as before
+
+
+async def test_a_code_name_typed_in_the_question_puts_its_page_first(tmp_path: Path) -> None:
+    docs = [
+        {"id": "loop", "title": "asyncio.get_running_loop", "text": "Return the running event loop. Raise a RuntimeError if there is none."},
+        {"id": "arun", "title": "asyncio.run", "text": "Execute the coroutine and return the result."},
+        {"id": "srun", "title": "subprocess.run", "text": "Run command with arguments."},
+        {"id": "trun", "title": "unittest.TestCase.run", "text": "Run the test."},
+        {"id": "dc", "title": "dataclasses.dataclass", "text": "Add dunder methods based on the fields defined in the class."},
+        {"id": "frozen", "title": "dataclasses.FrozenInstanceError", "text": "Raised when frozen=True and a field is assigned."},
+    ]
+    error, decorator, ambiguous, plain = await _searches(
+        tmp_path, docs,
+        "RuntimeError: asyncio.run() cannot be called from a running event loop",
+        "What does @dataclass(frozen=True) do?",
+        "how does run() work",
+        "how does run work",
+    )
+    assert [h.doc_id for h in error[:2]] == ["arun", "loop"]  # named first, then BM25's best
+    assert decorator[0].doc_id == "dc"  # the one title ending in .dataclass
+    # Three titles end in .run: the name names none of them, and words decide as without the parentheses.
+    assert [h.doc_id for h in ambiguous] == [h.doc_id for h in plain]

@@ -56,6 +56,7 @@ _CODE_SIGNALS = re.compile(
     r"|[;{}]\s*$|=>|->|::|\w+\([^()]*\)\s*$|\w\[|\]\s*$|^\s*@\w+|\b\w+\s*=\s*\S|`",
     re.IGNORECASE | re.MULTILINE,
 )
+_CODE_NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w.]*\w)|(?<![\w.])([A-Za-z_]\w*)\(")
 _HEX_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
 _QUOTES = frozenset({'"', "'", "`", "\u201c", "\u201d", "\u2018", "\u2019"})
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
@@ -88,6 +89,13 @@ def key_terms(text: str) -> tuple[str, ...]:
         if len(terms) >= _MAX_TERMS:
             break
     return tuple(terms)
+
+
+def code_names(text: str) -> tuple[str, ...]:
+    """The code names typed in ``text``, in order: dotted names (``time.perf_counter``) and names called
+    (``eval()``, ``@dataclass(frozen=True)``): a question that names a thing asks about its page."""
+    found = dict.fromkeys(m.group(1) or m.group(2) for m in _CODE_NAME.finditer(clean(text)))
+    return tuple(name for name in found if name)
 
 
 def analyze(query: str, *, max_chars: int = 4000) -> Analysis:

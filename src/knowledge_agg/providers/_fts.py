@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import tempfile
 import time
@@ -15,7 +16,7 @@ from .._text import respell as _respell
 from ._corpora import Document
 
 __all__ = [
-    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "ranked", "hits", "respell",
+    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "ranked", "named", "hits", "respell",
     "document_text", "file_lock",
 ]
 
@@ -45,6 +46,9 @@ CREATE VIRTUAL TABLE vocab USING fts5vocab(words, 'row');
 _CANDIDATES = "SELECT term FROM vocab WHERE term >= ? AND term < ? ORDER BY doc DESC"
 _RANKED = "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?"
 _SNIPPETS = f"SELECT rowid, snippet(fts, 2, '', '', '…', {_SNIPPET_TOKENS}) FROM fts WHERE fts MATCH ? AND rowid IN "
+#: A code name ending more titles than this names none of them (``run`` ends asyncio.run, subprocess.run, …).
+_NAMED_MAX = 2
+_IDENTIFIER = re.compile(r"^[A-Za-z_][\w.]*$")
 #: A document found by meaning alone shows this many characters of its start as its snippet.
 _HEAD_CHARS = 300
 
@@ -125,6 +129,19 @@ def ranked(conn: sqlite3.Connection, terms: Sequence[str], count: int) -> list[i
     if not expression or count < 1:
         return []
     return [row[0] for row in conn.execute(_RANKED, (expression, count))]
+
+
+def named(conn: sqlite3.Connection, names: Sequence[str]) -> list[int]:
+    """The rowids of the documents these code names name, in order: the document titled so, or else the
+    one or two whose dotted title ends with the name (``dataclass`` → ``dataclasses.dataclass``)."""
+    found: dict[int, None] = {}
+    for name in names:
+        rows = conn.execute("SELECT rowid FROM docs WHERE title = ?", (name,)).fetchall()
+        if not rows and _IDENTIFIER.match(name):
+            rows = conn.execute(f"SELECT rowid FROM docs WHERE title GLOB ? LIMIT {_NAMED_MAX + 1}", (f"*.{name}",)).fetchall()
+        if len(rows) <= _NAMED_MAX:
+            found.update(dict.fromkeys(row[0] for row in rows))
+    return list(found)
 
 
 def hits(conn: sqlite3.Connection, rowids: Sequence[int], terms: Sequence[str]) -> list[tuple[str, str, str, str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..analyze import key_terms
+from ..analyze import code_names, key_terms
 from ..errors import ProviderError
 from ..models import Hit, Hits
 from . import Notify, _fts, _vectors
@@ -131,7 +131,7 @@ class LocalProvider:
 
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
         """Up to ``count`` hits for the query's key terms, best BM25 score first (fused with the
-        documents nearest in meaning when ``meaning`` is on).
+        documents nearest in meaning when ``meaning`` is on), after the documents its code names name.
 
         A term no document contains is searched as the index word spelt most like it (Ghandi → gandhi).
         """
@@ -164,7 +164,9 @@ class LocalProvider:
         ), respelt)
 
     def _ranked(self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int) -> list[tuple[str, str, str, str]]:
-        """BM25's ranking, fused with the ranking by meaning when there are vectors."""
+        """The documents the query names by their code names first, then BM25's ranking, fused with the
+        ranking by meaning when there are vectors."""
+        named = _fts.named(conn, code_names(query))
         vectors = self._vectors if self.meaning else None
         if vectors is None:
             ranking = _fts.ranked(conn, terms, count)
@@ -172,7 +174,7 @@ class LocalProvider:
             depth = max(count, _FUSION_DEPTH)
             lexical = _fts.ranked(conn, terms, depth)
             ranking = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, _MEANING_WEIGHT], count)
-        return _fts.hits(conn, ranking, terms)
+        return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms)
 
     def _load_vectors(self, conn: sqlite3.Connection) -> None:
         """Read this build's vectors, embedding the documents first when they are missing or stale."""
