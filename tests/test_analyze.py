@@ -195,6 +195,7 @@ def test_nearest_spelling(word: str, candidates: list[str], expected: str | None
     ("word", "candidates", "expected"),
     [
         ("ghandi", ["ghana", "gandhi"], "gandhi"),  # the same letters, one out of place
+        ("exsits", ["exits", "exists"], "exists"),  # one edit each: two letters swapped beat one dropped
         ("parliment", ["parliament", "parent"], "parliament"),
         ("asyncronous", ["asynchronous", "asyncio"], "asynchronous"),
         ("forecast", ["format", "for"], None),  # real words three edits apart are not typos

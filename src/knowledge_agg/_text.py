@@ -91,8 +91,8 @@ def nearest_spelling(word: str, candidates: Iterable[str], *, typo: bool = False
     variants (percentage → percent). ``typo`` asks for a slip of the keys only: one edit up to eight
     letters, two up to eleven, three beyond (one more for the same letters out of place), so a real
     word is not "corrected" into another (forecast → format, minimum → maximum). Among equally few
-    edits the one sharing more letters wins (gandhi over ghana), then the earlier candidate, so
-    callers list the commonest first. Words under six letters (many/may, three/there) or with digits
+    edits the same letters in another order win (exsits → exists, not exits), then the one sharing
+    more letters (gandhi over ghana), then the earlier candidate, so callers list the commonest first. Words under six letters (many/may, three/there) or with digits
     are never respelt.
     """
     word = word.lower()
@@ -104,7 +104,9 @@ def nearest_spelling(word: str, candidates: Iterable[str], *, typo: bool = False
     letters = sorted(word)
     if typo:  # one more edit for a letter typed out of place (ghandi → gandhi): the same letters
         found = [m for m in found if m[1] <= limit or sorted(m[0]) == letters]
-    best = min(found, key=lambda m: (m[1], -Indel.normalized_similarity(word, m[0]), m[2]), default=None)
+    best = min(
+        found, key=lambda m: (m[1], sorted(m[0]) != letters, -Indel.normalized_similarity(word, m[0]), m[2]), default=None
+    )
     return best[0] if best else None
 
 
