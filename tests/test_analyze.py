@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knowledge_agg._text import nearest_spelling
+from knowledge_agg.text import nearest_spelling
 from knowledge_agg.analyze import (
     MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, altered_terms, analyze, clean, code_names, read_as, respell, tokenize,
 )

@@ -1,8 +1,23 @@
-"""knowledge_agg: a question in, a stream of knowledge out — results, sources, passages, a cited synthesis."""
+"""knowledge_agg: a question in, a stream of knowledge out — results, sources, passages, a cited synthesis.
+
+The public API is this module's ``__all__`` plus the public modules (names without a leading
+underscore) of the package and its subpackages.
+
+The rule for private modules: a module or package named ``_x`` is private to the package that
+holds it. Only modules inside that package (its subpackages included) import it; tests,
+benchmarks and other packages import public modules or ``__all__`` names. Whatever they need
+from a private module is re-exported by a public one or made public. ``tests/test_public_api.py``
+checks the rule over ``src/``, ``tests/`` and ``benchmarks/``.
+
+``__all__`` holds what a default install can import, so ``from knowledge_agg import *`` always works;
+``launch`` needs the server extra and is reached by name (``knowledge_agg.launch``), which names the
+``pip install`` that is missing.
+"""
 
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from .aggregator import EventStream, KnowledgeAggregator, ask
@@ -28,15 +43,17 @@ from .events import (
     parse_event,
 )
 from .flags import FLAGS
+from .models import Document, Hit, Hits
 from .providers import SearchProvider
 from .run import Run
 from .settings import Settings
 
 if TYPE_CHECKING:
     from .batch import ask_many
-    from .server import launch
+    from .server import launch as launch
 
-__version__ = "0.1.0"
+#: The installed distribution's version; ``pyproject.toml`` is its one home.
+__version__ = version("knowledge-agg")
 
 __all__ = [
     "KnowledgeAggregator",
@@ -44,10 +61,12 @@ __all__ = [
     "Run",
     "Settings",
     "SearchProvider",
+    "Hit",
+    "Hits",
+    "Document",
     "FLAGS",
     "ask",
     "ask_many",
-    "launch",
     "parse_event",
     "Event",
     "StatusEvent",
@@ -82,3 +101,7 @@ def __getattr__(name: str) -> Any:
     except ImportError as exc:
         raise MissingDependency(f"{name}() needs an extra: pip install 'knowledge-agg[{extra}]'") from exc
     return getattr(imported, name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_OPTIONAL})

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from ._text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
-from ._text import respell as _respell
+from .text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
+from .text import respell as _respell
 from .errors import QueryError
 from .models import Analysis
 

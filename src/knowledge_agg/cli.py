@@ -7,7 +7,7 @@ import asyncio
 import sys
 import textwrap
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
@@ -25,7 +25,10 @@ from .events import (
     to_ndjson,
     to_sse,
 )
-from .settings import Settings
+from .settings import Settings, parse_setting, refusals
+
+if TYPE_CHECKING:
+    from .server.settings import ServerSettings
 
 __all__ = ["main"]
 
@@ -39,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"knowledge-agg: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:  # a bad KNOWLEDGE_AGG_* variable: say which, without a traceback
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-        print(f"knowledge-agg: invalid setting ({problems}); check the KNOWLEDGE_AGG_* environment variables",
+        print(f"knowledge-agg: invalid setting ({refusals(exc)}); check the KNOWLEDGE_AGG_* environment variables",
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -55,15 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("query")
     ask.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
     _settings_options(ask)
-    ask.add_argument("--max-sources", type=int, help="sources to read (default 5)")
-    ask.add_argument("--max-passages", type=int, help="passages to keep (default 8)")
-    ask.add_argument("--max-words", type=int, help="word budget of the synthesis (default 120)")
+    ask.add_argument("--max-sources", type=_setting("max_sources"), help="sources to read (default 5)")
+    ask.add_argument("--max-passages", type=_setting("max_passages"), help="passages to keep (default 8)")
+    ask.add_argument("--max-words", type=_setting("max_words"), help="word budget of the synthesis (default 120)")
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
     ask.set_defaults(func=_ask)
 
     serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8001; 0 picks a free one)")
+    serve.add_argument("--port", type=_setting("port", server=True), help="port (default 8001; 0 picks a free one)")
     serve.add_argument("--dev", action="store_true", help="development mode: flag changes and error injection")
     _settings_options(serve)
     serve.set_defaults(func=_serve)
@@ -72,18 +74,47 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", choices=("auto", "local", "brave"), help="search provider (default: brave with a key, else local)")
-    parser.add_argument("--corpus", help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
+    parser.add_argument("--corpus", type=_corpus, help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
+
+
+def _setting(name: str, *, server: bool = False) -> Callable[[str], Any]:
+    """An argparse ``type`` reading a value as ``Settings`` (or ``ServerSettings``) does: a refusal is argparse's one line."""
+
+    def parse(text: str) -> Any:
+        try:
+            return parse_setting(name, text, _server_settings() if server else Settings)
+        except KnowledgeAggError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _server_settings() -> type[ServerSettings]:
+    try:
+        from .server.settings import ServerSettings
+    except ImportError as exc:
+        raise MissingDependency("the server needs its extra: pip install 'knowledge-agg[server]'") from exc
+    return ServerSettings
+
+
+def _corpus(text: str) -> str:
+    """An argparse ``type`` that refuses a corpus path that is not there, naming it."""
+    from .providers.local import check_corpus
+
+    try:
+        check_corpus(text)
+    except KnowledgeAggError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings from the environment with the command line's options on top."""
-    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words", "host", "port")
+    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words")
     overrides: dict[str, Any] = {k: getattr(args, k) for k in options if getattr(args, k, None) is not None}
     if getattr(args, "no_cache", False):
         overrides["brave_cache"] = False
-    if getattr(args, "dev", False):
-        overrides["dev_mode"] = True
     return Settings().override(**overrides)
 
 
@@ -180,7 +211,8 @@ def _serve(args: argparse.Namespace) -> int:
         from .server import run_server
     except ImportError as exc:
         raise MissingDependency("the server needs its extra: pip install 'knowledge-agg[server]'") from exc
-    run_server(_settings(args))
+    given = {"host": args.host, "port": args.port, "dev_mode": True if args.dev else None}
+    run_server(_settings(args), _server_settings()(**{k: v for k, v in given.items() if v is not None}))
     return 0
 
 

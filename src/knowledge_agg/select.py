@@ -7,7 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from ._text import terms
+from .text import terms
 from .rank import query_terms
 from .models import Analysis, Hit, Source
 from .semantic import Closeness

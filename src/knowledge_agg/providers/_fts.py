@@ -11,13 +11,13 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .._text import name_words
-from .._text import respell as _respell
-from ._corpora import Document
+from ..models import Document
+from ..text import name_words
+from ..text import respell as _respell
 
 __all__ = [
     "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "ranked", "named", "hits", "respell",
-    "document_text", "file_lock",
+    "document", "file_lock",
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
@@ -187,10 +187,10 @@ def _words_like(conn: sqlite3.Connection, term: str) -> list[str]:
     return [row[0] for row in conn.execute(_CANDIDATES, (first, chr(ord(first) + 1)))]
 
 
-def document_text(conn: sqlite3.Connection, doc_id: str) -> str | None:
-    """The full text of one document, or ``None`` when the index does not hold it."""
-    row = conn.execute("SELECT body FROM docs WHERE doc_id = ?", (_safe(doc_id),)).fetchone()
-    return row[0] if row else None
+def document(conn: sqlite3.Connection, doc_id: str) -> Document | None:
+    """One document by id, or ``None`` when the index does not hold it."""
+    row = conn.execute("SELECT doc_id, title, url, body FROM docs WHERE doc_id = ?", (_safe(doc_id),)).fetchone()
+    return Document(*row) if row else None
 
 
 @contextlib.contextmanager

@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 
 from ..analyze import code_names, key_terms
 from ..errors import ProviderError
-from ..models import Hit, Hits
+from ..models import Document, Hit, Hits
 from . import Notify, _fts, _vectors
 from ._corpora import Corpus
 
 if TYPE_CHECKING:
     from ..settings import Settings
 
-__all__ = ["LocalProvider", "IndexStatus"]
+__all__ = ["LocalProvider", "IndexStatus", "check_corpus"]
 
 _T = TypeVar("_T")
 #: One lock per index file, so threads of one process never build the same index twice at once.
@@ -135,6 +135,8 @@ class LocalProvider:
 
         A term no document contains is searched as the index word spelt most like it (Ghandi → gandhi).
         """
+        if self._status is None:
+            self.corpus.check()  # a missing corpus is an error whatever the query
         terms = key_terms(query)
         if not terms or count < 1:
             return Hits()
@@ -190,9 +192,14 @@ class LocalProvider:
         """The full text of a hit this provider returned, read from the index (no HTTP)."""
         if hit.provider != self.name or hit.doc_id is None:
             return None
+        found = await self.lookup(hit.doc_id)
+        return found.text if found is not None else None
+
+    async def lookup(self, doc_id: str) -> Document | None:
+        """One document of the index by its id (title, url and text), or ``None`` when there is none."""
         if self._status is None:
             await self.build()
-        return await asyncio.to_thread(self._query, _fts.document_text, hit.doc_id)
+        return await asyncio.to_thread(self._query, _fts.document, doc_id)
 
     async def aclose(self) -> None:
         """Close every pooled connection; searches still running close theirs when they finish."""
@@ -230,6 +237,12 @@ class LocalProvider:
             self._generation += 1
         for conn in pool:
             conn.close()
+
+
+def check_corpus(corpus: str | os.PathLike[str]) -> None:
+    """Raise ``ProviderError`` (kind ``corpus_not_found``) naming the path when ``corpus`` is not
+    ``'pydocs'``, an existing folder or an existing ``.jsonl`` file."""
+    Corpus.parse(corpus).check()
 
 
 def _plain(snippet: str) -> str:
