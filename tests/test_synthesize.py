@@ -105,3 +105,37 @@ def test_headings_and_fragments_are_never_points_and_the_answer_is_one_line() ->
     body = synthesis.text.partition("\n\nSources:\n")[0]
     assert "\n" not in body
     assert "async def and contains a yield" in body
+
+
+_RMTREE = (
+    "shutil.rmtree(path, ignore_errors=False, onerror=None, *, dir_fd=None)\n\n"
+    "Recursively delete a directory tree.\n\n"
+    "If ignore_errors is set, errors resulting from failed removals are ignored; otherwise they are handled "
+    "by calling a handler specified by onerror or, if that is omitted, they raise an exception. "
+    "The folder and everything inside it is gone afterwards."
+)
+_RENAMES = (
+    "os.renames(old, new)\n\nSuper-rename; create directories as necessary and delete any left empty. "
+    "Works like rename, except creation of any intermediate directories needed to make the new pathname good "
+    "is attempted first. After the rename, directories corresponding to rightmost path segments of the old "
+    "name will be pruned away."
+)
+
+
+def test_a_how_to_answer_leads_with_the_top_source_summary_and_never_quotes_a_signature() -> None:
+    synthesis, pages, _ = _run("how do I delete a folder and everything inside it?", [_RMTREE, _RENAMES])
+    # The summary shares no word with the question, yet it is what the best page says it does.
+    assert synthesis.points[0].text == "Recursively delete a directory tree."
+    assert synthesis.points[0].source_ids == [1]
+    assert not any(p.text.startswith(("shutil.rmtree(", "os.renames(")) for p in synthesis.points)
+    assert all(p.text in pages[i - 1].text for p in synthesis.points for i in p.source_ids)
+
+
+def test_a_question_about_a_detail_does_not_spend_words_on_the_lead() -> None:
+    article = (
+        "Rotorcraft are aircraft lifted by rotating wings. Early designs appeared in the 1900s. "
+        "Engineers sometimes call rotors rotating discs, since a spinning rotor sweeps out a disc of air."
+    )
+    synthesis, _, _ = _run("What is another term for rotors used by engineers?", [article])
+    assert synthesis.points[0].text.startswith("Engineers sometimes call rotors rotating discs")
+    assert "Rotorcraft are aircraft lifted by rotating wings." not in [p.text for p in synthesis.points[:1]]

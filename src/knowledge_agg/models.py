@@ -65,6 +65,8 @@ class Passage:
     url: str
     text: str
     score: float
+    #: Whether the passage is where its page begins (a reference entry's summary, an article's definition).
+    opening: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ _MIN_WORDS = 4
 #: A line without end punctuation and at most this many words, before a line break, is a heading.
 _HEADING_WORDS = 8
 _TERMINAL = re.compile(r"""[.!?:;]["'”’)\]]*$""")
+_SIGNATURE = re.compile(r"^(?:class\s+)?[A-Za-z_][\w.]*\(.*\)(?:\s*->\s*\S.*)?$")
 _HEADING = re.compile(r"\A([^\n]*)\n\s*(?=[\"'“‘(\[]?[A-Z0-9])")
 
 
@@ -44,6 +45,8 @@ class _Sentence:
     passage_rank: int
     position: int
     passage_score: float
+    #: The sentence is in a passage where its page begins.
+    opening: bool = False
     coverage: float = 0.0
     score: float = 0.0
 
@@ -90,18 +93,22 @@ def _has_answer_shape(sentence: _Sentence, kind: str | None, query: set[str]) ->
 
 
 def _without_heading(text: str) -> str:
-    """``text`` minus leading heading lines (short, unpunctuated, followed by a line break)."""
-    while (match := _HEADING.match(text)) and word_count(match.group(1)) <= _HEADING_WORDS:
-        if _TERMINAL.search(match.group(1).rstrip()):
+    """``text`` minus leading heading lines (short, unpunctuated, followed by a line break) and call
+    signatures (``shutil.rmtree(path, ignore_errors=False)``: a reference entry's title line, not a sentence)."""
+    while match := _HEADING.match(text):
+        line = match.group(1).strip()
+        if not _SIGNATURE.match(line) and (word_count(line) > _HEADING_WORDS or _TERMINAL.search(line)):
             break
         text = text[match.end() :]
     return text
 
 
 def _is_sentence(text: str) -> bool:
-    """Whether ``text`` reads as a sentence: enough words, and end punctuation unless it is long."""
+    """Whether ``text`` reads as a sentence: enough words, end punctuation unless it is long, no call signature."""
     words = word_count(text)
-    return words >= _MIN_WORDS and (words > _HEADING_WORDS or bool(_TERMINAL.search(text)))
+    return (
+        words >= _MIN_WORDS and (words > _HEADING_WORDS or bool(_TERMINAL.search(text))) and not _SIGNATURE.match(text)
+    )
 
 
 _CLAUSE_END = re.compile(r"[;:](?=\s)")
@@ -136,7 +143,7 @@ def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
             known = by_text.get(text)
             if known is None:
                 by_text[text] = _Sentence(
-                    text, tokenize(text), [passage.source_id], rank, position, passage.score
+                    text, tokenize(text), [passage.source_id], rank, position, passage.score, passage.opening
                 )
             elif passage.source_id not in known.source_ids:
                 known.source_ids.append(passage.source_id)
@@ -186,6 +193,49 @@ def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> No
         )
 
 
+_HOW_TO = re.compile(r"\bhow\s+(?:to|(?:do|can|could|should|would|shall)\s+(?:i|you|we|one)\b)", re.IGNORECASE)
+_WHAT_IS = re.compile(
+    r"^\W*what(?:'s|\s+is|\s+are)\s+(?P<thing>[^?]+?)\W*$"
+    r"|^\W*what\s+(?:does|do)\s+(?P<doer>.+?)\s+(?:mean|do|stand\s+for|return)\W*$",
+    re.IGNORECASE,
+)
+#: A "what is X" question whose X is longer than this, or has a preposition before its last word ("another
+#: term for rotors", not "__slots__ used for"), asks about a detail of a page, not about a thing.
+_THING_WORDS = 4
+_PREPOSITIONS = frozenset("of for in on to by with at about into than".split())
+
+
+def _asks_about_a_thing(analysis: Analysis) -> bool:
+    """Whether the question asks what something is or how to do something (not a detail of a page).
+
+    Then the best page's key sentence answers it; a factoid question ("When did …", "What was the
+    name of …") is answered by a sentence further in, and a lead sentence would only cost words.
+    """
+    if analysis.kind in ("keywords", "error", "code"):
+        return True
+    query = analysis.query.strip()
+    if _HOW_TO.search(query):
+        return True
+    match = _WHAT_IS.match(query)
+    if match is None:
+        return False
+    thing = match.group("thing") or match.group("doer")
+    return word_count(thing) <= _THING_WORDS and not _PREPOSITIONS.intersection(thing.lower().split()[:-1])
+
+
+def _lead(sentences: Sequence[_Sentence]) -> _Sentence | None:
+    """The top source's key sentence: the first of its page, when that opening passage was ranked.
+
+    A reference entry's first sentence is its summary ("Recursively delete a directory tree.") and an
+    article's is its definition; both state what the best page is about, often in words the question lacks.
+    """
+    if not sentences:
+        return None
+    top = min(i for s in sentences for i in s.source_ids)
+    opening = [s for s in sentences if s.opening and top in s.source_ids]
+    return min(opening, key=lambda s: (s.passage_rank, s.position), default=None)
+
+
 def _no_result(analysis: Analysis) -> Synthesis:
     return Synthesis(text=f"No relevant sources found for “{analysis.query.strip()}”.", points=[])
 
@@ -200,11 +250,15 @@ def synthesize(
     if not any(qset & set(s.tokens) for s in sentences):
         return _no_result(analysis)
     _score(sentences, query, _question_type(analysis.query))
-    sentences = [s for s in sentences if s.score > 0]
+    lead = _lead(sentences) if _asks_about_a_thing(analysis) else None
+    sentences = [s for s in sentences if s.score > 0 and s is not lead]
     # Equal scores (to float noise) go to the shorter sentence: it leaves room for one more point.
     sentences.sort(key=lambda s: (-round(s.score, 6), len(s.tokens), s.passage_rank, s.position))
     chosen: list[_Sentence] = []
     used = 0
+    if lead is not None and word_count(lead.text) <= max_words // 2:
+        chosen.append(lead)
+        used += word_count(lead.text)
     for sentence in sentences:
         words = word_count(sentence.text)
         if used + words > max_words:
