@@ -1,7 +1,7 @@
 """Score main-text extraction on the article-extraction benchmark and compare extractor variants.
 
 Run: ``python -m benchmarks.extraction [--data PATH]``; prints a table and writes
-``benchmarks/results/extraction.json``. The metric is the benchmark's own (see ../shared/README.md):
+``benchmarks/results/extraction.json``. The metric is the benchmark's own (see data/README.md):
 4-token shingles, per-page tp/fp/fn normalised to sum to 1, precision and recall averaged over
 pages, F1 from the two averages.
 """
@@ -25,10 +25,11 @@ from knowledge_agg.decode import decode_text
 from knowledge_agg.errors import KnowledgeAggError
 from knowledge_agg.extract import cross_check, extract_text, main_text, readability_text
 
-__all__ = ["DEFAULT_DATA", "VARIANTS", "load_pages", "score_extraction", "shingle_match"]
+from .data import EXTRACTION, relative
+
+__all__ = ["VARIANTS", "load_pages", "score_extraction", "shingle_match"]
 
 Extractor = Callable[[str, str | None], str]
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "extraction"
 _RESULTS = Path(__file__).resolve().parent / "results" / "extraction.json"
 _TOKEN = re.compile(r"\w+")
 
@@ -68,7 +69,7 @@ def load_pages(data_dir: Path) -> list[tuple[str, str, str, str]]:
     return pages
 
 
-def score_extraction(extract_fn: Extractor, data_dir: Path = DEFAULT_DATA) -> dict[str, Any]:
+def score_extraction(extract_fn: Extractor, data_dir: Path = EXTRACTION) -> dict[str, Any]:
     """F1, precision, recall and ms/page of ``extract_fn(html, url)`` over the pages in ``data_dir``."""
     matches, elapsed = [], 0.0
     for _, html, url, gold in load_pages(data_dir):
@@ -118,7 +119,7 @@ VARIANTS: dict[str, Extractor] = {
 def main(argv: list[str] | None = None) -> None:
     """Score every variant, print the table and write the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with html/*.html.gz and ground-truth.json")
+    parser.add_argument("--data", type=Path, default=EXTRACTION, help="folder with html/*.html.gz and ground-truth.json")
     parser.add_argument("--out", type=Path, default=_RESULTS)
     parser.add_argument("--only", help="score only the variants whose name contains this text")
     args = parser.parse_args(argv)
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         r = rows[name]
         print(f"{name:<38} {r['f1']:6.4f} {r['precision']:6.4f} {r['recall']:6.4f} {r['ms_per_page']:8.1f}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"data": str(args.data), "variants": rows}, indent=2), encoding="utf-8")
+    args.out.write_text(json.dumps({"data": relative(args.data), "variants": rows}, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

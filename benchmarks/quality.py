@@ -26,13 +26,13 @@ from knowledge_agg.flags import parse_flags
 
 from ._quality_data import load_squad
 from ._quality_eval import DirectPipeline, Outcome, summarize
+from .data import EXTRACTION, XQUAD_DEV, relative
 
 __all__ = ["main", "run_quality", "extraction_f1"]
 
 #: The question sets this command scores; pydocs-qa hands over to ``benchmarks.pydocs_qa`` and its options.
 _SETS = ("xquad", "pydocs-qa")
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 
 _LABELS = {
@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=_SETS, default="xquad",
                         help="xquad: this report; pydocs-qa: everyday Python questions (python -m benchmarks.pydocs_qa)")
-    parser.add_argument("--xquad", type=Path, default=SHARED / "datasets" / "xquad" / "xquad.en.dev.json")
-    parser.add_argument("--extraction", type=Path, default=SHARED / "datasets" / "extraction")
+    parser.add_argument("--xquad", type=Path, default=XQUAD_DEV)
+    parser.add_argument("--extraction", type=Path, default=EXTRACTION)
     parser.add_argument("--max-words", type=int, default=100)
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--mode", choices=("http", "direct", "replay"), default="http",
@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     extraction = extraction_f1(args.extraction)
     figures["extraction_f1"] = None if extraction is None else extraction.get("f1")
     report = {
-        "dataset": str(args.xquad),
-        "extraction_dataset": str(args.extraction),
+        "dataset": relative(args.xquad),
+        "extraction_dataset": relative(args.extraction),
         "mode": args.mode,
         "max_words": args.max_words,
         "max_per_domain": args.max_per_domain,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import re
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from _servers import serve
+from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg import KnowledgeAggregator, OptionError, ProviderError, Settings, ask
 from knowledge_agg.events import DoneEvent, ErrorEvent, StatusEvent
 from knowledge_agg.models import Hit
@@ -272,3 +277,113 @@ async def test_break_without_aclose_is_finalised(pages: str) -> None:
 async def test_sync_ask_inside_a_running_loop(local: Settings) -> None:
     run = ask("asynchronous generators", settings=local)  # we are inside pytest-asyncio's loop
     assert run.done is not None and run.results
+
+
+# --- per-run options reach a provider the aggregator already holds ---
+
+
+class _BraveLike:
+    """A loopback server in Brave's response format that records each request's query parameters."""
+
+    def __init__(self) -> None:
+        self.params: list[dict[str, str]] = []
+        self.fail = False
+        self.delay = 0.0
+        self.app = Starlette(routes=[Route("/res/v1/web/search", self._search)])
+
+    async def _search(self, request: Request) -> Response:
+        self.params.append(dict(request.query_params))
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            error = {"id": "1", "status": 503, "code": "SERVICE_UNAVAILABLE", "detail": "try again", "meta": {}}
+            return Response(json.dumps({"type": "ErrorResponse", "error": error}), 503, media_type="application/json")
+        return Response((BRAVE_FIXTURES / "web_hello_world.json").read_bytes(), media_type="application/json")
+
+
+@pytest.fixture
+def brave_like() -> Iterator[tuple[_BraveLike, str]]:
+    server = _BraveLike()
+    with serve(server.app) as url:
+        yield server, url
+
+
+def _brave_settings(url: str) -> Settings:
+    return Settings(
+        provider="brave", brave_api_key="k", brave_base_url=url, brave_rate_limit=100, brave_cache=False,
+        allow_private_hosts=True, flags="content_fetch=off,synthesis=off",
+    )
+
+
+async def test_per_run_extra_snippets_reach_the_held_provider(brave_like: tuple[_BraveLike, str]) -> None:
+    server, url = brave_like
+    async with KnowledgeAggregator(_brave_settings(url)) as agg:
+        await agg.run("hello world")
+        await agg.run("hello world", brave_extra_snippets=True)
+    assert "extra_snippets" not in server.params[0]
+    assert server.params[1].get("extra_snippets") == "true"
+
+
+async def test_per_run_retries_reach_the_held_provider(brave_like: tuple[_BraveLike, str]) -> None:
+    server, url = brave_like
+    server.fail = True
+    async with KnowledgeAggregator(_brave_settings(url).override(brave_max_retries=0)) as agg:
+        first = await agg.run("hello world")
+        asked = len(server.params)
+        second = await agg.run("hello world", brave_max_retries=1)
+    assert first.errors and second.errors
+    assert asked == 1 and len(server.params) - asked == 2
+
+
+class _SlowSearch(_PagesProvider):
+    async def search(self, query: str, *, count: int, notify: Notify | None = None) -> list[Hit]:
+        await asyncio.sleep(30)
+        return []
+
+
+async def test_a_search_past_its_time_is_a_timeout(pages: str) -> None:
+    settings = Settings(search_timeout=0.2)
+    async with KnowledgeAggregator(settings, provider=_SlowSearch(pages, [])) as agg:  # type: ignore[arg-type]
+        run = await agg.run("async generators")
+    (err,) = run.errors
+    assert (err.stage, err.kind, err.recoverable) == ("searching", "timeout", True)
+    assert "0.2 s" in err.message and run.partial
+
+
+# --- Ctrl-C (or Jupyter's stop button) during a synchronous ask() ---
+
+
+@contextlib.contextmanager
+def _sigint_after(seconds: float) -> Iterator[None]:
+    """Deliver SIGINT to the main thread after ``seconds``, as Ctrl-C or a kernel interrupt does."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(seconds, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("where", ["script", "notebook"])
+def test_interrupting_ask_stops_the_run_promptly(brave_like: tuple[_BraveLike, str], where: str) -> None:
+    server, url = brave_like
+    server.delay = 30  # the search would hold the run for 30 s
+    settings = _brave_settings(url).override(brave_timeout=60, search_timeout=60)
+
+    async def cell() -> object:  # a notebook cell: synchronous code inside the kernel's running loop
+        return ask("hello world", settings=settings)
+
+    started = time.monotonic()
+    with _sigint_after(1.0), pytest.raises(KeyboardInterrupt):
+        if where == "script":
+            ask("hello world", settings=settings)
+        else:
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(cell())
+            finally:
+                loop.close()
+    assert time.monotonic() - started < 10
+    assert server.params  # the search had started when the interrupt came
+    assert not [t for t in threading.enumerate() if t.name.startswith("knowledge-agg")]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from benchmarks.data import QUERIES
 from knowledge_agg.batch import Batch, ask_many, ask_many_async
 from knowledge_agg.settings import Settings
-
-QUERIES = Path(__file__).resolve().parents[1] / "data" / "queries.csv"
 
 
 def _questions(n: int) -> list[str]:

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from _servers import serve
-from conftest import shared_path
+from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg.providers.brave import (
     BraveAuthError,
     BraveError,
@@ -122,7 +122,7 @@ async def expect(error_type: type[BaseException], prov: BraveProvider, **params:
 
 
 async def test_fixture_through_http_with_brave_headers(script_server: Any) -> None:
-    data = json.loads(shared_path("fixtures", "brave", "web_hello_world.json").read_text())
+    data = json.loads((BRAVE_FIXTURES / "web_hello_world.json").read_text())
     script, url = script_server(Reply(body=data, headers={**LIMITS, "X-RateLimit-Remaining": "99, 1965",
                                                           "X-RateLimit-Reset": "1, 1398406"}))
     prov = provider(url)
@@ -284,7 +284,7 @@ async def test_html_403_page_from_a_proxy(script_server: Any) -> None:
 
 
 async def test_gzip_responses_are_decoded(script_server: Any) -> None:
-    data = json.loads(shared_path("fixtures", "brave", "news_hello_world.json").read_text())
+    data = json.loads((BRAVE_FIXTURES / "news_hello_world.json").read_text())
     _, url = script_server(Reply(body=data, gzip=True))
     prov = provider(url)
     try:

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import re
 
+from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg.providers.brave import plain_text
 from knowledge_agg.providers.brave._parse import parse_response
-
-from conftest import shared_path
 
 _MARKUP = re.compile(r"<[a-z/][^>]*>|&(#\d+|#x[0-9a-f]+|[a-z]+);", re.IGNORECASE)
 
 
 def _fixture(name: str) -> dict:
-    return json.loads(shared_path("fixtures", "brave", name).read_text(encoding="utf-8"))
+    return json.loads((BRAVE_FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def test_web_fixture_keeps_every_title_and_url_in_order() -> None:

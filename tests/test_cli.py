@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,38 @@ def test_refused_query_and_bad_flag_exit_2(capsys: pytest.CaptureFixture[str]) -
     assert "empty" in capsys.readouterr().err.lower()
     assert main(["ask", QUESTION, "--flags", "warp_drive=on"]) == 2
     assert "unknown feature flag 'warp_drive'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ask", QUESTION, "--max-sources", "0"], "knowledge-agg ask: error: argument --max-sources: must be >= 1"),
+        (["ask", QUESTION, "--max-words", "5000"], "knowledge-agg ask: error: argument --max-words: must be <= 2000"),
+        (["ask", QUESTION, "--max-passages", "many"],
+         "knowledge-agg ask: error: argument --max-passages: invalid int value: 'many'"),
+        (["serve", "--port", "70000"], "knowledge-agg serve: error: argument --port: must be <= 65535"),
+    ],
+)
+def test_a_bad_option_value_is_one_argparse_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.splitlines()[-1] == message and err.startswith("usage: knowledge-agg ")
+    assert "pydantic" not in err and "http" not in err
+
+
+@pytest.mark.parametrize(("name", "refusal"), [
+    ("nowhere", "is not a folder, a .jsonl file or 'pydocs'."),
+    ("gone.jsonl", "does not exist; pass a .jsonl file."),
+])
+def test_a_missing_corpus_is_a_usage_error_naming_the_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, refusal: str
+) -> None:
+    missing = tmp_path / name
+    with pytest.raises(SystemExit) as exited:
+        main(["ask", "hello", "--corpus", str(missing)])
+    captured = capsys.readouterr()
+    assert exited.value.code == 2 and captured.out == ""
+    last = captured.err.splitlines()[-1]
+    assert last.startswith("knowledge-agg ask: error: argument --corpus: ") and last.endswith(f"{missing} {refusal}")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.data import EXTRACTION
 from benchmarks.extraction import score_extraction, shingle_match
-from conftest import shared_path
 from knowledge_agg.extract import ChallengePageError, cross_check, extract_text
 
 ARTICLE = """<!doctype html><html><head><title>Async generators</title></head><body>
@@ -93,5 +93,5 @@ def test_score_extraction_on_a_small_folder(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_shipped_extractor_reaches_the_f1_target_on_the_benchmark() -> None:
-    result = score_extraction(extract_text, shared_path("datasets", "extraction"))
+    result = score_extraction(extract_text, EXTRACTION)
     assert result["f1"] >= 0.97

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import shared_path
 
+from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg import frames
 from knowledge_agg.events import (
     AnalysisEvent,
@@ -189,7 +189,7 @@ def test_parse_age(age: str | None, expected: datetime | None) -> None:
 
 
 def test_parse_age_reads_every_age_in_a_real_brave_response() -> None:
-    data = json.loads(shared_path("fixtures", "brave", "web_hello_world.json").read_text())
+    data = json.loads((BRAVE_FIXTURES / "web_hello_world.json").read_text())
     for hit in data["web"]["results"]:
         for field in ("age", "page_age"):
             if hit.get(field):

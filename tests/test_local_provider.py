@@ -230,6 +230,14 @@ async def test_missing_corpus_is_a_provider_error(tmp_path: Path) -> None:
         await LocalProvider(tmp_path / "gone.jsonl", cache_dir=tmp_path).search("asyncio queue", count=3)
 
 
+@pytest.mark.parametrize("query", ["hello", "the", "!!!"])
+async def test_missing_corpus_is_an_error_even_for_a_query_without_key_terms(tmp_path: Path, query: str) -> None:
+    provider = LocalProvider(tmp_path / "nowhere", cache_dir=tmp_path)
+    with pytest.raises(ProviderError, match=f"{tmp_path / 'nowhere'} is not a folder"):
+        await provider.search(query, count=3)
+    assert not provider.path.exists()
+
+
 async def test_build_reports_progress_through_notify(jsonl: Path, tmp_path: Path) -> None:
     notes: list[str] = []
     provider = LocalProvider(jsonl, cache_dir=tmp_path)

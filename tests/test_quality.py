@@ -10,10 +10,10 @@ import pytest
 
 from benchmarks._quality_data import Article, Question, contains_answer, load_squad, normalize_answer, write_corpus
 from benchmarks._quality_http import run_over_http
+from benchmarks.data import XQUAD_DEV
 from benchmarks.quality import main
 from knowledge_agg.server import launch
 from knowledge_agg.settings import Settings
-from tests.conftest import shared_path
 
 
 def test_squad_normalisation_and_substring_match() -> None:
@@ -23,14 +23,14 @@ def test_squad_normalisation_and_substring_match() -> None:
 
 
 def test_one_page_per_article() -> None:
-    articles, questions = load_squad(shared_path("datasets", "xquad", "xquad.en.dev.json"))
+    articles, questions = load_squad(XQUAD_DEV)
     assert len(articles) == 48 and len(questions) == 680
     by_id = {a.id: a for a in articles}
     assert all(any(a in by_id[q.article_id].text for a in q.answers) for q in questions[:50])
 
 
 def test_direct_evaluation_on_a_few_questions_writes_the_report(tmp_path: Path) -> None:
-    xquad = shared_path("datasets", "xquad", "xquad.en.dev.json")
+    xquad = XQUAD_DEV
     out = tmp_path / "quality.json"
     code = main(["--xquad", str(xquad), "--mode", "direct", "--limit", "12", "--output", str(out),
                  "--extraction", str(tmp_path / "absent")])
@@ -45,7 +45,7 @@ def test_direct_evaluation_on_a_few_questions_writes_the_report(tmp_path: Path) 
 
 
 def test_flags_are_checked_before_any_question_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    xquad = shared_path("datasets", "xquad", "xquad.en.dev.json")
+    xquad = XQUAD_DEV
     out = tmp_path / "quality.json"
     assert main(["--xquad", str(xquad), "--flags", "bogus", "--output", str(out)]) == 2
     assert "unknown feature flag 'bogus'" in capsys.readouterr().err

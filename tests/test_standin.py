@@ -16,7 +16,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import Response
 
 from _servers import serve
-from conftest import shared_path
+from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg.models import Hit
 from knowledge_agg.providers.brave import BraveProvider, BraveQuotaExceeded
 from knowledge_agg.server.standin import Plan, brave_router, error_response
@@ -89,7 +89,7 @@ def get(url: str, path: str = "/res/v1/web/search", token: str | None = KEY, **p
 
 
 def test_web_response_has_the_real_schema() -> None:
-    real = json.loads(shared_path("fixtures", "brave", "web_hello_world.json").read_text())
+    real = json.loads((BRAVE_FIXTURES / "web_hello_world.json").read_text())
     app, _ = make_app()
     with serve(app) as url:
         body = get(url, q="asyncio tasks", count=20, extra_snippets="true").json()
@@ -103,7 +103,7 @@ def test_web_response_has_the_real_schema() -> None:
 
 
 def test_news_response_has_the_real_schema() -> None:
-    real = json.loads(shared_path("fixtures", "brave", "news_hello_world.json").read_text())
+    real = json.loads((BRAVE_FIXTURES / "news_hello_world.json").read_text())
     app, _ = make_app()
     with serve(app) as url:
         body = get(url, "/res/v1/news/search", q="asyncio", count=30).json()

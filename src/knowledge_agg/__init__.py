@@ -1,4 +1,9 @@
-"""knowledge_agg: a question in, a stream of knowledge out — results, sources, passages, a cited synthesis."""
+"""knowledge_agg: a question in, a stream of knowledge out — results, sources, passages, a cited synthesis.
+
+``__all__`` holds what a default install can import, so ``from knowledge_agg import *`` always works;
+``launch`` needs the server extra and is reached by name (``knowledge_agg.launch``), which names the
+``pip install`` that is missing.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +39,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .batch import ask_many
-    from .server import launch
+    from .server import launch as launch
 
 __version__ = "0.1.0"
 
@@ -47,7 +52,6 @@ __all__ = [
     "FLAGS",
     "ask",
     "ask_many",
-    "launch",
     "parse_event",
     "Event",
     "StatusEvent",
@@ -82,3 +86,7 @@ def __getattr__(name: str) -> Any:
     except ImportError as exc:
         raise MissingDependency(f"{name}() needs an extra: pip install 'knowledge-agg[{extra}]'") from exc
     return getattr(imported, name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_OPTIONAL})

@@ -17,7 +17,20 @@ from .settings import Settings
 
 __all__ = ["KnowledgeAggregator", "EventStream", "ask"]
 
-_PROVIDER_KEYS = ("effective_provider", "corpus", "cache_dir", "brave_base_url", "brave_rate_limit", "brave_cache")
+#: Every setting a provider is built from: a run that changes one of them gets a provider of its own.
+_PROVIDER_KEYS = (
+    "effective_provider",
+    "corpus",
+    "cache_dir",
+    "search_timeout",
+    "brave_base_url",
+    "brave_rate_limit",
+    "brave_max_retries",
+    "brave_timeout",
+    "brave_cache",
+    "brave_cache_ttl",
+    "brave_extra_snippets",
+)
 _FETCH_KEYS = (
     "allow_private_hosts",
     "fetch_max_bytes",

@@ -25,7 +25,7 @@ from .events import (
     to_ndjson,
     to_sse,
 )
-from .settings import Settings
+from .settings import Settings, parse_setting, refusals
 
 __all__ = ["main"]
 
@@ -39,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"knowledge-agg: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:  # a bad KNOWLEDGE_AGG_* variable: say which, without a traceback
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-        print(f"knowledge-agg: invalid setting ({problems}); check the KNOWLEDGE_AGG_* environment variables",
+        print(f"knowledge-agg: invalid setting ({refusals(exc)}); check the KNOWLEDGE_AGG_* environment variables",
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -55,15 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("query")
     ask.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
     _settings_options(ask)
-    ask.add_argument("--max-sources", type=int, help="sources to read (default 5)")
-    ask.add_argument("--max-passages", type=int, help="passages to keep (default 8)")
-    ask.add_argument("--max-words", type=int, help="word budget of the synthesis (default 120)")
+    ask.add_argument("--max-sources", type=_setting("max_sources"), help="sources to read (default 5)")
+    ask.add_argument("--max-passages", type=_setting("max_passages"), help="passages to keep (default 8)")
+    ask.add_argument("--max-words", type=_setting("max_words"), help="word budget of the synthesis (default 120)")
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
     ask.set_defaults(func=_ask)
 
     serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8001; 0 picks a free one)")
+    serve.add_argument("--port", type=_setting("port"), help="port (default 8001; 0 picks a free one)")
     serve.add_argument("--dev", action="store_true", help="development mode: flag changes and error injection")
     _settings_options(serve)
     serve.set_defaults(func=_serve)
@@ -72,8 +71,31 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", choices=("auto", "local", "brave"), help="search provider (default: brave with a key, else local)")
-    parser.add_argument("--corpus", help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
+    parser.add_argument("--corpus", type=_corpus, help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
+
+
+def _setting(name: str) -> Callable[[str], Any]:
+    """An argparse ``type`` that reads a value as ``Settings`` does, so a refusal is argparse's one line."""
+
+    def parse(text: str) -> Any:
+        try:
+            return parse_setting(name, text)
+        except KnowledgeAggError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _corpus(text: str) -> str:
+    """An argparse ``type`` that refuses a corpus path that is not there, naming it."""
+    from .providers.local import check_corpus
+
+    try:
+        check_corpus(text)
+    except KnowledgeAggError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _settings(args: argparse.Namespace) -> Settings:

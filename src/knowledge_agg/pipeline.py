@@ -17,7 +17,7 @@ from typing import Any
 from ._recorder import PROGRESS, Recorder
 from . import semantic
 from .analyze import analyze, read_as, respell
-from .errors import KnowledgeAggError
+from .errors import KnowledgeAggError, ProviderError
 from .events import (
     AnalysisEvent,
     Event,
@@ -197,7 +197,9 @@ async def _search(provider: SearchProvider, analysis: Analysis, settings: Settin
         try:
             yield task.result()
         except TimeoutError:
-            yield KnowledgeAggError(f"search took longer than {settings.search_timeout:g} s and was stopped")
+            yield ProviderError(
+                f"search took longer than {settings.search_timeout:g} s and was stopped", kind="timeout", retryable=True
+            )
         except (KnowledgeAggError, OSError) as exc:
             yield exc
     finally:

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, TypeAdapter, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import OptionError
 from .flags import resolve_flags
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "parse_setting", "refusal", "refusals"]
 
 
 class Settings(BaseSettings):
@@ -116,8 +117,8 @@ class Settings(BaseSettings):
             options["flags"] = resolve_flags(self.flags, options["flags"])
         try:
             return type(self).model_validate({**self.model_dump(), **options})
-        except ValueError as exc:
-            raise OptionError(str(exc)) from exc
+        except ValidationError as exc:
+            raise OptionError(refusals(exc)) from exc
 
     def public(self) -> dict[str, Any]:
         """The settings as JSON with every secret replaced by whether it is set."""
@@ -125,3 +126,33 @@ class Settings(BaseSettings):
         data["brave_api_key_set"] = self.brave_api_key is not None
         data["standin_keys_set"] = len(self.standin_keys)
         return data
+
+
+_BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+_PARSING = {"int_parsing": "int", "int_from_float": "int", "float_parsing": "float", "bool_parsing": "bool"}
+
+
+def refusal(error: ErrorDetails) -> str:
+    """One refused value as a short phrase ("must be >= 1"), without pydantic's error URL."""
+    kind = error["type"]
+    if kind in _BOUNDS:
+        return f"must be {_BOUNDS[kind]} {next(iter(error.get('ctx', {}).values()))}"
+    if kind in _PARSING:
+        return f"invalid {_PARSING[kind]} value: {error['input']!r}"
+    message = error["msg"]
+    return message[:1].lower() + message[1:]
+
+
+def refusals(exc: ValidationError) -> str:
+    """Every refused setting of a validation error on one line: ``max_sources: must be >= 1; …``."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {refusal(e)}" for e in exc.errors())
+
+
+def parse_setting(name: str, text: str) -> Any:
+    """``text`` (say, a command-line value) read and checked as the setting ``name``; ``OptionError`` if refused."""
+    field = Settings.model_fields[name]
+    annotated: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    try:
+        return TypeAdapter(annotated).validate_strings(text)
+    except ValidationError as exc:
+        raise OptionError(refusal(exc.errors()[0])) from None

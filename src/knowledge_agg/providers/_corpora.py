@@ -83,6 +83,11 @@ class Corpus:
             return _jsonl_documents(self._require(), self.name)
         return (doc for path in self._files() if (doc := _file_document(path, self._require())) is not None)
 
+    def check(self) -> None:
+        """Raise ``ProviderError`` naming the path when the folder or ``.jsonl`` file is missing."""
+        if self.path is not None:
+            self._require()
+
     def _require(self) -> Path:
         assert self.path is not None
         if self.kind == "jsonl" and not self.path.is_file():

@@ -23,7 +23,7 @@ from ._corpora import Corpus
 if TYPE_CHECKING:
     from ..settings import Settings
 
-__all__ = ["LocalProvider", "IndexStatus"]
+__all__ = ["LocalProvider", "IndexStatus", "check_corpus"]
 
 _T = TypeVar("_T")
 #: One lock per index file, so threads of one process never build the same index twice at once.
@@ -125,6 +125,8 @@ class LocalProvider:
 
         A term no document contains is searched as the index word spelt most like it (Ghandi → gandhi).
         """
+        if self._status is None:
+            self.corpus.check()  # a missing corpus is an error whatever the query
         terms = key_terms(query)
         if not terms or count < 1:
             return Hits()
@@ -193,6 +195,12 @@ class LocalProvider:
             self._generation += 1
         for conn in pool:
             conn.close()
+
+
+def check_corpus(corpus: str | os.PathLike[str]) -> None:
+    """Raise ``ProviderError`` (kind ``corpus_not_found``) naming the path when ``corpus`` is not
+    ``'pydocs'``, an existing folder or an existing ``.jsonl`` file."""
+    Corpus.parse(corpus).check()
 
 
 def _plain(snippet: str) -> str:
