@@ -14,7 +14,8 @@ from .._text import nearest_spelling
 from ._corpora import Document
 
 __all__ = [
-    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "respell", "document_text", "file_lock",
+    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "ranked", "hits", "respell",
+    "document_text", "file_lock",
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
@@ -38,13 +39,10 @@ CREATE VIRTUAL TABLE vocab USING fts5vocab(words, 'row');
 #: The words of the index as written (not stemmed: a misspelling is nearer the word than its Porter
 #: stem, genrators → generators, not gener) that start like a word, commonest first.
 _CANDIDATES = "SELECT term FROM vocab WHERE term >= ? AND term < ? ORDER BY doc DESC"
-_SEARCH = f"""
-SELECT d.doc_id, d.title, d.url, m.snip
-FROM (SELECT rowid, snippet(fts, 1, '', '', '…', {_SNIPPET_TOKENS}) AS snip, rank
-      FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?) AS m
-JOIN docs AS d ON d.rowid = m.rowid
-ORDER BY m.rank
-"""
+_RANKED = "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?"
+_SNIPPETS = f"SELECT rowid, snippet(fts, 1, '', '', '…', {_SNIPPET_TOKENS}) FROM fts WHERE fts MATCH ? AND rowid IN "
+#: A document found by meaning alone shows this many characters of its start as its snippet.
+_HEAD_CHARS = 300
 
 
 def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> int:
@@ -99,10 +97,41 @@ def match_expression(terms: Iterable[str]) -> str:
 
 def search(conn: sqlite3.Connection, terms: Sequence[str], count: int) -> list[tuple[str, str, str, str]]:
     """``(doc_id, title, url, snippet)`` of the best ``count`` documents for ``terms``, best first."""
+    return hits(conn, ranked(conn, terms, count), terms)
+
+
+def ranked(conn: sqlite3.Connection, terms: Sequence[str], count: int) -> list[int]:
+    """The rowids of the best ``count`` documents for ``terms`` by BM25, best first."""
     expression = match_expression(terms)
     if not expression or count < 1:
         return []
-    return conn.execute(_SEARCH, (expression, count)).fetchall()
+    return [row[0] for row in conn.execute(_RANKED, (expression, count))]
+
+
+def hits(conn: sqlite3.Connection, rowids: Sequence[int], terms: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """``(doc_id, title, url, snippet)`` of these documents in this order; the snippet is the passage
+    around ``terms`` when the document has any of them, else the start of its text."""
+    if not rowids:
+        return []
+    marks = ",".join("?" * len(rowids))
+    expression = match_expression(terms)
+    snippets = dict(conn.execute(_SNIPPETS + f"({marks})", (expression, *rowids))) if expression else {}
+    found = {
+        row[0]: row[1:]
+        for row in conn.execute(f"SELECT rowid, doc_id, title, url, substr(body, 1, {_HEAD_CHARS}) FROM docs WHERE rowid IN ({marks})", rowids)
+    }
+    return [
+        (doc_id, title, url, snippets.get(rowid) or _head(head))
+        for rowid in rowids if rowid in found
+        for doc_id, title, url, head in [found[rowid]]
+    ]
+
+
+def _head(text: str) -> str:
+    """The start of a text cut at its last whole word, with an ellipsis when cut."""
+    if len(text) < _HEAD_CHARS:
+        return text
+    return text.rsplit(None, 1)[0] + "…"
 
 
 def respell(conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, str]:

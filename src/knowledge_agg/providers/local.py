@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from ..analyze import key_terms
 from ..errors import ProviderError
 from ..models import Hit, Hits
-from . import Notify, _fts
+from . import Notify, _fts, _vectors
 from ._corpora import Corpus
 
 if TYPE_CHECKING:
@@ -29,6 +29,9 @@ _T = TypeVar("_T")
 #: One lock per index file, so threads of one process never build the same index twice at once.
 _BUILD_LOCKS: dict[Path, threading.Lock] = {}
 _BUILD_LOCKS_GUARD = threading.Lock()
+#: How deep each ranking goes before fusion, and the weight of the ranking by meaning against BM25's.
+_FUSION_DEPTH = 100
+_MEANING_WEIGHT = 1.0
 _RULE = re.compile(r"([=\-~^*#_])\1{2,}")
 
 
@@ -56,8 +59,13 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, corpus: str | os.PathLike[str] = "pydocs", *, cache_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, corpus: str | os.PathLike[str] = "pydocs", *, cache_dir: str | os.PathLike[str], meaning: bool = False
+    ) -> None:
         self.corpus = Corpus.parse(corpus)
+        #: Also search by meaning (the ``semantic`` extra): BM25 fused with the nearest documents' vectors.
+        self.meaning = meaning
+        self._vectors: _vectors.Vectors | None = None
         self.path = Path(cache_dir).expanduser() / "index" / f"{self.corpus.key}.sqlite"
         self._status: IndexStatus | None = None
         self._pool: list[sqlite3.Connection] = []
@@ -68,7 +76,7 @@ class LocalProvider:
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalProvider:
         """The provider over ``settings.corpus``, indexed under ``settings.cache_dir``."""
-        return cls(settings.corpus, cache_dir=settings.cache_dir)
+        return cls(settings.corpus, cache_dir=settings.cache_dir, meaning=settings.flags["semantic"])
 
     def __repr__(self) -> str:
         return f"LocalProvider(corpus={self.corpus.name!r}, path={str(self.path)!r})"
@@ -118,10 +126,12 @@ class LocalProvider:
             )
             self._reset_pool()
             self._status = status
+            self._vectors = None
             return status
 
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
-        """Up to ``count`` hits for the query's key terms, best BM25 score first.
+        """Up to ``count`` hits for the query's key terms, best BM25 score first (fused with the
+        documents nearest in meaning when ``meaning`` is on).
 
         A term no document contains is searched as the index word spelt most like it (Ghandi → gandhi).
         """
@@ -137,7 +147,11 @@ class LocalProvider:
             for old, new in respelt.items():
                 notify(f"no document has {old!r}: searching for {new!r} instead")
         terms = tuple(dict.fromkeys(respelt.get(t, t) for t in terms))
-        rows = await asyncio.to_thread(self._query, _fts.search, terms, count)
+        if self.meaning and self._vectors is None:
+            if notify is not None and not _vectors.vectors_path(self.path).is_file():
+                notify("embedding the documents of the local index (once per index build)")
+            await asyncio.to_thread(self._query, self._load_vectors)
+        rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count)
         return Hits((
             Hit(
                 rank=rank,
@@ -150,6 +164,26 @@ class LocalProvider:
             )
             for rank, (doc_id, title, url, snippet) in enumerate(rows, 1)
         ), respelt)
+
+    def _ranked(self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int) -> list[tuple[str, str, str, str]]:
+        """BM25's ranking, fused with the ranking by meaning when there are vectors."""
+        vectors = self._vectors if self.meaning else None
+        if vectors is None:
+            return _fts.search(conn, terms, count)
+        depth = max(count, _FUSION_DEPTH)
+        lexical = _fts.ranked(conn, terms, depth)
+        ids = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, _MEANING_WEIGHT], count)
+        return _fts.hits(conn, ids, terms)
+
+    def _load_vectors(self, conn: sqlite3.Connection) -> None:
+        """Read this build's vectors, embedding the documents first when they are missing or stale."""
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        stamp = f"{meta.get('fingerprint')}:{meta.get('built_at')}"
+        vectors = _vectors.load(self.path, stamp)
+        if vectors is None:
+            with _fts.file_lock(self.path.with_name(self.path.name + ".lock")):
+                vectors = _vectors.load(self.path, stamp) or _vectors.build(self.path, conn, stamp)
+        self._vectors = vectors
 
     async def document(self, hit: Hit) -> str | None:
         """The full text of a hit this provider returned, read from the index (no HTTP)."""
