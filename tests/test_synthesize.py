@@ -139,3 +139,27 @@ def test_a_question_about_a_detail_does_not_spend_words_on_the_lead() -> None:
     synthesis, _, _ = _run("What is another term for rotors used by engineers?", [article])
     assert synthesis.points[0].text.startswith("Engineers sometimes call rotors rotating discs")
     assert "Rotorcraft are aircraft lifted by rotating wings." not in [p.text for p in synthesis.points[:1]]
+
+
+def test_a_comparison_leads_with_the_key_sentence_of_each_side() -> None:
+    pages = {
+        "statistics.stdev": "statistics.stdev(data, xbar=None)\n\nReturn the square root of the sample variance. "
+        "See variance() for arguments and other details.",
+        "statistics.pstdev": "statistics.pstdev(data, mu=None)\n\nReturn the square root of the population "
+        "variance. See pvariance() for arguments and other details.",
+        "statistics": "statistics\n\nThis module provides functions for calculating statistics of data. "
+        "Use stdev for a sample and pstdev for a whole population, the docs say about stdev and pstdev.",
+    }
+    sources = [
+        Source(id=i, hit=Hit(rank=i, title=t, url=f"doc://{t}", snippet="", provider="test", doc_id=t), score=1.0,
+               reason="")
+        for i, t in enumerate(pages, start=1)
+    ]
+    analysis = analyze("statistics.stdev vs statistics.pstdev - which one should I use?")
+    passages = rank_passages([Page(s, pages[s.hit.title], "local") for s in sources], analysis, k=8)
+    synthesis = synthesize(passages, sources, analysis, max_words=120)
+    assert [p.text for p in synthesis.points[:2]] == [
+        "Return the square root of the sample variance.",
+        "Return the square root of the population variance.",
+    ]
+    assert [p.source_ids for p in synthesis.points[:2]] == [[1], [2]]

@@ -74,6 +74,8 @@ class Analysis:
     """What the analyze stage found in a query (see ``analyze.analyze``)."""
 
     query: str
-    kind: str  # "question" | "keywords" | "code" | "error" | "url"
+    kind: str  # "question" | "keywords" | "code" | "error" | "url" | "difference"
     terms: tuple[str, ...]
     search_query: str
+    #: The key terms of each thing a "difference" question compares ("list vs tuple": (("list",), ("tuple",))).
+    sides: tuple[tuple[str, ...], ...] = ()

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ._text import sentence_spans, tokenize, word_count
+from .analyze import error_name
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
+from .select import names, side_of
 
 __all__ = ["Synthesis", "synthesize"]
 
@@ -211,7 +213,7 @@ def _asks_about_a_thing(analysis: Analysis) -> bool:
     Then the best page's key sentence answers it; a factoid question ("When did …", "What was the
     name of …") is answered by a sentence further in, and a lead sentence would only cost words.
     """
-    if analysis.kind in ("keywords", "error", "code"):
+    if analysis.kind in ("keywords", "error", "code", "difference"):
         return True
     query = analysis.query.strip()
     if _HOW_TO.search(query):
@@ -223,16 +225,30 @@ def _asks_about_a_thing(analysis: Analysis) -> bool:
     return word_count(thing) <= _THING_WORDS and not _PREPOSITIONS.intersection(thing.lower().split()[:-1])
 
 
-def _lead(sentences: Sequence[_Sentence]) -> _Sentence | None:
-    """The top source's key sentence: the first of its page, when that opening passage was ranked.
+def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis) -> list[_Sentence]:
+    """The key sentences that open the synthesis: the top source's, or for a comparison each side's.
 
-    A reference entry's first sentence is its summary ("Recursively delete a directory tree.") and an
-    article's is its definition; both state what the best page is about, often in words the question lacks.
+    A page's key sentence is its first, when its opening passage was ranked: a reference entry's summary
+    ("Recursively delete a directory tree.") or an article's definition, which state what the page is
+    about, often in words the question lacks.
     """
-    if not sentences:
-        return None
-    top = min(i for s in sentences for i in s.source_ids)
-    opening = [s for s in sentences if s.opening and top in s.source_ids]
+    if not sentences or not _asks_about_a_thing(analysis):
+        return []
+    read = sorted({i for s in sentences for i in s.source_ids})
+    titles = {source.id: source.hit.title for source in sources}
+    keys = read[:1]
+    if analysis.sides:
+        by_side = {side_of(titles.get(i, ""), analysis): i for i in reversed(read)}
+        keys = sorted(i for side, i in by_side.items() if side is not None) or keys
+    elif (error := error_name(analysis)) is not None:  # what fixes it (the best page), what it means
+        keys = sorted({*keys, *(i for i in read[:_MAX_SENTENCES] if names(titles.get(i, ""), error))})[:2]
+    leads = [_opening(sentences, i) for i in keys]
+    return [lead for lead in leads if lead is not None]
+
+
+def _opening(sentences: Sequence[_Sentence], source_id: int) -> _Sentence | None:
+    """The first sentence of source ``source_id``'s opening passage, if that passage was ranked."""
+    opening = [s for s in sentences if s.opening and source_id in s.source_ids]
     return min(opening, key=lambda s: (s.passage_rank, s.position), default=None)
 
 
@@ -250,15 +266,16 @@ def synthesize(
     if not any(qset & set(s.tokens) for s in sentences):
         return _no_result(analysis)
     _score(sentences, query, _question_type(analysis.query))
-    lead = _lead(sentences) if _asks_about_a_thing(analysis) else None
-    sentences = [s for s in sentences if s.score > 0 and s is not lead]
+    leads = _leads(sentences, sources, analysis)
+    sentences = [s for s in sentences if s.score > 0 and s not in leads]
     # Equal scores (to float noise) go to the shorter sentence: it leaves room for one more point.
     sentences.sort(key=lambda s: (-round(s.score, 6), len(s.tokens), s.passage_rank, s.position))
     chosen: list[_Sentence] = []
     used = 0
-    if lead is not None and word_count(lead.text) <= max_words // 2:
-        chosen.append(lead)
-        used += word_count(lead.text)
+    for lead in leads:
+        if used + word_count(lead.text) <= max_words // 2:
+            chosen.append(lead)
+            used += word_count(lead.text)
     for sentence in sentences:
         words = word_count(sentence.text)
         if used + words > max_words:
