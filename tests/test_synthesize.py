@@ -163,3 +163,18 @@ def test_a_comparison_leads_with_the_key_sentence_of_each_side() -> None:
         "Return the square root of the population variance.",
     ]
     assert [p.source_ids for p in synthesis.points[:2]] == [[1], [2]]
+
+
+def test_code_is_never_a_point() -> None:
+    text = (
+        "json.dumps(obj)\n\nSerialize obj to a JSON formatted str.\n\n"
+        ">>> import json >>> json.dumps(['foo', {'bar': ('baz', None)}]) '[\"foo\", {\"bar\": [\"baz\", null]}]'\n\n"
+        "future_stmt ::= \"from\" \"__future__\" \"import\" feature\n\n"
+        "d = {k: v for (k, v) in pairs if k[0] == v[0]} and f(d[k], g(h[k])) = x\n\n"
+        "If skipkeys is true, dict keys that are not of a basic type are skipped instead of raising a TypeError."
+    )
+    synthesis, _, _ = _run("how do I serialize a dict to json and skip keys", [text])
+    texts = [p.text for p in synthesis.points]
+    assert texts[0] == "Serialize obj to a JSON formatted str."
+    assert any(t.startswith("If skipkeys is true") for t in texts)
+    assert not any(">>>" in t or "::=" in t or "k[0]" in t for t in texts)

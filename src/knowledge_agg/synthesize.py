@@ -22,6 +22,9 @@ _MIN_WORDS = 4
 #: A line without end punctuation and at most this many words, before a line break, is a heading.
 _HEADING_WORDS = 8
 _TERMINAL = re.compile(r"""[.!?:;]["'”’)\]]*$""")
+#: Brackets and operators; a unit with more than this share of them among its characters is code.
+_CODE_MARKS = re.compile(r"[\[\]{}()=<>;|\\#@%&^~$]")
+_CODE_SHARE = 0.15
 _SIGNATURE = re.compile(r"^(?:class\s+)?[A-Za-z_][\w.]*\(.*\)(?:\s*->\s*\S.*)?$")
 _HEADING = re.compile(r"\A([^\n]*)\n\s*(?=[\"'“‘(\[]?[A-Z0-9])")
 
@@ -106,11 +109,21 @@ def _without_heading(text: str) -> str:
 
 
 def _is_sentence(text: str) -> bool:
-    """Whether ``text`` reads as a sentence: enough words, end punctuation unless it is long, no call signature."""
+    """Whether ``text`` reads as a sentence: enough words, end punctuation unless it is long, and not code
+    (a call signature, an interpreter session, a grammar rule, or mostly brackets and operators)."""
     words = word_count(text)
     return (
-        words >= _MIN_WORDS and (words > _HEADING_WORDS or bool(_TERMINAL.search(text))) and not _SIGNATURE.match(text)
+        words >= _MIN_WORDS
+        and (words > _HEADING_WORDS or bool(_TERMINAL.search(text)))
+        and not _SIGNATURE.match(text)
+        and not _is_code(text)
     )
+
+
+def _is_code(text: str) -> bool:
+    if ">>>" in text or "::=" in text:
+        return True
+    return len(_CODE_MARKS.findall(text)) > _CODE_SHARE * len(text.replace(" ", ""))
 
 
 _CLAUSE_END = re.compile(r"[;:](?=\s)")
@@ -221,8 +234,9 @@ def _asks_about_a_thing(analysis: Analysis) -> bool:
     match = _WHAT_IS.match(query)
     if match is None:
         return False
-    thing = match.group("thing") or match.group("doer")
-    return word_count(thing) <= _THING_WORDS and not _PREPOSITIONS.intersection(thing.lower().split()[:-1])
+    words = (match.group("thing") or match.group("doer")).lower().split()
+    words = words[1:] if words[0] in ("a", "an", "the") else words
+    return len(words) <= _THING_WORDS and not _PREPOSITIONS.intersection(words[:-1])
 
 
 def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis) -> list[_Sentence]:
@@ -248,7 +262,7 @@ def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: 
 
 def _opening(sentences: Sequence[_Sentence], source_id: int) -> _Sentence | None:
     """The first sentence of source ``source_id``'s opening passage, if that passage was ranked."""
-    opening = [s for s in sentences if s.opening and source_id in s.source_ids]
+    opening = [s for s in sentences if s.opening and s.source_ids[0] == source_id]
     return min(opening, key=lambda s: (s.passage_rank, s.position), default=None)
 
 
