@@ -28,6 +28,8 @@ from knowledge_agg import KnowledgeAggregator, Run, semantic
 from knowledge_agg.errors import KnowledgeAggError
 from knowledge_agg.flags import parse_flags
 
+from .data import PYDOCS_QA_DEV, relative
+
 __all__ = [
     "DATASET",
     "KINDS",
@@ -46,9 +48,8 @@ __all__ = [
     "table",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
-DATASET = ROOT / "data" / "pydocs-qa" / "dev.jsonl"
-RESULTS = ROOT / "benchmarks" / "results" / "pydocs_qa.json"
+DATASET = PYDOCS_QA_DEV
+RESULTS = Path(__file__).resolve().parent / "results" / "pydocs_qa.json"
 
 #: The question kinds of the dev set, in the order the table shows them.
 KINDS = ("howto", "error", "what", "difference", "sloppy")
@@ -238,8 +239,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     rows = run_questions(questions, flags=flags, max_words=args.max_words, concurrency=args.concurrency)
     summary = summarize(rows)
     report = {
-        "dataset": str(args.dataset.resolve().relative_to(ROOT)) if args.dataset.resolve().is_relative_to(ROOT)
-        else str(args.dataset),
+        "dataset": relative(args.dataset),
         "flags": flags,
         "max_words": args.max_words,
         "limit": args.limit,

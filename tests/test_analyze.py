@@ -8,7 +8,17 @@ from hypothesis import strategies as st
 
 from knowledge_agg.text import nearest_spelling
 from knowledge_agg.analyze import (
-    MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, altered_terms, analyze, clean, code_names, read_as, respell, tokenize,
+    MAX_SEARCH_CHARS,
+    MAX_SEARCH_WORDS,
+    altered_terms,
+    analyze,
+    clean,
+    code_names,
+    compared,
+    error_name,
+    read_as,
+    respell,
+    tokenize,
 )
 from knowledge_agg.errors import QueryError
 
@@ -26,7 +36,8 @@ ValueError: invalid literal for int() with base 10: 'x'
     [
         ("How do asynchronous generators work?", "question"),
         ("can you tell me how asyncio.gather works", "question"),
-        ("difference between list and tuple", "question"),
+        ("difference between list and tuple", "difference"),
+        ("list vs tuple in python", "difference"),
         ("python asyncio tutorial", "keywords"),
         ("sqlite fts5 bm25", "keywords"),
         (TRACEBACK, "error"),
@@ -239,3 +250,31 @@ def test_read_as_and_altered_terms() -> None:
 )
 def test_code_names_are_the_dotted_and_called_names_typed(text: str, names: tuple[str, ...]) -> None:
     assert code_names(text) == names
+
+
+@pytest.mark.parametrize(
+    ("query", "sides"),
+    [
+        ("What's the difference between eval() and exec()?", (("eval",), ("exec",))),
+        ("list vs tuple in python - what is the actual difference?", (("list",), ("tuple",))),
+        ("isdigit vs isdecimal vs isnumeric - which one?", (("isdigit",), ("isdecimal",), ("isnumeric",))),
+        ("single underscore vs double underscore at the start of a name", (("single", "underscore"), ("double", "underscore"))),
+        ("difference between a list, a tuple and a set", (("list",), ("tuple",), ("set",))),
+        ("How do asynchronous generators work?", ()),
+        ("vs code python setup", ()),  # one side with key terms is no comparison
+    ],
+)
+def test_a_comparison_names_its_sides(query: str, sides: tuple[tuple[str, ...], ...]) -> None:
+    assert compared(query) == sides
+    analysis = analyze(query)
+    assert analysis.sides == sides and (analysis.kind == "difference") == bool(sides)
+    if sides:  # the words that frame the comparison are not searched for in the pages
+        assert not {"vs", "difference"} & set(analysis.terms)
+
+
+def test_an_error_names_its_exception() -> None:
+    assert error_name(analyze("subprocess.CalledProcessError: Command '['make']' returned non-zero exit status 2")) == (
+        "subprocess.CalledProcessError"
+    )
+    assert error_name(analyze("TypeError: unhashable type: 'list'")) == "TypeError"
+    assert error_name(analyze("what is a TypeError")) is None

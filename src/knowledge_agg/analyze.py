@@ -14,7 +14,7 @@ from .errors import QueryError
 from .models import Analysis
 
 __all__ = [
-    "analyze", "respell", "read_as", "altered_terms", "clean", "tokenize", "key_terms",
+    "analyze", "respell", "read_as", "altered_terms", "clean", "tokenize", "key_terms", "compared", "error_name",
     "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
 ]
 
@@ -26,6 +26,14 @@ _MAX_TERMS = 64
 
 #: The words left out of a query's key terms.
 _STOP_WORDS = STOPWORDS - SEARCH_KEEPS
+_EXCEPTION_NAME = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Iteration|Expired))\b")
+#: Words that frame a comparison rather than name what is compared: not searched for in the pages.
+_COMPARISON_WORDS = frozenset({"vs", "versus", "difference", "differences", "compare", "comparison", "actual"})
+_BETWEEN = re.compile(r"\bdifferences?\s+between\s+(.+?)\s*(?:[?!;:]|\s[-–—]\s|$)", re.IGNORECASE)
+_VERSUS = re.compile(r"\s+(?:vs\.?|versus)\s+", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"\s+[-–—]\s+|[?!;:]\s*")
+_LIST_SEPARATOR = re.compile(r",\s*|\s+(?:and|or)\s+", re.IGNORECASE)
+_BOUNDARY = re.compile(r"\s+(?:in|for|when|to|at|of|on|with|which|that|from|between|is|are)\s+", re.IGNORECASE)
 _URL_WORDS = frozenset({"http", "https", "www", "com", "org", "net", "html", "htm", "php", "index"})
 
 _FILLER = re.compile(
@@ -112,7 +120,38 @@ def analyze(query: str, *, max_chars: int = 4000) -> Analysis:
     terms = key_terms(search if kind == "error" else _drop_filler(text))
     if kind == "url":
         terms = tuple(t for t in terms if t not in _URL_WORDS)
-    return Analysis(query=query, kind=kind, terms=terms, search_query=_fit(search) or _fit(text))
+    sides = compared(text) if kind in ("question", "keywords") else ()
+    if sides:
+        kind = "difference"
+        terms = tuple(t for t in terms if t not in _COMPARISON_WORDS)
+    return Analysis(query=query, kind=kind, terms=terms, search_query=_fit(search) or _fit(text), sides=sides)
+
+
+def error_name(analysis: Analysis) -> str | None:
+    """The exception an error query names (``TypeError``, ``subprocess.CalledProcessError``), or ``None``."""
+    if analysis.kind != "error":
+        return None
+    match = _EXCEPTION_NAME.match(analysis.search_query)
+    return match.group(1) if match else None
+
+
+def compared(text: str) -> tuple[tuple[str, ...], ...]:
+    """The key terms of each thing a question compares ("difference between A and B", "A vs B vs C"), or ().
+
+    A side after "vs" ends at its first preposition and one before it starts after its last ("list vs
+    tuple in python" compares list and tuple); fewer than two sides with key terms is no comparison.
+    """
+    between = _BETWEEN.search(text)
+    if between:
+        parts = _LIST_SEPARATOR.split(between.group(1))
+    else:
+        clause = next((c for c in _CLAUSE_END.split(text) if _VERSUS.search(c)), None)
+        if clause is None:
+            return ()
+        parts = _VERSUS.split(clause)
+        parts = [_BOUNDARY.split(p)[-1 if i == 0 else 0] for i, p in enumerate(parts)]
+    sides = [side for side in (key_terms(p) for p in parts) if side]
+    return tuple(dict.fromkeys(sides)) if len(set(sides)) >= 2 else ()
 
 
 def respell(analysis: Analysis, texts: Iterable[str]) -> tuple[Analysis, dict[str, str]]:
