@@ -141,7 +141,7 @@ def test_oversized_query_is_refused_with_the_limit() -> None:
 )
 def test_odd_shapes_are_normal_queries(query: str) -> None:
     result = analyze(query)
-    assert result.kind in {"question", "keywords", "code", "error", "url"}
+    assert result.kind in {"question", "keywords", "code", "error", "url", "difference"}
     assert result.search_query
 
 
