@@ -18,7 +18,7 @@ import psutil
 from knowledge_agg import KnowledgeAggregator
 from knowledge_agg.analyze import analyze
 from knowledge_agg.events import DoneEvent, ErrorEvent, ResultEvent, SourcesEvent, StatusEvent, SynthesisEvent
-from knowledge_agg.providers.brave._params import encode
+from knowledge_agg.providers.brave.protocol import encode
 
 __all__ = ["StandinProcess", "RunTimes", "measure_run", "bare_search", "UnhandledCounter"]
 
@@ -27,12 +27,12 @@ _START_TIMEOUT = 120.0  # a fresh install builds the pydocs index on first start
 
 
 class StandinProcess:
-    """``python -m benchmarks._bench_server`` as a child process: its ``url``, ``cpu_seconds()``, ``stop()``."""
+    """``python -m benchmarks.standin_server`` as a child process: its ``url``, ``cpu_seconds()``, ``stop()``."""
 
     def __init__(self, *, corpus: str, search_latency: tuple[float, float], page_latency: tuple[float, float]) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._bench_server", "--corpus", corpus,
+            [sys.executable, "-m", "benchmarks.standin_server", "--corpus", corpus,
              "--search-latency", _pair(search_latency), "--page-latency", _pair(page_latency)],
             cwd=_ROOT, env=env, stdout=subprocess.PIPE, text=True,
         )

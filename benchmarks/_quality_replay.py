@@ -17,10 +17,10 @@ from knowledge_agg.models import Hit, Page
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.rank import rank_passages
 from knowledge_agg.select import select_sources
-from knowledge_agg.server._corpus import excerpts
+from knowledge_agg.standin import excerpts
 from knowledge_agg.synthesize import synthesize
 
-from ._quality_data import Article, Question, write_corpus
+from .quality_data import Article, Question, write_corpus
 from ._quality_eval import Outcome
 
 __all__ = ["write_trace", "replay"]

@@ -24,7 +24,7 @@ from knowledge_agg import semantic
 from knowledge_agg.errors import KnowledgeAggError
 from knowledge_agg.flags import parse_flags
 
-from ._quality_data import load_squad
+from .quality_data import load_squad
 from ._quality_eval import DirectPipeline, Outcome, summarize
 from .data import EXTRACTION, XQUAD_DEV, relative
 
@@ -88,7 +88,7 @@ def run_quality(
         cap = {} if max_per_domain is None else {"max_per_domain": max_per_domain}
         outcomes = replay(trace, articles, questions, max_words=max_words, flags=flags, **cap)
     else:
-        from ._quality_http import run_over_http
+        from .quality_http import run_over_http
         from ._quality_replay import write_trace
 
         pages: dict[str, str] | None = {} if trace is not None else None

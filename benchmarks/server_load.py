@@ -39,9 +39,9 @@ QUERIES = (
     "how does garbage collection work",
 )
 _SERVER = (
-    "import sys; from knowledge_agg.server import run_server; from knowledge_agg.settings import Settings; "
-    "run_server(Settings(provider='local', corpus=sys.argv[1], max_concurrent_runs=int(sys.argv[3])), "
-    "'127.0.0.1', int(sys.argv[2]))"
+    "import sys; from knowledge_agg.server import ServerSettings, run_server; from knowledge_agg import Settings; "
+    "run_server(Settings(provider='local', corpus=sys.argv[1]), "
+    "ServerSettings(host='127.0.0.1', port=int(sys.argv[2]), max_concurrent_runs=int(sys.argv[3])))"
 )
 
 

@@ -1,7 +1,7 @@
 """The streaming benchmark (issue 6): knowledge_agg's brave path over a stand-in with real-API latency.
 
 Run: ``python -m benchmarks [--quick] [--out DIR]``. The stand-in server runs in its own process
-(:mod:`benchmarks._bench_server`); this process runs the aggregator against it and measures a
+(:mod:`benchmarks.standin_server`); this process runs the aggregator against it and measures a
 single run against a bare search request, a concurrency sweep, memory, injected faults and the
 local provider. It prints a table with each target and writes ``streaming.json`` and PNG plots.
 
@@ -32,7 +32,7 @@ from knowledge_agg import KnowledgeAggregator
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.settings import Settings
 
-from ._bench_report import plot_sweep, summary, table
+from .report import plot_sweep, summary, table
 from ._bench_run import RunTimes, StandinProcess, UnhandledCounter, bare_search, measure_run
 from ._bench_targets import targets
 from .local_index import QUERIES as _INDEX_QUERIES

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from _servers import serve
+from tests.helpers.servers import serve
 from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg import KnowledgeAggregator, OptionError, ProviderError, Settings, ask
 from knowledge_agg.events import DoneEvent, ErrorEvent, StatusEvent

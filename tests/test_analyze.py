@@ -6,13 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knowledge_agg._text import nearest_spelling
+from knowledge_agg.text import nearest_spelling
 from knowledge_agg.analyze import (
     MAX_SEARCH_CHARS,
     MAX_SEARCH_WORDS,
     altered_terms,
     analyze,
     clean,
+    code_names,
     compared,
     error_name,
     read_as,
@@ -205,6 +206,7 @@ def test_nearest_spelling(word: str, candidates: list[str], expected: str | None
     ("word", "candidates", "expected"),
     [
         ("ghandi", ["ghana", "gandhi"], "gandhi"),  # the same letters, one out of place
+        ("exsits", ["exits", "exists"], "exists"),  # one edit each: two letters swapped beat one dropped
         ("parliment", ["parliament", "parent"], "parliament"),
         ("asyncronous", ["asynchronous", "asyncio"], "asynchronous"),
         ("forecast", ["format", "for"], None),  # real words three edits apart are not typos
@@ -233,6 +235,21 @@ def test_read_as_and_altered_terms() -> None:
     assert altered_terms("pyhton asyncio", "python asyncio") == {"pyhton": "python"}  # word for word
     assert altered_terms("pyhton asyncio tutorial", "python asyncio") == {"pyhton": "python"}  # by spelling
     assert altered_terms("asyncio", "asyncio") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("time.time() vs time.perf_counter() - which?", ("time.time", "time.perf_counter")),
+        ("What does @dataclass(frozen=True) do?", ("dataclass",)),
+        ("RuntimeError: asyncio.run() cannot be called from a running event loop", ("asyncio.run",)),
+        ("What's the difference between eval() and exec()?", ("eval", "exec")),
+        ("how do I read a file line by line", ()),
+        ("Python 3.11.2 changed it", ()),
+    ],
+)
+def test_code_names_are_the_dotted_and_called_names_typed(text: str, names: tuple[str, ...]) -> None:
+    assert code_names(text) == names
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks._bench_report import percentile, summary, table
-from benchmarks._bench_server import _keyed
+from benchmarks.report import percentile, summary, table
+from benchmarks.standin_server import _keyed
 from benchmarks.streaming import QUERIES, BenchConfig, run_benchmark, write_results
 
 

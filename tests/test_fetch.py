@@ -12,7 +12,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from _servers import NamedPages, serve
+from tests.helpers.servers import NamedPages, serve
 from knowledge_agg.decode import BodyDecoder, DecodeError, decode_text, looks_binary
 from knowledge_agg.errors import FetchError
 from knowledge_agg.fetch import Fetcher

@@ -46,11 +46,11 @@ from knowledge_agg.events import (
     to_sse,
 )
 from knowledge_agg.providers.brave import BraveError, BraveProvider
-from knowledge_agg.providers.brave._parse import hits_with_faq, parse_response
+from knowledge_agg.providers.brave.response import hits_with_faq, parse_response
 from knowledge_agg.rank import split_passages
 
-from _server_fixtures import corpus_settings, running_server, write_corpus
-from _servers import serve
+from tests.helpers.corpus_server import corpus_settings, running_server, write_corpus
+from tests.helpers.servers import serve
 
 _SIXTY_WORDS = " ".join(
     ("how do asyncio tasks get cancelled when the event loop stops and what happens to the coroutines "
@@ -351,7 +351,7 @@ def _cli(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[
         (["ask", "asyncio " * 1250, "--format", "text"], {}, 2, "limit"),
         (["ask", "'; DROP TABLE docs; -- NEAR(\"a\" *)", "--format", "ndjson"], {}, 0, ""),
         (["ask", "🐍 asyncio задачи\x1b[2J tasks", "--format", "text"], {}, 0, ""),
-        (["ask", "asyncio", "--max-sources", "0"], {}, 2, "max_sources"),
+        (["ask", "asyncio", "--max-sources", "0"], {}, 2, "--max-sources: must be >= 1"),
         (["ask", "asyncio"], {"KNOWLEDGE_AGG_MAX_SOURCES": "zero", "KNOWLEDGE_AGG_FLAGS": "bogus=on"}, 2, "bogus"),
     ],
     ids=["whitespace", "10000-chars", "fts-sql-syntax", "emoji-scripts-escape", "bad-option", "bad-environment"],

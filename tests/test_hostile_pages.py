@@ -15,7 +15,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from _servers import NamedPages, serve
+from tests.helpers.servers import NamedPages, serve
 from knowledge_agg.errors import FetchError
 from knowledge_agg.extract import ChallengePageError, extract_text
 from knowledge_agg.fetch import Fetcher, FetchedPage, _GuardedBackend, _RefusedConnect

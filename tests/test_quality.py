@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks._quality_data import Article, Question, contains_answer, load_squad, normalize_answer, write_corpus
-from benchmarks._quality_http import run_over_http
+from benchmarks.quality_data import Article, Question, contains_answer, load_squad, normalize_answer, write_corpus
+from benchmarks.quality_http import run_over_http
 from benchmarks.data import XQUAD_DEV
 from benchmarks.quality import main
 from knowledge_agg.server import launch
@@ -70,8 +70,8 @@ def test_a_misspelt_question_is_answered_over_http(tmp_path: Path) -> None:
     assert contains_answer(" ".join(outcome.synthesis), question.answers) and all(outcome.verbatim)
 
     corpus = write_corpus(articles, tmp_path / "people.jsonl")
-    server = Settings(provider="local", corpus=str(corpus), cache_dir=tmp_path / "server", standin_keys=["k"])
-    with launch(0, settings=server) as handle:
+    server = Settings(provider="local", corpus=str(corpus), cache_dir=tmp_path / "server")
+    with launch(0, settings=server, standin_keys=["k"]) as handle:
         reply = httpx.get(f"{handle.url}/res/v1/web/search", params={"q": "Ghandi's work"},
                           headers={"X-Subscription-Token": "k"})
     assert reply.status_code == 200

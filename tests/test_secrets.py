@@ -26,11 +26,12 @@ from knowledge_agg.cli import main
 from knowledge_agg.errors import OptionError
 from knowledge_agg.frames import export, metrics_frame
 from knowledge_agg.providers.brave import BraveError, BraveProvider
-from knowledge_agg.server import create_app, launcher
+from knowledge_agg.server import ServerSettings, create_app, launcher
 from knowledge_agg.settings import Settings
+from knowledge_agg.standin import StandinSettings
 
-from _server_fixtures import corpus_settings, running_server, write_corpus
-from _servers import serve
+from tests.helpers.corpus_server import corpus_settings, running_server, write_corpus
+from tests.helpers.servers import serve
 
 KEY = "BSAcanary-7f3e9c1d5b2a-knowledge-agg-secret"
 WRONG = "BSAwrong-0xdeadbeef42-rejected-canary"
@@ -146,9 +147,13 @@ async def test_a_rejected_key_is_an_error_that_does_not_repeat_it(
 
 def test_validation_errors_do_not_echo_the_key() -> None:
     with pytest.raises(ValidationError) as caught:
-        Settings(brave_api_key=KEY, max_sources=0, standin_keys=[OTHER], port=-1)
+        Settings(brave_api_key=KEY, max_sources=0, max_words=-1)
     _assert_clean(str(caught.value) + repr(caught.value.errors()), "ValidationError")
-    settings = Settings(brave_api_key=KEY, standin_keys=[OTHER, WRONG])
+    with pytest.raises(ValidationError) as caught:
+        StandinSettings(keys=[OTHER], rate_per_second=-1)
+    _assert_clean(str(caught.value) + repr(caught.value.errors()), "ValidationError of the stand-in")
+    _assert_clean(repr(StandinSettings(keys=[OTHER, WRONG])), "repr of the stand-in's settings")
+    settings = Settings(brave_api_key=KEY)
     with pytest.raises(OptionError) as bad_option:
         settings.override(max_sources=0, max_words="many")
     _assert_clean(str(bad_option.value), "OptionError")
@@ -212,7 +217,7 @@ def test_server_endpoints_never_show_the_key(
                 response = client.get(f"{base}{path}")
                 assert response.status_code == 200, path
                 seen.append(response.text)
-        assert client.get(f"{standin}/config").json()["settings"]["standin_keys_set"] == 2
+        assert client.get(f"{standin}/config").json()["standin"]["keys_set"] == 2
         wrong = client.get(f"{standin}/res/v1/web/search", params={"q": "x"}, headers={"X-Subscription-Token": WRONG})
         assert wrong.status_code == 422
         seen.append(wrong.text + repr(wrong.headers))
@@ -284,7 +289,7 @@ def test_serve_binds_loopback_by_default_and_warns_otherwise(
 
 def test_development_endpoints_are_off_by_default(tmp_path: Path) -> None:
     """Without dev mode every mutating operation is 403 and an X-Inject header is refused, whatever it asks."""
-    assert Settings().dev_mode is False
+    assert ServerSettings().dev_mode is False
     with running_server(tmp_path) as url, httpx.Client(base_url=url, timeout=30) as client:
         refused = [
             client.put("/v1/flags", json={"error_injection": True}),

@@ -1,5 +1,14 @@
 """knowledge_agg: a question in, a stream of knowledge out — results, sources, passages, a cited synthesis.
 
+The public API is this module's ``__all__`` plus the public modules (names without a leading
+underscore) of the package and its subpackages.
+
+The rule for private modules: a module or package named ``_x`` is private to the package that
+holds it. Only modules inside that package (its subpackages included) import it; tests,
+benchmarks and other packages import public modules or ``__all__`` names. Whatever they need
+from a private module is re-exported by a public one or made public. ``tests/test_public_api.py``
+checks the rule over ``src/``, ``tests/`` and ``benchmarks/``.
+
 ``__all__`` holds what a default install can import, so ``from knowledge_agg import *`` always works;
 ``launch`` needs the server extra and is reached by name (``knowledge_agg.launch``), which names the
 ``pip install`` that is missing.
@@ -8,6 +17,7 @@
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from .aggregator import EventStream, KnowledgeAggregator, ask
@@ -33,6 +43,7 @@ from .events import (
     parse_event,
 )
 from .flags import FLAGS
+from .models import Document, Hit, Hits
 from .providers import SearchProvider
 from .run import Run
 from .settings import Settings
@@ -41,7 +52,8 @@ if TYPE_CHECKING:
     from .batch import ask_many
     from .server import launch as launch
 
-__version__ = "0.1.0"
+#: The installed distribution's version; ``pyproject.toml`` is its one home.
+__version__ = version("knowledge-agg")
 
 __all__ = [
     "KnowledgeAggregator",
@@ -49,6 +61,9 @@ __all__ = [
     "Run",
     "Settings",
     "SearchProvider",
+    "Hit",
+    "Hits",
+    "Document",
     "FLAGS",
     "ask",
     "ask_many",

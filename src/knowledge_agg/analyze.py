@@ -8,7 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from ._text import nearest_spelling, stem
+from .text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
+from .text import respell as _respell
 from .errors import QueryError
 from .models import Analysis
 
@@ -23,22 +24,8 @@ MAX_SEARCH_WORDS = 50
 #: At most this many key terms are kept (they feed BM25; more only slows ranking down).
 _MAX_TERMS = 64
 
-_STOP_WORDS = frozenset(
-    """
-    a about above after again against all also am an and any are aren't as at be because been before
-    being below between both but by can cannot could did do does doing don down during each either
-    else even ever every few for from further get gets got had has have having he her here hers
-    herself him himself his how however i if in into is it its itself just let like ll me might
-    more most much must my myself need no nor not now of off on once one only or other ought our
-    ours ourselves out over own per please re really s same shall she should so some such t than
-    that the their theirs them themselves then there these they this those though through to too
-    under until up upon us use used using ve very via was we were what whats when where whether which
-    while who whom whose why will with within without would yes yet you your yours yourself
-    yourselves d m don t isn doesn didn wasn won wouldn shouldn couldn
-    anyone anybody something someone thing things way ways know want wanted tell explain show give
-    hi hello hey thanks thank kindly possible
-    """.split()
-)
+#: The words left out of a query's key terms.
+_STOP_WORDS = STOPWORDS - SEARCH_KEEPS
 _EXCEPTION_NAME = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Iteration|Expired))\b")
 #: Words that frame a comparison rather than name what is compared: not searched for in the pages.
 _COMPARISON_WORDS = frozenset({"vs", "versus", "difference", "differences", "compare", "comparison", "actual"})
@@ -77,8 +64,8 @@ _CODE_SIGNALS = re.compile(
     r"|[;{}]\s*$|=>|->|::|\w+\([^()]*\)\s*$|\w\[|\]\s*$|^\s*@\w+|\b\w+\s*=\s*\S|`",
     re.IGNORECASE | re.MULTILINE,
 )
+_CODE_NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w.]*\w)|(?<![\w.])([A-Za-z_]\w*)\(")
 _HEX_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
-_TOKEN = re.compile(r"\w+")
 _QUOTES = frozenset({'"', "'", "`", "\u201c", "\u201d", "\u2018", "\u2019"})
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 
@@ -94,14 +81,14 @@ def clean(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """The lower-cased word tokens of ``text`` after :func:`clean` (key terms are drawn from these)."""
-    return _TOKEN.findall(clean(text).lower())
+    return TOKEN.findall(clean(text).lower())
 
 
 def key_terms(text: str) -> tuple[str, ...]:
     """Lower-cased key terms of ``text``: stop words (unless quoted, as in ``"with"``) dropped, order kept."""
     terms: dict[str, None] = {}
     lowered = clean(text).lower()
-    for match in _TOKEN.finditer(lowered):
+    for match in TOKEN.finditer(lowered):
         token = match.group()
         quoted = lowered[match.start() - 1 : match.start()] in _QUOTES and lowered[match.end() : match.end() + 1] in _QUOTES
         if token.strip("_") == "" or (len(token) == 1 and token.isascii()) or (token in _STOP_WORDS and not quoted):
@@ -110,6 +97,13 @@ def key_terms(text: str) -> tuple[str, ...]:
         if len(terms) >= _MAX_TERMS:
             break
     return tuple(terms)
+
+
+def code_names(text: str) -> tuple[str, ...]:
+    """The code names typed in ``text``, in order: dotted names (``time.perf_counter``) and names called
+    (``eval()``, ``@dataclass(frozen=True)``): a question that names a thing asks about its page."""
+    found = dict.fromkeys(m.group(1) or m.group(2) for m in _CODE_NAME.finditer(clean(text)))
+    return tuple(name for name in found if name)
 
 
 def analyze(query: str, *, max_chars: int = 4000) -> Analysis:
@@ -168,17 +162,24 @@ def respell(analysis: Analysis, texts: Iterable[str]) -> tuple[Analysis, dict[st
     """
     words: Counter[str] = Counter()
     for text in texts:
-        words.update(_TOKEN.findall(text.lower()))
-    missing = [t for t in analysis.terms if t not in words]
-    if missing:  # stems and the commonest-first list are only needed for terms not found as typed
-        stems = {stem(w) for w in words}
-        missing = [t for t in missing if stem(t) not in stems]
-    commonest = [w for w, _ in words.most_common()] if missing else []
-    changes: dict[str, str] = {}
-    for term in missing:
-        nearest = nearest_spelling(term, commonest)
-        if nearest is not None:
-            changes[term] = nearest
+        words.update(TOKEN.findall(text.lower()))
+    stems: set[str] = set()
+
+    def known(term: str) -> bool:  # stems are only needed for terms not found as typed
+        if term in words:
+            return True
+        if not stems:
+            stems.update(stem(w) for w in words)
+        return stem(term) in stems
+
+    commonest: list[str] = []
+
+    def candidates(_: str) -> list[str]:
+        if not commonest:
+            commonest.extend(w for w, _ in words.most_common())
+        return commonest
+
+    changes = _respell(analysis.terms, known, candidates)
     return read_as(analysis, changes), changes
 
 

@@ -7,7 +7,7 @@ import asyncio
 import sys
 import textwrap
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
@@ -26,6 +26,9 @@ from .events import (
     to_sse,
 )
 from .settings import Settings, parse_setting, refusals
+
+if TYPE_CHECKING:
+    from .server.settings import ServerSettings
 
 __all__ = ["main"]
 
@@ -62,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=_setting("port"), help="port (default 8001; 0 picks a free one)")
+    serve.add_argument("--port", type=_setting("port", server=True), help="port (default 8001; 0 picks a free one)")
     serve.add_argument("--dev", action="store_true", help="development mode: flag changes and error injection")
     _settings_options(serve)
     serve.set_defaults(func=_serve)
@@ -75,16 +78,24 @@ def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
 
 
-def _setting(name: str) -> Callable[[str], Any]:
-    """An argparse ``type`` that reads a value as ``Settings`` does, so a refusal is argparse's one line."""
+def _setting(name: str, *, server: bool = False) -> Callable[[str], Any]:
+    """An argparse ``type`` reading a value as ``Settings`` (or ``ServerSettings``) does: a refusal is argparse's one line."""
 
     def parse(text: str) -> Any:
         try:
-            return parse_setting(name, text)
+            return parse_setting(name, text, _server_settings() if server else Settings)
         except KnowledgeAggError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
+
+
+def _server_settings() -> type[ServerSettings]:
+    try:
+        from .server.settings import ServerSettings
+    except ImportError as exc:
+        raise MissingDependency("the server needs its extra: pip install 'knowledge-agg[server]'") from exc
+    return ServerSettings
 
 
 def _corpus(text: str) -> str:
@@ -100,12 +111,10 @@ def _corpus(text: str) -> str:
 
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings from the environment with the command line's options on top."""
-    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words", "host", "port")
+    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words")
     overrides: dict[str, Any] = {k: getattr(args, k) for k in options if getattr(args, k, None) is not None}
     if getattr(args, "no_cache", False):
         overrides["brave_cache"] = False
-    if getattr(args, "dev", False):
-        overrides["dev_mode"] = True
     return Settings().override(**overrides)
 
 
@@ -202,7 +211,8 @@ def _serve(args: argparse.Namespace) -> int:
         from .server import run_server
     except ImportError as exc:
         raise MissingDependency("the server needs its extra: pip install 'knowledge-agg[server]'") from exc
-    run_server(_settings(args))
+    given = {"host": args.host, "port": args.port, "dev_mode": True if args.dev else None}
+    run_server(_settings(args), _server_settings()(**{k: v for k, v in given.items() if v is not None}))
     return 0
 
 

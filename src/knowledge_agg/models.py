@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Analysis", "Hit", "Hits", "Source", "Page", "Passage"]
+__all__ = ["Analysis", "Document", "Hit", "Hits", "Source", "Page", "Passage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One corpus document: a stable ``id``, a ``title``, a ``url`` and its full ``text``."""
+
+    id: str
+    title: str
+    url: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from ._text import STOPWORDS, sentence_spans, terms, tokenize, word_count
+from .text import STOPWORDS, sentence_spans, terms, tokenize, word_count
 from .models import Analysis, Page, Passage
 
 __all__ = ["BM25", "query_terms", "split_passages", "rank_passages"]

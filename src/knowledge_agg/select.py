@@ -8,8 +8,8 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from ._text import terms
 from .analyze import error_name
+from .text import terms
 from .models import Analysis, Hit, Source
 from .rank import query_terms
 from .semantic import Closeness

@@ -17,7 +17,12 @@ __all__ = ["Settings", "parse_setting", "refusal", "refusals"]
 
 
 class Settings(BaseSettings):
-    """Every knob of knowledge_agg; construct with keyword overrides or let the environment fill it."""
+    """Every knob of a run; construct with keyword overrides or let the environment fill it.
+
+    Each field is also a per-run option (``agg.stream(q, max_words=80)``). The server process
+    (``knowledge_agg.server.ServerSettings``) and the Brave stand-in
+    (``knowledge_agg.standin.StandinSettings``) have settings of their own.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="KNOWLEDGE_AGG_", extra="forbid", validate_default=True, populate_by_name=True
@@ -67,23 +72,6 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("knowledge_agg")))
     flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
 
-    # server
-    host: str = "127.0.0.1"
-    port: int = Field(8001, ge=0, le=65535)
-    max_concurrent_runs: int = Field(20, ge=1)
-    dev_mode: bool = False
-    run_queue_size: int = Field(20, ge=0, description="requests that may wait for a run slot before 503")
-    run_queue_wait: float = Field(2.0, ge=0, description="seconds a request waits for a run slot before 503")
-    injection: dict[str, Any] = Field(
-        default_factory=dict, description="server-wide error injection (JSON), active with the error_injection flag"
-    )
-    standin_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="keys the Brave stand-in accepts (comma-separated); empty: any key"
-    )
-    standin_plan: str = Field("Base", description="plan name the stand-in reports in rate-limit errors")
-    standin_rate_per_second: int = Field(20, ge=0, description="stand-in requests per second per key (0: no cap)")
-    standin_quota_per_month: int = Field(20_000_000, ge=0, description="stand-in requests per month per key (0: no cap)")
-
     @field_validator("flags", mode="before")
     @classmethod
     def _parse_flags(cls, value: Any) -> dict[str, bool]:
@@ -93,11 +81,6 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_hosts(cls, value: Any) -> Any:
         return [h.strip().lower() for h in value.split(",") if h.strip()] if isinstance(value, str) else value
-
-    @field_validator("standin_keys", mode="before")
-    @classmethod
-    def _parse_keys(cls, value: Any) -> Any:
-        return [k.strip() for k in value.split(",") if k.strip()] if isinstance(value, str) else value
 
     @property
     def effective_provider(self) -> Literal["local", "brave"]:
@@ -122,9 +105,8 @@ class Settings(BaseSettings):
 
     def public(self) -> dict[str, Any]:
         """The settings as JSON with every secret replaced by whether it is set."""
-        data = self.model_dump(mode="json", exclude={"brave_api_key", "standin_keys"})
+        data = self.model_dump(mode="json", exclude={"brave_api_key"})
         data["brave_api_key_set"] = self.brave_api_key is not None
-        data["standin_keys_set"] = len(self.standin_keys)
         return data
 
 
@@ -148,9 +130,9 @@ def refusals(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {refusal(e)}" for e in exc.errors())
 
 
-def parse_setting(name: str, text: str) -> Any:
-    """``text`` (say, a command-line value) read and checked as the setting ``name``; ``OptionError`` if refused."""
-    field = Settings.model_fields[name]
+def parse_setting(name: str, text: str, model: type[BaseSettings] = Settings) -> Any:
+    """``text`` (say, a command-line value) read and checked as the setting ``name`` of ``model``; ``OptionError`` if refused."""
+    field = model.model_fields[name]
     annotated: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
     try:
         return TypeAdapter(annotated).validate_strings(text)

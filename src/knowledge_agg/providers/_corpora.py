@@ -16,9 +16,10 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from ..errors import ProviderError
+from ..models import Document
 from . import _pydocs
 
-__all__ = ["Corpus", "Document", "SUFFIXES"]
+__all__ = ["Corpus", "SUFFIXES"]
 
 #: File types read from a folder corpus.
 SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".ipynb"})
@@ -27,16 +28,6 @@ _MAX_FILE_BYTES = 20_000_000
 _PYDOCS_TIMEOUT = 300.0
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _RST_HEADING = re.compile(r"^(\S.*)\n([=\-~^*#+\"'`:.])\2{2,}\s*$", re.MULTILINE)
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One searchable document: a stable ``id``, a ``title``, a ``url`` and its full ``text``."""
-
-    id: str
-    title: str
-    url: str
-    text: str
 
 
 @dataclass(frozen=True, slots=True)

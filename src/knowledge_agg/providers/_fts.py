@@ -4,34 +4,39 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .._text import nearest_spelling
-from ._corpora import Document
+from ..models import Document
+from ..text import name_words
+from ..text import respell as _respell
 
 __all__ = [
-    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "ranked", "hits", "respell",
-    "document_text", "file_lock",
+    "SCHEMA", "build", "read_meta", "connect", "match_expression", "search", "ranked", "named", "hits", "respell",
+    "document", "file_lock",
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
-SCHEMA = "5"
-#: BM25 weights of the columns: a term in the title counts this many times more than in the body.
-_TITLE_WEIGHT, _BODY_WEIGHT = 16.0, 1.0
+SCHEMA = "6"
+#: BM25 weights of the columns: a term in the title, or among the words run together in a code name
+#: (``names``: makedirs → make dirs), counts this many times more than in the body.
+_TITLE_WEIGHT, _NAMES_WEIGHT, _BODY_WEIGHT = 16.0, 16.0, 1.0
+#: A word of this many documents or more may be a part of a code name.
+_NAME_PART_DOCS = 3
 _SNIPPET_TOKENS = 40
 _BATCH = 2000
 
 _CREATE = f"""
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE docs(rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
-                  url TEXT NOT NULL, body TEXT NOT NULL);
-CREATE VIRTUAL TABLE fts USING fts5(title, body, content='docs', content_rowid='rowid',
+                  url TEXT NOT NULL, body TEXT NOT NULL, names TEXT NOT NULL DEFAULT '');
+CREATE VIRTUAL TABLE fts USING fts5(title, names, body, content='docs', content_rowid='rowid',
                                     tokenize='porter unicode61 remove_diacritics 2');
-INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_BODY_WEIGHT})');
+INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_NAMES_WEIGHT}, {_BODY_WEIGHT})');
 CREATE VIRTUAL TABLE words USING fts5(title, body, content='docs', content_rowid='rowid',
                                       tokenize='unicode61 remove_diacritics 2', detail='none');
 CREATE VIRTUAL TABLE vocab USING fts5vocab(words, 'row');
@@ -40,7 +45,10 @@ CREATE VIRTUAL TABLE vocab USING fts5vocab(words, 'row');
 #: stem, genrators → generators, not gener) that start like a word, commonest first.
 _CANDIDATES = "SELECT term FROM vocab WHERE term >= ? AND term < ? ORDER BY doc DESC"
 _RANKED = "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?"
-_SNIPPETS = f"SELECT rowid, snippet(fts, 1, '', '', '…', {_SNIPPET_TOKENS}) FROM fts WHERE fts MATCH ? AND rowid IN "
+_SNIPPETS = f"SELECT rowid, snippet(fts, 2, '', '', '…', {_SNIPPET_TOKENS}) FROM fts WHERE fts MATCH ? AND rowid IN "
+#: A code name ending more titles than this names none of them (``run`` ends asyncio.run, subprocess.run, …).
+_NAMED_MAX = 2
+_IDENTIFIER = re.compile(r"^[A-Za-z_][\w.]*$")
 #: A document found by meaning alone shows this many characters of its start as its snippet.
 _HEAD_CHARS = 300
 
@@ -61,8 +69,9 @@ def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> in
                     "INSERT OR IGNORE INTO docs(doc_id, title, url, body) VALUES (?, ?, ?, ?)",
                     [(_safe(d.id), _safe(d.title), _safe(d.url), _safe(d.text)) for d in batch],
                 )
-            conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
             conn.execute("INSERT INTO words(words) VALUES('rebuild')")
+            _name_code_names(conn)
+            conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
             count = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
             rows = {**meta, "schema": SCHEMA, "documents": str(count), "built_at": f"{time.time():.3f}"}
             conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", rows.items())
@@ -71,6 +80,20 @@ def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> in
     finally:
         tmp.unlink(missing_ok=True)
     return count
+
+
+def _name_code_names(conn: sqlite3.Connection) -> None:
+    """Fill ``docs.names`` with the words run together in each code-name title, cut by the corpus's own words."""
+    counts = dict(conn.execute("SELECT term, doc FROM vocab WHERE doc >= ?", (_NAME_PART_DOCS,)).fetchall())
+    memo: dict[str, list[str]] = {}
+    conn.executemany(
+        "UPDATE docs SET names = ? WHERE rowid = ?",
+        [
+            (" ".join(words), rowid)
+            for rowid, title in conn.execute("SELECT rowid, title FROM docs").fetchall()
+            if (words := name_words(title, counts, memo))
+        ],
+    )
 
 
 def read_meta(path: Path) -> dict[str, str] | None:
@@ -108,6 +131,19 @@ def ranked(conn: sqlite3.Connection, terms: Sequence[str], count: int) -> list[i
     return [row[0] for row in conn.execute(_RANKED, (expression, count))]
 
 
+def named(conn: sqlite3.Connection, names: Sequence[str]) -> list[int]:
+    """The rowids of the documents these code names name, in order: the document titled so, or else the
+    one or two whose dotted title ends with the name (``dataclass`` → ``dataclasses.dataclass``)."""
+    found: dict[int, None] = {}
+    for name in names:
+        rows = conn.execute("SELECT rowid FROM docs WHERE title = ?", (name,)).fetchall()
+        if not rows and _IDENTIFIER.match(name):
+            rows = conn.execute(f"SELECT rowid FROM docs WHERE title GLOB ? LIMIT {_NAMED_MAX + 1}", (f"*.{name}",)).fetchall()
+        if len(rows) <= _NAMED_MAX:
+            found.update(dict.fromkeys(row[0] for row in rows))
+    return list(found)
+
+
 def hits(conn: sqlite3.Connection, rowids: Sequence[int], terms: Sequence[str]) -> list[tuple[str, str, str, str]]:
     """``(doc_id, title, url, snippet)`` of these documents in this order; the snippet is the passage
     around ``terms`` when the document has any of them, else the start of its text."""
@@ -135,21 +171,15 @@ def _head(text: str) -> str:
 
 
 def respell(conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, str]:
-    """Each term no document contains, mapped to the index word spelt most like it (see ``nearest_spelling``).
+    """Each term no document contains, mapped to the index word spelt most like it (slips of the keys
+    only, unless no term would find anything: see ``_text.respell``)."""
 
-    Only slips of the keys are corrected, unless no term would find anything: then, as engines do
-    rather than answer nothing, a wider guess (Cypiddids → cydippids, two letters swapped twice).
-    """
-    absent = [
-        term for term in terms
-        if term[:1].isalpha()
-        and not conn.execute("SELECT 1 FROM fts WHERE fts MATCH ? LIMIT 1", (match_expression([term]),)).fetchone()
-    ]
-    words = {term: _words_like(conn, term) for term in absent}
-    found = _nearest(words, typo=True)
-    if not found and absent and len(absent) == len(terms):
-        found = _nearest(words, typo=False)
-    return found
+    def known(term: str) -> bool:
+        if not term[:1].isalpha():
+            return True
+        return conn.execute("SELECT 1 FROM fts WHERE fts MATCH ? LIMIT 1", (match_expression([term]),)).fetchone() is not None
+
+    return _respell(terms, known, lambda term: _words_like(conn, term), typo=True)
 
 
 def _words_like(conn: sqlite3.Connection, term: str) -> list[str]:
@@ -157,21 +187,10 @@ def _words_like(conn: sqlite3.Connection, term: str) -> list[str]:
     return [row[0] for row in conn.execute(_CANDIDATES, (first, chr(ord(first) + 1)))]
 
 
-def _nearest(words: dict[str, list[str]], *, typo: bool) -> dict[str, str]:
-    pairs = {term: nearest_spelling(_typed(term), candidates, typo=typo) for term, candidates in words.items()}
-    return {term: word for term, word in pairs.items() if word is not None}
-
-
-def _typed(term: str) -> str:
-    """The term as typed, less a possessive: a slip is nearer the word as written than its stem."""
-    word = term.lower().replace("’", "'")
-    return word[:-2] if word.endswith("'s") else word
-
-
-def document_text(conn: sqlite3.Connection, doc_id: str) -> str | None:
-    """The full text of one document, or ``None`` when the index does not hold it."""
-    row = conn.execute("SELECT body FROM docs WHERE doc_id = ?", (_safe(doc_id),)).fetchone()
-    return row[0] if row else None
+def document(conn: sqlite3.Connection, doc_id: str) -> Document | None:
+    """One document by id, or ``None`` when the index does not hold it."""
+    row = conn.execute("SELECT doc_id, title, url, body FROM docs WHERE doc_id = ?", (_safe(doc_id),)).fetchone()
+    return Document(*row) if row else None
 
 
 @contextlib.contextmanager

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..analyze import key_terms
+from ..analyze import code_names, key_terms
 from ..errors import ProviderError
-from ..models import Hit, Hits
+from ..models import Document, Hit, Hits
 from . import Notify, _fts, _vectors
 from ._corpora import Corpus
 
@@ -131,7 +131,7 @@ class LocalProvider:
 
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
         """Up to ``count`` hits for the query's key terms, best BM25 score first (fused with the
-        documents nearest in meaning when ``meaning`` is on).
+        documents nearest in meaning when ``meaning`` is on), after the documents its code names name.
 
         A term no document contains is searched as the index word spelt most like it (Ghandi → gandhi).
         """
@@ -166,14 +166,17 @@ class LocalProvider:
         ), respelt)
 
     def _ranked(self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int) -> list[tuple[str, str, str, str]]:
-        """BM25's ranking, fused with the ranking by meaning when there are vectors."""
+        """The documents the query names by their code names first, then BM25's ranking, fused with the
+        ranking by meaning when there are vectors."""
+        named = _fts.named(conn, code_names(query))
         vectors = self._vectors if self.meaning else None
         if vectors is None:
-            return _fts.search(conn, terms, count)
-        depth = max(count, _FUSION_DEPTH)
-        lexical = _fts.ranked(conn, terms, depth)
-        ids = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, _MEANING_WEIGHT], count)
-        return _fts.hits(conn, ids, terms)
+            ranking = _fts.ranked(conn, terms, count)
+        else:
+            depth = max(count, _FUSION_DEPTH)
+            lexical = _fts.ranked(conn, terms, depth)
+            ranking = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, _MEANING_WEIGHT], count)
+        return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms)
 
     def _load_vectors(self, conn: sqlite3.Connection) -> None:
         """Read this build's vectors, embedding the documents first when they are missing or stale."""
@@ -189,9 +192,14 @@ class LocalProvider:
         """The full text of a hit this provider returned, read from the index (no HTTP)."""
         if hit.provider != self.name or hit.doc_id is None:
             return None
+        found = await self.lookup(hit.doc_id)
+        return found.text if found is not None else None
+
+    async def lookup(self, doc_id: str) -> Document | None:
+        """One document of the index by its id (title, url and text), or ``None`` when there is none."""
         if self._status is None:
             await self.build()
-        return await asyncio.to_thread(self._query, _fts.document_text, hit.doc_id)
+        return await asyncio.to_thread(self._query, _fts.document, doc_id)
 
     async def aclose(self) -> None:
         """Close every pooled connection; searches still running close theirs when they finish."""

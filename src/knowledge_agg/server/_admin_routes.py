@@ -8,25 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from importlib.metadata import version
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from .. import __version__
 from ..errors import FlagError
 from ..flags import FLAGS, parse_flags, resolve_flags
+from ..standin import InjectionConfig
 from ._state import SERVICE, ServerState, get_state
 from ._stream_routes import BODY_ERRORS
-from .injection import InjectionConfig
 from .metrics import CONTENT_TYPE_LATEST
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["operations"])
 _State = Annotated[ServerState, Depends(get_state)]
-_VERSION = version("knowledge-agg")
 _DEV_ONLY_DOC: dict[int | str, dict[str, Any]] = {403: {"description": "development mode is off"}, **BODY_ERRORS}
 _DEV_ONLY = "changing this at run time needs development mode: start the server with --dev (KNOWLEDGE_AGG_DEV_MODE=1)"
 
@@ -70,20 +69,22 @@ class InjectionView(BaseModel):
 async def health(state: _State) -> Health:
     """Answers as soon as the server runs; the launcher checks ``service`` to recognise its own server."""
     return Health(
-        status="ok", service=SERVICE, version=_VERSION, instance=state.instance,
-        uptime_s=round(time.time() - state.started, 3), runs_in_flight=state.limiter.in_flight,
-        runs_waiting=state.limiter.waiting, max_concurrent_runs=state.limiter.limit, tasks=len(asyncio.all_tasks()),
+        status="ok", service=SERVICE, version=__version__, instance=state.instance,
+        uptime_s=round(time.time() - state.started, 3), runs_in_flight=state.run_cap.in_flight,
+        runs_waiting=state.run_cap.waiting, max_concurrent_runs=state.run_cap.limit, tasks=len(asyncio.all_tasks()),
     )
 
 
 @router.get("/config", summary="Effective settings and flags (no secrets)")
 async def config(state: _State) -> dict[str, Any]:
-    """The settings in force with every secret replaced by whether it is set, and the live flags."""
+    """The runs' settings, the server's and the stand-in's, with every secret replaced by whether it is set."""
     return {
         "settings": {**state.settings.public(), "flags": dict(state.flags)},
+        "server": state.server.model_dump(mode="json"),
+        "standin": {k: v for k, v in state.standin.public().items() if k != "injection"},  # live one below
         "flags": dict(state.flags),
         "injection": {"active": state.injection_in_force() is not None, **state.injection.model_dump()},
-        "dev_mode": state.settings.dev_mode,
+        "dev_mode": state.server.dev_mode,
     }
 
 
@@ -136,7 +137,7 @@ async def put_injection(state: _State, body: InjectionConfig) -> InjectionView:
 
 
 def _require_dev(state: ServerState) -> None:
-    if not state.settings.dev_mode:
+    if not state.server.dev_mode:
         raise HTTPException(403, _DEV_ONLY)
 
 
@@ -152,10 +153,10 @@ def _flags_view(state: ServerState) -> FlagsView:
         name: FlagInfo(enabled=state.flags.get(name, f.default), default=f.default, description=f.description)
         for name, f in FLAGS.items()
     }
-    return FlagsView(flags=flags, mutable=state.settings.dev_mode)
+    return FlagsView(flags=flags, mutable=state.server.dev_mode)
 
 
 def _injection_view(state: ServerState) -> InjectionView:
     return InjectionView(
-        active=state.injection_in_force() is not None, config=state.injection, mutable=state.settings.dev_mode
+        active=state.injection_in_force() is not None, config=state.injection, mutable=state.server.dev_mode
     )

@@ -13,10 +13,9 @@ from fastapi import HTTPException, Request
 from ..aggregator import EventStream
 from ..errors import KnowledgeAggError
 from ..events import Event
-from ._corpus import RunContext, run_context
-from ._limiter import Busy
+from ..standin import INJECT_HEADER, InjectionError, RunInjection, request_injection, run_injection
+from ._run_cap import Busy
 from ._state import ServerState
-from .injection import INJECT_HEADER, OFF_MESSAGE, InjectionError, merge_override
 from .metrics import RunObserver
 
 __all__ = ["RunSlot", "open_run", "run_events"]
@@ -27,12 +26,12 @@ _QUEUED = 32
 
 
 class RunSlot:
-    """One admitted run: its event stream, its context, its metrics; :meth:`close` frees it once."""
+    """One admitted run: its event stream, its injected faults, its metrics; :meth:`close` frees it once."""
 
-    def __init__(self, state: ServerState, stream: EventStream, context: RunContext, started: float) -> None:
+    def __init__(self, state: ServerState, stream: EventStream, injection: RunInjection | None, started: float) -> None:
         self.state = state
         self.stream = stream
-        self.context = context
+        self.injection = injection
         self.started = started
         self.observer = RunObserver(state.metrics)
         self._closed = False
@@ -47,7 +46,7 @@ class RunSlot:
                 await self.stream.aclose()
         finally:
             self.observer.finish()
-            self.state.limiter.release()
+            self.state.run_cap.release()
 
 
 async def open_run(
@@ -55,32 +54,30 @@ async def open_run(
 ) -> RunSlot:
     """Check the options and the ``X-Inject`` header, then wait for a run slot (503 when none comes)."""
     started = time.perf_counter()
-    injection = state.injection_in_force()
-    header = request.headers.get(INJECT_HEADER)
-    if header and injection is None:
-        raise HTTPException(403, OFF_MESSAGE)
-    if injection is not None:
-        try:
-            injection = merge_override(injection, header)
-        except InjectionError as exc:
-            detail = [{"loc": ["header", INJECT_HEADER], "msg": str(exc), "type": "value_error"}]
-            raise HTTPException(422, detail=detail) from exc
+    try:
+        injection = request_injection(state.injection_in_force(), request.headers.get(INJECT_HEADER))
+    except InjectionError as exc:
+        if exc.status == 403:
+            raise HTTPException(403, str(exc)) from exc
+        detail = [{"loc": ["header", INJECT_HEADER], "msg": str(exc), "type": "value_error"}]
+        raise HTTPException(422, detail=detail) from exc
     # A run may turn flags on or off for itself, but never error injection: that is the server's choice.
     flags = {**state.flags, **run_flags, "error_injection": injection is not None}
     options: dict[str, Any] = {**overrides, "flags": flags}
-    base = _loopback_base(request)
+    injected = None
     if injection is not None:  # injected runs read this server's own /pages: exempt exactly that host:port
-        options["fetch_allow_hosts"] = [*state.settings.fetch_allow_hosts, base.removeprefix("http://")]
+        injected = RunInjection(_loopback_base(request), injection)
+        options["fetch_allow_hosts"] = [*state.settings.fetch_allow_hosts, injected.base_url.removeprefix("http://")]
     try:
-        stream = state.require_aggregator().stream(query, **options)
+        stream = state.aggregator.stream(query, **options)
     except KnowledgeAggError as exc:
         raise HTTPException(422, detail=[{"loc": ["query"], "msg": str(exc), "type": "value_error"}]) from exc
     try:
-        await state.limiter.acquire()
+        await state.run_cap.acquire()
     except Busy as exc:
         state.metrics.rejected.inc()
         raise HTTPException(503, str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
-    return RunSlot(state, stream, RunContext(base, injection), started)
+    return RunSlot(state, stream, injected, started)
 
 
 async def run_events(slot: RunSlot, render: Callable[[Event], _T]) -> AsyncIterator[_T]:
@@ -90,7 +87,7 @@ async def run_events(slot: RunSlot, render: Callable[[Event], _T]) -> AsyncItera
     cancels it exactly once, so its own clean-up (closing page reads) is never cut short by the
     repeated cancellation of the response's cancel scope.
     """
-    run_context.set(slot.context)  # copied into the run's task
+    run_injection.set(slot.injection)  # copied into the run's task
     queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue(maxsize=_QUEUED)
     producer = asyncio.ensure_future(_produce(slot.stream, queue))
     try:

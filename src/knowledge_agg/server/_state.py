@@ -1,4 +1,4 @@
-"""What one server holds while it runs: settings, live flags, injection, metrics, the run cap, the corpus."""
+"""What one server holds while it runs: settings, live flags, injection, metrics, the run cap, the aggregator."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from fastapi import Request
 
 from ..aggregator import KnowledgeAggregator
 from ..settings import Settings
-from ._corpus import ServedCorpus
-from ._limiter import RunLimiter
-from .injection import InjectionConfig
+from ..standin import InjectionConfig, StandinSettings
+from ._run_cap import RunCap
 from .metrics import ServerMetrics
+from .settings import ServerSettings
 
 __all__ = ["ServerState", "get_state", "SERVICE"]
 
@@ -23,27 +23,22 @@ SERVICE = "knowledge-agg"
 
 @dataclass
 class ServerState:
-    """The mutable state of one app; the corpus and aggregator exist between startup and shutdown."""
+    """The mutable state of one app: the runs' settings and aggregator, the server's and the stand-in's settings."""
 
     settings: Settings
+    server: ServerSettings
+    standin: StandinSettings
     flags: dict[str, bool]
     injection: InjectionConfig
     metrics: ServerMetrics
-    limiter: RunLimiter
+    run_cap: RunCap
+    aggregator: KnowledgeAggregator
     instance: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.time)
-    corpus: ServedCorpus | None = None
-    aggregator: KnowledgeAggregator | None = None
 
     def injection_in_force(self) -> InjectionConfig | None:
         """The server-wide injection config, or None while the ``error_injection`` flag is off."""
         return self.injection if self.flags.get("error_injection") else None
-
-    def require_aggregator(self) -> KnowledgeAggregator:
-        """The running aggregator (the app's lifespan creates it)."""
-        if self.aggregator is None:
-            raise RuntimeError("the server is not started: run the app with its lifespan (uvicorn does)")
-        return self.aggregator
 
 
 def get_state(request: Request) -> ServerState:

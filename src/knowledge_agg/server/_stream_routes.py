@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ..errors import KnowledgeAggError
-from ..events import AnyEvent, Event, SourceInfo, SynthesisEvent
+from ..events import AnyEvent, Event, SourceInfo, SynthesisEvent, to_ndjson, to_sse
 from ..flags import parse_flags
 from ..run import Run
 from ._runs import RunSlot, open_run, run_events
@@ -141,7 +141,7 @@ async def answer(request: Request, body: RunRequest) -> Any:
     finally:
         await slot.close()
     return AnswerResponse(
-        query=run.query, events=run.events, synthesis=run.synthesis, sources=run.sources,  # type: ignore[arg-type]
+        query=run.query, events=run.events, synthesis=run.synthesis, sources=run.sources,
         metrics=run.metrics, partial=run.partial,
     )
 
@@ -149,12 +149,8 @@ async def answer(request: Request, body: RunRequest) -> Any:
 async def _stream(request: Request, query: str, options: RunOptions, *, ndjson_ok: bool) -> Any:
     slot = await _open(request, query, options)
     if ndjson_ok and NDJSON in request.headers.get("accept", ""):
-        return NDJSONResponse(run_events(slot, lambda e: e.to_json() + "\n"), slot)
-    return RunEventSourceResponse(run_events(slot, _sse_fields), slot)
-
-
-def _sse_fields(event: Any) -> dict[str, str]:
-    return {"event": event.type, "id": str(event.seq), "data": event.to_json()}
+        return NDJSONResponse(run_events(slot, to_ndjson), slot)
+    return RunEventSourceResponse(run_events(slot, to_sse), slot)
 
 
 async def _open(request: Request, query: str, options: RunOptions) -> RunSlot:

@@ -1,7 +1,8 @@
-"""``create_app``: the one FastAPI app of the 8001 server (DESIGN §5).
+"""``create_app``: the one FastAPI app of the 8001 server.
 
-It holds the aggregator over HTTP, the Brave-compatible stand-in and the ``/pages`` it points
-at, all answering from one corpus index, plus health, config, flags, metrics and error injection.
+It holds the aggregator over HTTP (with the product's own provider: Brave with a key, else the
+local index), health, config, flags, metrics and error injection, and mounts the Brave-compatible
+stand-in (``knowledge_agg.standin``) and the ``/pages`` it points at, answering from the local index.
 """
 
 from __future__ import annotations
@@ -16,19 +17,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
+from .. import __version__
 from ..aggregator import KnowledgeAggregator
-from ..models import Hit
-from ..providers import SearchProvider, make_provider
+from ..providers import make_provider
 from ..providers.local import LocalProvider
 from ..settings import Settings
+from ..standin import InjectingProvider, StandinCorpus, StandinSettings, mount_standin
 from . import _admin_routes, _stream_routes
-from ._corpus import ServedCorpus
-from ._limiter import RunLimiter
+from ._run_cap import RunCap
 from ._state import ServerState
-from .injection import InjectionConfig, standin_guard
 from .metrics import RequestMetricsMiddleware, ServerMetrics
-from .pages import pages_router
-from .standin import Plan, brave_router
+from .settings import ServerSettings
 
 __all__ = ["create_app"]
 
@@ -38,73 +37,67 @@ cited synthesis, as Server-Sent Events (`GET /v1/stream?q=...`) or NDJSON
 (`Accept: application/x-ndjson`). Every event has `type`, `seq` and `t_ms`; `done` is always last.
 
 Also here: a Brave Search API stand-in (`/res/v1/web/search`, `/res/v1/news/search`) answering
-from this server's corpus, whose result URLs point at `/pages/{id}`; error injection for recovery
-tests (flag `error_injection`; server-wide via `KNOWLEDGE_AGG_INJECTION` or `PUT /v1/injection`,
-per request via the `X-Inject` header holding a JSON object of `InjectionConfig` fields).
+from this server's local corpus, whose result URLs point at `/pages/{id}`; error injection for
+recovery tests (flag `error_injection`; server-wide via `KNOWLEDGE_AGG_STANDIN_INJECTION` or
+`PUT /v1/injection`, per request via the `X-Inject` header holding a JSON object of
+`InjectionConfig` fields).
 """
 
 
-def create_app(settings: Settings | None = None, *, provider: SearchProvider | None = None) -> FastAPI:
-    """The server app over ``settings.corpus`` (or the given index ``provider``); nothing opens until startup."""
+def create_app(
+    settings: Settings | None = None, *, server: ServerSettings | None = None, standin: StandinSettings | None = None
+) -> FastAPI:
+    """The server app; each settings object not given is read from the environment. Nothing opens until startup.
+
+    Runs use the provider ``settings`` choose (``effective_provider``: Brave with a key, else the
+    local index); the stand-in answers from the local index of ``settings.corpus``.
+    """
     settings = settings if settings is not None else Settings()
-    try:
-        injection = InjectionConfig.model_validate(settings.injection)
-    except ValueError as exc:
-        raise ValueError(f"KNOWLEDGE_AGG_INJECTION is not valid error injection config: {exc}") from exc
-    corpus = ServedCorpus(provider if provider is not None else LocalProvider.from_settings(settings))
-    run_provider = make_provider(settings) if settings.provider == "brave" else corpus
+    server = server if server is not None else ServerSettings()
+    standin = standin if standin is not None else StandinSettings()
+    index = LocalProvider.from_settings(settings)
+    product = index if settings.effective_provider == "local" else make_provider(settings)
     state = ServerState(
         settings=settings,
+        server=server,
+        standin=standin,
         flags=dict(settings.flags),
-        injection=injection,
+        injection=standin.injection,
         metrics=ServerMetrics(),
-        limiter=RunLimiter(
-            settings.max_concurrent_runs, queue_size=settings.run_queue_size, wait=settings.run_queue_wait
-        ),
-        corpus=corpus,
-        aggregator=KnowledgeAggregator(settings, provider=run_provider),
+        run_cap=RunCap(server.max_concurrent_runs, queue_size=server.run_queue_size, wait=server.run_queue_wait),
+        aggregator=KnowledgeAggregator(settings, provider=InjectingProvider(product)),
     )
-    state.metrics.in_flight.set_function(lambda: state.limiter.in_flight)
-    state.metrics.waiting.set_function(lambda: state.limiter.waiting)
+    state.metrics.in_flight.set_function(lambda: state.run_cap.in_flight)
+    state.metrics.waiting.set_function(lambda: state.run_cap.waiting)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        warm = asyncio.ensure_future(_warm_up(corpus))
+        warm = asyncio.ensure_future(_warm_up(index))
         try:
             yield
         finally:
             warm.cancel()
             await asyncio.gather(warm, return_exceptions=True)
-            await state.require_aggregator().aclose()
-            if run_provider is not corpus:
-                await run_provider.aclose()
-            await corpus.aclose()
+            await state.aggregator.aclose()
+            if product is not index:
+                await product.aclose()
+            await index.aclose()
 
-    app = FastAPI(title="knowledge-agg", version=_version(), description=_DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="knowledge-agg", version=__version__, description=_DESCRIPTION, lifespan=lifespan)
     app.state.knowledge_agg = state
     app.include_router(_stream_routes.router)
     app.include_router(_admin_routes.router)
-    app.include_router(pages_router(corpus.lookup, state.injection_in_force))
-
-    async def standin_search(query: str, limit: int) -> Sequence[Hit]:
-        return await corpus.search(query, count=min(limit, 200), excerpts=True)
-
-    plan = Plan(settings.standin_plan, settings.standin_rate_per_second, settings.standin_quota_per_month)
-    keys = {k.get_secret_value() for k in settings.standin_keys} or None
-    guard = standin_guard(state.injection_in_force)
-    app.include_router(brave_router(standin_search, plan=plan, keys=keys, guard=guard))
+    mount_standin(app, StandinCorpus(index), standin, state.injection_in_force)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(RequestMetricsMiddleware, metrics=state.metrics)
     return app
 
 
-async def _warm_up(corpus: ServedCorpus) -> None:
+async def _warm_up(index: LocalProvider) -> None:
     """Open (or build) the index in the background, so the first query does not pay for it."""
-    build = getattr(corpus.index, "build", None)
-    if build is not None:
-        with contextlib.suppress(Exception):  # a broken corpus is reported by the run that searches it
-            await build()
+    with contextlib.suppress(Exception):  # a broken corpus is reported by the run that searches it
+        await index.build()
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -133,9 +126,3 @@ def _describe(error: dict[str, Any]) -> str:
 
 def _jsonable(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [{k: v for k, v in dict(e).items() if k in ("type", "loc", "msg")} for e in errors]
-
-
-def _version() -> str:
-    from importlib.metadata import version
-
-    return version("knowledge-agg")

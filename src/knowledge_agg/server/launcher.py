@@ -19,8 +19,10 @@ import uvicorn
 
 from ..errors import KnowledgeAggError
 from ..settings import Settings
+from ..standin import StandinSettings
 from ._state import SERVICE
 from .app import create_app
+from .settings import ServerSettings, split_options
 
 __all__ = ["LaunchHandle", "PortInUse", "launch", "run_server"]
 
@@ -94,8 +96,9 @@ def launch(
 ) -> LaunchHandle:
     """Run the server in a background thread and return once ``/health`` answers.
 
-    ``options`` are settings (``corpus=...``, ``dev_mode=True``, ``flags="error_injection=on"``, …)
-    on top of ``settings`` or the environment. ``port=0`` picks a free port. A port already held by
+    ``options`` are run settings (``corpus=...``, ``flags="error_injection=on"``, …) on top of
+    ``settings`` or the environment, server settings (``dev_mode=True``, ``max_concurrent_runs=...``)
+    and stand-in settings prefixed ``standin_`` (``standin_keys=[...]``). ``port=0`` picks a free port. A port already held by
     a knowledge-agg server is reused; one held by anything else raises :class:`PortInUse`.
     """
     with _LOCK:
@@ -109,8 +112,8 @@ def launch(
                 return LaunchHandle(url)
             raise
         url = _url(host, sock.getsockname()[1])
-        base = settings if settings is not None else Settings()
-        app = create_app(base.override(**options) if options else base)
+        run_settings, server_settings, standin_settings = split_options(options, settings)
+        app = create_app(run_settings, server=server_settings, standin=standin_settings)
         config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
         server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -128,14 +131,15 @@ def launch(
         return handle
 
 
-def run_server(settings: Settings | None = None, host: str | None = None, port: int | None = None) -> None:
+def run_server(
+    settings: Settings | None = None, server: ServerSettings | None = None, standin: StandinSettings | None = None
+) -> None:
     """Serve in the foreground until interrupted (``knowledge-agg serve``); binds 127.0.0.1 unless told otherwise."""
-    settings = settings if settings is not None else Settings()
-    host = settings.host if host is None else host
-    port = settings.port if port is None else port
-    check_host(host, dev_mode=settings.dev_mode)
-    sock = _bind(host, port)
-    config = uvicorn.Config(create_app(settings), log_level="info", lifespan="on", timeout_graceful_shutdown=5)
+    server = server if server is not None else ServerSettings()
+    check_host(server.host, dev_mode=server.dev_mode)
+    sock = _bind(server.host, server.port)
+    app = create_app(settings, server=server, standin=standin)
+    config = uvicorn.Config(app, log_level="info", lifespan="on", timeout_graceful_shutdown=5)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

@@ -14,9 +14,9 @@ from ._errors import (
     BraveUnavailable,
     BraveValidationError,
 )
-from ._parse import BraveResponse, FaqAnswer, plain_text
-from ._ratelimit import Quota
 from .client import BraveProvider
+from .rate_headers import Quota
+from .response import BraveResponse, FaqAnswer, plain_text
 
 __all__ = [
     "BraveProvider",
@@ -35,3 +35,11 @@ __all__ = [
     "BraveUnavailable",
     "BraveResponseError",
 ]
+
+# The errors are defined in the private ``_errors``; users see (and pickle) them as this package's.
+for _error in (
+    BraveError, BraveParameterError, BraveAuthError, BraveValidationError, BravePlanError, BraveRateLimited,
+    BraveQuotaExceeded, BraveServerError, BraveUnavailable, BraveResponseError,
+):
+    _error.__module__ = __name__
+del _error

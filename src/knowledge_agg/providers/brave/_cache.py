@@ -10,12 +10,7 @@ from typing import Any
 
 import diskcache
 
-__all__ = ["ResponseCache", "key_digest"]
-
-
-def key_digest(api_key: str) -> str:
-    """A short SHA-256 fingerprint of the key: the only form of it that is ever stored or compared."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+__all__ = ["ResponseCache"]
 
 
 class ResponseCache:

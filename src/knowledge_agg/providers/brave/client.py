@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from ...analyze import altered_terms
 from ...models import Hit, Hits
 from .. import Notify
-from ._cache import ResponseCache, key_digest
+from ._cache import ResponseCache
 from ._errors import (
     BraveAuthError,
     BraveError,
@@ -29,11 +29,11 @@ from ._errors import (
     error_from_response,
     quota_message,
 )
-from ._params import Endpoint, encode
-from ._parse import BraveResponse, hits_with_faq, parse_response
-from ._limiter import shared_limiter
-from ._ratelimit import Quota, RateState, parse_rate_headers
-from ._retry import backoff_delay, reset_for, retry_after
+from .protocol import PATHS, TOKEN_HEADER, Endpoint, encode, key_digest
+from .rate_headers import Quota, RateState, parse_rate_headers
+from .rate_limiter import shared_limiter
+from .response import BraveResponse, hits_with_faq, parse_response
+from .retry import backoff_delay, reset_for, retry_after
 
 if TYPE_CHECKING:
     from ...settings import Settings
@@ -43,7 +43,6 @@ __all__ = ["BraveProvider", "DEFAULT_BASE_URL", "PAGE_SIZE", "MAX_PAGES"]
 logger = logging.getLogger("knowledge_agg.providers.brave")
 
 DEFAULT_BASE_URL = "https://api.search.brave.com"
-_PATHS: dict[Endpoint, str] = {"web": "/res/v1/web/search", "news": "/res/v1/news/search"}
 PAGE_SIZE, MAX_PAGES = 20, 10
 
 
@@ -199,9 +198,9 @@ class BraveProvider:
 
     async def _request(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> Any:
         """Send one request and return its JSON body, or raise the typed error it amounts to."""
-        headers = {"X-Subscription-Token": self._key.get_secret_value()}
+        headers = {TOKEN_HEADER: self._key.get_secret_value()}
         try:
-            response = await self._http().get(_PATHS[endpoint], params=items, headers=headers)
+            response = await self._http().get(PATHS[endpoint], params=items, headers=headers)
         except httpx.TimeoutException:
             raise BraveUnavailable(f"Brave did not answer within {self._timeout:g} s", kind="timeout",
                                    retryable=True) from None

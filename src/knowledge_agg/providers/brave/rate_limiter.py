@@ -1,0 +1,118 @@
+"""The one Brave request limiter per key and endpoint, shared by every run in the process.
+
+It hands out ``limit`` permits per ``window`` seconds, and a permit comes back only ``window`` seconds
+after its request *finished*: the server counted the request before answering it, so however the
+network delays requests, no server-side window can ever see more than ``limit`` of them — no 429s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+
+from .rate_headers import RateState
+
+__all__ = ["RateLimiter", "shared_limiter"]
+
+#: Windows resetting further away than this are quota: refused early by the client, not waited for.
+_MAX_HOLD = 3600.0
+#: How often a waiter looks again while every permit belongs to a request still in flight.
+_POLL = 0.05
+_IN_FLIGHT = math.inf
+
+
+def _permits(rate: float) -> tuple[int, float]:
+    """``rate`` requests per second as (permits, window seconds): 5/s → (5, 1.0); 0.5/s → (1, 2.0)."""
+    permits = max(1, math.floor(rate))
+    return permits, permits / rate
+
+
+class RateLimiter:
+    """Paces requests to the plan's rate and holds them while the server says a window is spent."""
+
+    def __init__(self, rate: float) -> None:
+        self._lock = threading.Lock()  # runs on different event loops (notebook threads) share one limiter
+        self._limit, self._window = _permits(rate)
+        self._active: dict[int, float] = {}  # ticket → when its permit comes back
+        self._tickets = itertools.count()
+        self._hold = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Requests per second currently allowed."""
+        return self._limit / self._window
+
+    def slow_to(self, limit: int, window: float) -> None:
+        """Adopt ``limit`` per ``window`` seconds if that is stricter than the current pace (never faster)."""
+        with self._lock:
+            if limit >= 1 and window > 0 and limit / window < self._limit / self._window:
+                self._limit, self._window = limit, window
+
+    def hold(self, seconds: float) -> None:
+        """Start no request for ``seconds`` (a 429's reset, or headers saying the window is spent)."""
+        with self._lock:
+            self._hold = max(self._hold, time.monotonic() + seconds)
+
+    @contextlib.asynccontextmanager
+    async def slot(self, notify: Callable[[float], None] | None = None) -> AsyncIterator[None]:
+        """Wait for a permit, run the request inside, and start the permit's cool-down when it ends."""
+        ticket = await self._acquire(notify)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active[ticket] = time.monotonic() + self._window
+
+    async def _acquire(self, notify: Callable[[float], None] | None) -> int:
+        """Take a permit, sleeping while none is free; ``notify(seconds)`` hears of a wait over half a second."""
+        told = False
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._active = {t: back for t, back in self._active.items() if back > now}
+                if len(self._active) < self._limit and now >= self._hold:
+                    ticket = next(self._tickets)
+                    self._active[ticket] = _IN_FLIGHT
+                    return ticket
+                free_at = min(self._active.values()) if len(self._active) >= self._limit else now
+                wake = max(free_at, self._hold)
+            delay = _POLL if wake == _IN_FLIGHT else wake - now
+            if notify is not None and not told and delay >= 0.5:
+                notify(delay)
+                told = True
+            await asyncio.sleep(delay)
+
+    def learn(self, state: RateState) -> None:
+        """Adopt a stricter limit from the headers, and hold when a window is spent by someone else too."""
+        for window in state.windows:
+            if window.limit <= 0:
+                continue  # 0 means no cap
+            if window.seconds and window.seconds <= 60:
+                self.slow_to(window.limit, window.seconds)
+            if window.remaining is None or window.remaining > 0 or window.reset is None or window.reset > _MAX_HOLD:
+                continue
+            with self._lock:
+                ours = len(self._active)
+            if window.seconds and window.seconds <= self._window and ours >= window.limit:
+                continue  # our own permits already keep the next request out of this window
+            self.hold(max(0.0, window.reset - (time.monotonic() - state.received_at)))
+
+
+_limiters: dict[tuple[str, str], RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def shared_limiter(base_url: str, key_digest: str, rate: float) -> RateLimiter:
+    """The process-wide limiter for one API key at one endpoint (every run and provider shares it)."""
+    with _limiters_lock:
+        limiter = _limiters.get((base_url, key_digest))
+        if limiter is None:
+            limiter = _limiters[(base_url, key_digest)] = RateLimiter(rate)
+        else:
+            limiter.slow_to(*_permits(rate))
+        return limiter
