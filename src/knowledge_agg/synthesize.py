@@ -25,6 +25,8 @@ _TERMINAL = re.compile(r"""[.!?:;]["'”’)\]]*$""")
 #: Brackets and operators; a unit with more than this share of them among its characters is code.
 _CODE_MARKS = re.compile(r"[\[\]{}()=<>;|\\#@%&^~$]")
 _CODE_SHARE = 0.15
+_VERSION_NOTE = re.compile(r"(?:New|Changed|Deprecated|Removed)\s+(?:in|since)\s+version\b", re.IGNORECASE)
+_ASKS_VERSION = re.compile(r"\b(?:version|since|when|added|deprecated|removed)\b", re.IGNORECASE)
 _SIGNATURE = re.compile(r"^(?:class\s+)?[A-Za-z_][\w.]*\(.*\)(?:\s*->\s*\S.*)?$")
 _HEADING = re.compile(r"\A([^\n]*)\n\s*(?=[\"'“‘(\[]?[A-Z0-9])")
 
@@ -280,6 +282,10 @@ def synthesize(
     if not any(qset & set(s.tokens) for s in sentences):
         return _no_result(analysis)
     _score(sentences, query, _question_type(analysis.query))
+    if not _ASKS_VERSION.search(analysis.query):  # "New in version 3.3: …" says when, not what or how
+        for sentence in sentences:
+            if _VERSION_NOTE.match(sentence.text):
+                sentence.score = 0.0
     leads = _leads(sentences, sources, analysis)
     sentences = [s for s in sentences if s.score > 0 and s not in leads]
     # Equal scores (to float noise) go to the shorter sentence: it leaves room for one more point.
