@@ -125,7 +125,7 @@ def _sections(text: str) -> list[tuple[str, str, int]]:
     starts = [0, *(m.start() for m in headings)]
     names = [title.strip(), *(m.group(1).strip() for m in headings)]
     ends = [*starts[1:], len(body)]
-    return [(_RULE_LINE.sub("", body[a:b]).strip(), name, a) for a, b, name in zip(starts, ends, names)]
+    return [(_RULE_LINE.sub("", body[a:b]).strip(), name, a) for a, b, name in zip(starts, ends, names, strict=True)]
 
 
 def _section_anchor(heading: str) -> str:
