@@ -29,7 +29,7 @@ def _source(number: int, title: str) -> Source:
 
 def _run(query: str, texts: list[str], max_words: int = 120) -> tuple[Synthesis, list[Page], list[Source]]:
     sources = [_source(i, f"Title {i}") for i in range(1, len(texts) + 1)]
-    pages = [Page(source=s, text=t, method="local") for s, t in zip(sources, texts)]
+    pages = [Page(source=s, text=t, method="local") for s, t in zip(sources, texts, strict=True)]
     analysis = analyze(query)
     passages = rank_passages(pages, analysis, k=8, min_words=10, max_words=40)
     return synthesize(passages, sources, analysis, max_words=max_words), pages, sources

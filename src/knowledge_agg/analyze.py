@@ -8,13 +8,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from .text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
-from .text import respell as _respell
 from .errors import QueryError
 from .models import Analysis
+from .text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
+from .text import respell as _respell
 
 __all__ = [
-    "analyze", "respell", "read_as", "altered_terms", "clean", "tokenize", "key_terms", "compared", "error_name",
+    "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms", "compared", "error_name",
     "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
 ]
 
@@ -77,11 +77,6 @@ def clean(text: str) -> str:
         ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or unicodedata.category(ch) in ("Co", "Cn") else " "
         for ch in text
     )
-
-
-def tokenize(text: str) -> list[str]:
-    """The lower-cased word tokens of ``text`` after :func:`clean` (key terms are drawn from these)."""
-    return TOKEN.findall(clean(text).lower())
 
 
 def key_terms(text: str) -> tuple[str, ...]:
@@ -200,7 +195,7 @@ def altered_terms(typed: str, altered: str) -> dict[str, str]:
     dropped = [t for t in before if t not in after]
     added = [t for t in after if t not in before]
     if len(before) == len(after):
-        return {b: a for b, a in zip(before, after) if b != a}
+        return {b: a for b, a in zip(before, after, strict=True) if b != a}
     pairs = {t: nearest_spelling(t, added) for t in dropped}
     return {t: a for t, a in pairs.items() if a is not None}
 

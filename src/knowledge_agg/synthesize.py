@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .analyze import error_name
-from .text import sentence_spans, tokenize, word_count
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
 from .select import names, side_of
+from .settings import setting_default
+from .text import sentence_spans, tokenize, word_count
 
 __all__ = ["Synthesis", "synthesize"]
 
@@ -68,9 +69,13 @@ _MONTHS = frozenset(
 )
 _DATE_WORDS = frozenset("century centuries decade bc ad bce ce".split())
 _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("number", re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|often|fast)\b|\bwhat (percent|percentage|number|amount|size)\b")),
+    ("number", re.compile(
+        r"\bhow (many|much|long|old|far|large|big|tall|high|often|fast)\b|\bwhat (percent|percentage|number|amount|size)\b"
+    )),
     ("date", re.compile(r"\bwhen\b|\b(what|which) (year|years|century|decade|date|day|month|time|period|era)\b|\bwhat time\b")),
-    ("person", re.compile(r"\bwho(m|se)?\b|\b(what|which) (person|people|man|woman|group|company|organization|team|king|emperor|president)\b")),
+    ("person", re.compile(
+        r"\bwho(m|se)?\b|\b(what|which) (person|people|man|woman|group|company|organization|team|king|emperor|president)\b"
+    )),
     ("place", re.compile(r"\bwhere\b|\b(what|which) (country|city|state|region|place|continent|river|island|location|area)\b")),
 )
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]*")
@@ -273,7 +278,8 @@ def _no_result(analysis: Analysis) -> Synthesis:
 
 
 def synthesize(
-    passages: Sequence[Passage], sources: Sequence[Source], analysis: Analysis, *, max_words: int = 120
+    passages: Sequence[Passage], sources: Sequence[Source], analysis: Analysis, *,
+    max_words: int = setting_default("max_words"),
 ) -> Synthesis:
     """3–7 sentences from ``passages`` best first, each cited ``[n]``, within ``max_words``, plus the source list."""
     query = query_terms(analysis)

@@ -432,3 +432,27 @@ async def test_a_code_name_typed_in_the_question_puts_its_page_first(tmp_path: P
     assert decorator[0].doc_id == "dc"  # the one title ending in .dataclass
     # Three titles end in .run: the name names none of them, and words decide as without the parentheses.
     assert [h.doc_id for h in ambiguous] == [h.doc_id for h in plain]
+
+
+_HALF_GOOD = (
+    b'{"id": "a", "title": "Queues", "text": "asyncio queues pass items between tasks"}\n'
+    b"not json at all\n"
+    b'{"id": "b", "text": "\xff\xfe bytes that are not UTF-8, about queues"}\n'
+    b"[1, 2]\n"
+    b"\n"
+    b'{"id": "c", "title": "Locks", "text": "asyncio locks guard queues"}\n'
+)
+
+
+async def test_jsonl_lines_left_out_are_counted_and_the_first_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_bytes(_HALF_GOOD)
+    provider = LocalProvider(path, cache_dir=tmp_path)
+    hits = await provider.search("asyncio queues", count=5)
+    assert {h.doc_id for h in hits} == {"a", "c"}  # what could be read is all there
+    (problem,) = hits.problems
+    assert isinstance(problem, ProviderError) and problem.kind == "corpus_lines_skipped"
+    assert str(problem) == f"{path}: 3 lines skipped; the first is line 2: not valid JSON"
+    assert not (await provider.search("asyncio queues", count=5)).problems  # said once per provider
+    status = await LocalProvider(path, cache_dir=tmp_path).status()  # and kept with the index
+    assert (status.documents, status.skipped_lines, status.first_skipped) == (2, 3, "line 2: not valid JSON")

@@ -8,7 +8,7 @@ import re
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..models import Document
@@ -53,8 +53,13 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][\w.]*$")
 _HEAD_CHARS = 300
 
 
-def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> int:
-    """Write a fresh index to a temporary file, then move it over ``path``; returns the document count."""
+def build(
+    path: Path, documents: Iterable[Document], meta: dict[str, str], after: Callable[[], dict[str, str]] | None = None
+) -> int:
+    """Write a fresh index to a temporary file, then move it over ``path``; returns the document count.
+
+    ``after`` adds metadata known only once every document was read (lines a reader skipped).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -73,13 +78,14 @@ def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> in
             _name_code_names(conn)
             conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
             count = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
-            rows = {**meta, "schema": SCHEMA, "documents": str(count), "built_at": f"{time.time():.3f}"}
+            rows = {**meta, **(after() if after else {})}
+            rows.update(schema=SCHEMA, documents=str(count), built_at=f"{time.time():.3f}")
             conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", rows.items())
             conn.commit()
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return count
+    return int(count)
 
 
 def _name_code_names(conn: sqlite3.Connection) -> None:

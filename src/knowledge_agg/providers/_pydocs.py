@@ -169,7 +169,7 @@ def _import(name: str) -> ModuleType | None:
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             return importlib.import_module(name)
-    except BaseException:  # noqa: BLE001 - any failure (even SystemExit) just leaves the module out
+    except BaseException:
         return None
 
 
