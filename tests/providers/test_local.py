@@ -403,7 +403,10 @@ async def test_words_run_together_in_a_code_name_are_found_as_words(tmp_path: Pa
     docs = [
         {"id": "makedirs", "title": "os.makedirs", "text": "Super-mkdir; create a leaf directory and all intermediate ones."},
         {"id": "mkdir", "title": "os.mkdir", "text": "Create a directory named path."},
-        *({"id": f"make{n}", "title": f"Note {n}", "text": f"Make a list of the dirs, then make {n} more dirs."} for n in range(3)),
+        *(
+            {"id": f"make{n}", "title": f"Note {n}", "text": f"Make a list of the dirs, then make {n} more dirs."}
+            for n in range(3)
+        ),
         {"id": "plain", "title": "Makedirs", "text": "A plain title that is not a code name: it is not cut."},
     ]
     hits, plain = await _searches(tmp_path, docs, "make dirs", "create intermediate ones")
@@ -414,7 +417,8 @@ async def test_words_run_together_in_a_code_name_are_found_as_words(tmp_path: Pa
 
 async def test_a_code_name_typed_in_the_question_puts_its_page_first(tmp_path: Path) -> None:
     docs = [
-        {"id": "loop", "title": "asyncio.get_running_loop", "text": "Return the running event loop. Raise a RuntimeError if there is none."},
+        {"id": "loop", "title": "asyncio.get_running_loop",
+         "text": "Return the running event loop. Raise a RuntimeError if there is none."},
         {"id": "arun", "title": "asyncio.run", "text": "Execute the coroutine and return the result."},
         {"id": "srun", "title": "subprocess.run", "text": "Run command with arguments."},
         {"id": "trun", "title": "unittest.TestCase.run", "text": "Run the test."},

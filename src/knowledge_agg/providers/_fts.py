@@ -160,7 +160,9 @@ def hits(conn: sqlite3.Connection, rowids: Sequence[int], terms: Sequence[str]) 
     snippets = dict(conn.execute(_SNIPPETS + f"({marks})", (expression, *rowids))) if expression else {}
     found = {
         row[0]: row[1:]
-        for row in conn.execute(f"SELECT rowid, doc_id, title, url, substr(body, 1, {_HEAD_CHARS}) FROM docs WHERE rowid IN ({marks})", rowids)
+        for row in conn.execute(
+            f"SELECT rowid, doc_id, title, url, substr(body, 1, {_HEAD_CHARS}) FROM docs WHERE rowid IN ({marks})", rowids
+        )
     }
     return [
         (doc_id, title, url, snippets.get(rowid) or _head(head))

@@ -183,7 +183,9 @@ class LocalProvider:
         message = f"{self.corpus.path}: {lines} skipped; the first is {status.first_skipped}"
         return [ProviderError(message, kind="corpus_lines_skipped")]
 
-    def _ranked(self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int) -> list[tuple[str, str, str, str]]:
+    def _ranked(
+        self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int
+    ) -> list[tuple[str, str, str, str]]:
         """The documents the query names by their code names first, then BM25's ranking, fused with the
         ranking by meaning when there are vectors."""
         named = _fts.named(conn, code_names(query))
