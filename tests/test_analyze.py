@@ -259,6 +259,7 @@ def test_code_names_are_the_dotted_and_called_names_typed(text: str, names: tupl
         ("isdigit vs isdecimal vs isnumeric - which one?", (("isdigit",), ("isdecimal",), ("isnumeric",))),
         ("single underscore vs double underscore at the start of a name", (("single", "underscore"), ("double", "underscore"))),
         ("difference between a list, a tuple and a set", (("list",), ("tuple",), ("set",))),
+        ("What is the difference between a process and a thread in Python?", (("process",), ("thread",))),
         ("How do asynchronous generators work?", ()),
         ("vs code python setup", ()),  # one side with key terms is no comparison
     ],

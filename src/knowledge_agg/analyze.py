@@ -133,12 +133,12 @@ def error_name(analysis: Analysis) -> str | None:
 def compared(text: str) -> tuple[tuple[str, ...], ...]:
     """The key terms of each thing a question compares ("difference between A and B", "A vs B vs C"), or ().
 
-    A side after "vs" ends at its first preposition and one before it starts after its last ("list vs
-    tuple in python" compares list and tuple); fewer than two sides with key terms is no comparison.
+    A side after "vs" or "between" ends at its first preposition and one before "vs" starts after its last
+    ("list vs tuple in python" compares list and tuple); fewer than two sides with key terms is no comparison.
     """
     between = _BETWEEN.search(text)
     if between:
-        parts = _LIST_SEPARATOR.split(between.group(1))
+        parts = [_BOUNDARY.split(p)[0] for p in _LIST_SEPARATOR.split(between.group(1))]
     else:
         clause = next((c for c in _CLAUSE_END.split(text) if _VERSUS.search(c)), None)
         if clause is None:
