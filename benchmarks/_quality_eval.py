@@ -6,12 +6,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from knowledge_agg.text import tokenize, word_count
 from knowledge_agg.analyze import analyze
 from knowledge_agg.models import Hit, Page
 from knowledge_agg.rank import BM25, query_terms, rank_passages
 from knowledge_agg.select import select_sources
 from knowledge_agg.synthesize import synthesize
+from knowledge_agg.text import tokenize, word_count
 
 from .quality_data import Article, Question, contains_answer
 

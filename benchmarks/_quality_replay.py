@@ -20,8 +20,8 @@ from knowledge_agg.select import select_sources
 from knowledge_agg.standin import excerpts
 from knowledge_agg.synthesize import synthesize
 
-from .quality_data import Article, Question, write_corpus
 from ._quality_eval import Outcome
+from .quality_data import Article, Question, write_corpus
 
 __all__ = ["write_trace", "replay"]
 

@@ -24,9 +24,9 @@ from knowledge_agg import semantic
 from knowledge_agg.errors import KnowledgeAggError
 from knowledge_agg.flags import parse_flags
 
-from .quality_data import load_squad
 from ._quality_eval import DirectPipeline, Outcome, summarize
 from .data import EXTRACTION, XQUAD_DEV, relative
+from .quality_data import load_squad
 
 __all__ = ["main", "run_quality", "extraction_f1"]
 
@@ -88,8 +88,8 @@ def run_quality(
         cap = {} if max_per_domain is None else {"max_per_domain": max_per_domain}
         outcomes = replay(trace, articles, questions, max_words=max_words, flags=flags, **cap)
     else:
-        from .quality_http import run_over_http
         from ._quality_replay import write_trace
+        from .quality_http import run_over_http
 
         pages: dict[str, str] | None = {} if trace is not None else None
         outcomes = run_over_http(

@@ -49,7 +49,8 @@ def run_over_http(
         with launch(0, settings=server, max_concurrent_runs=max(1, concurrency), **standin) as handle:
             client = Settings(
                 provider="brave", brave_api_key=_KEY, brave_base_url=handle.url, brave_cache=False,
-                brave_rate_limit=10_000.0, brave_extra_snippets=True, allow_private_hosts=True, max_words=max_words, cache_dir=root / "client",
+                brave_rate_limit=10_000.0, brave_extra_snippets=True, allow_private_hosts=True, max_words=max_words,
+                cache_dir=root / "client",
                 flags=dict(flags or {}),
                 **({} if max_per_domain is None else {"max_per_domain": max_per_domain}),
             )

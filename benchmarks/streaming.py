@@ -29,13 +29,14 @@ import httpx
 import psutil
 
 from knowledge_agg import KnowledgeAggregator
+from knowledge_agg.events import TIMINGS
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.settings import Settings
 
-from .report import plot_sweep, summary, table
 from ._bench_run import RunTimes, StandinProcess, UnhandledCounter, bare_search, measure_run
 from ._bench_targets import targets
 from .local_index import QUERIES as _INDEX_QUERIES
+from .report import plot_sweep, summary, table
 
 __all__ = ["BenchConfig", "QUERIES", "run_benchmark", "client_settings"]
 
@@ -136,8 +137,7 @@ async def _single(agg: KnowledgeAggregator, url: str, n: int) -> dict[str, Any]:
         "runs": n,
         "cold_first_run_total_ms": round(cold.total or 0, 1),
         "consumer": _milestones(runs),
-        "metrics": {k: summary(r.metrics.get(f"{k}_ms") for r in runs)
-                    for k in ("first_status", "first_result", "source_select", "synthesis", "total")},
+        "metrics": {k.removesuffix("_ms"): summary(r.metrics.get(k) for r in runs) for k in TIMINGS},
         "bare_search": summary(bare),
         "first_result_overhead_ms": summary(overhead),
         "first_result_ratio": summary(ratio),

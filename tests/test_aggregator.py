@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import itertools
 import json
 import re
 import signal
@@ -20,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from tests.helpers.servers import serve
 from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg import KnowledgeAggregator, OptionError, ProviderError, Settings, ask
-from knowledge_agg.events import DoneEvent, ErrorEvent, StatusEvent
+from knowledge_agg.events import METRICS, TIMINGS, DoneEvent, ErrorEvent, StatusEvent
 from knowledge_agg.models import Hit
 from knowledge_agg.providers import Notify
+from tests.helpers.servers import serve
 
 DOCS = [
     {
@@ -64,7 +65,7 @@ async def test_events_arrive_in_pipeline_order_and_cite_real_text(local: Setting
     types = [e.type for e in run.events]
     assert types[0] == "status" and types[-1] == "done"
     assert [e.seq for e in run.events] == list(range(len(run.events)))
-    assert all(a.t_ms <= b.t_ms for a, b in zip(run.events, run.events[1:]))
+    assert all(a.t_ms <= b.t_ms for a, b in itertools.pairwise(run.events))
     order = [types.index(t) for t in ("analysis", "result", "sources", "passage", "synthesis", "done")]
     assert order == sorted(order)
     assert run.results[0].title == "Asynchronous generators"
@@ -77,7 +78,9 @@ async def test_events_arrive_in_pipeline_order_and_cite_real_text(local: Setting
         assert any(point.text in texts[ids[i].title] for i in point.source_ids)
     assert re.search(r"\[\d+\]", run.synthesis.text)
     m = run.metrics
-    assert m["first_status_ms"] <= m["first_result_ms"] <= m["source_select_ms"] <= m["total_ms"]
+    assert tuple(m) == METRICS
+    timings = [m[k] for k in TIMINGS]  # every stage was reached, in order
+    assert None not in timings and timings == sorted(timings)
     assert (m["results"], m["sources"], m["passages"], m["errors"]) == (
         len(run.results), len(run.sources), len(run.passages), 0)
 
@@ -121,6 +124,17 @@ async def test_flags_per_run(local: Settings) -> None:
     assert plain.synthesis is None and "synthesis" not in [e.type for e in plain.events]
     assert isinstance(plain.metrics["peak_memory_bytes"], int) and plain.metrics["peak_memory_bytes"] > 0
     assert [e.type for e in buffered.events][-1] == "done" and buffered.synthesis is not None
+
+
+async def test_skipped_corpus_lines_are_a_recoverable_error_beside_the_results(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_text("\n".join([json.dumps(DOCS[0]), "{broken", json.dumps(DOCS[1])]), encoding="utf-8")
+    async with KnowledgeAggregator(Settings(provider="local", corpus=str(path))) as agg:
+        run = await agg.run("How do asynchronous generators work?")
+    (err,) = run.errors
+    assert (err.stage, err.kind, err.recoverable) == ("searching", "corpus_lines_skipped", True)
+    assert "1 line skipped; the first is line 2" in err.message
+    assert run.results and run.synthesis is not None and run.synthesis.points and run.partial
 
 
 async def test_no_relevant_sources_is_a_first_class_outcome(local: Settings) -> None:

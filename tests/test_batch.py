@@ -32,7 +32,7 @@ def test_batch_keeps_query_order_and_every_query(batch: Batch) -> None:
 
 def test_frames_carry_a_query_column(batch: Batch) -> None:
     for df in (batch.results_df(), batch.sources_df(), batch.passages_df(), batch.events_df()):
-        assert list(df.columns)[0] == "query"
+        assert df.columns[0] == "query"
         assert isinstance(df["query"].dtype, pd.CategoricalDtype)
         assert set(df["query"].dropna()) <= set(batch.queries)
     results = batch.results_df()
@@ -72,7 +72,7 @@ def test_unknown_option_fails_once_before_any_run(settings: Settings) -> None:
 
 
 def test_single_string_is_refused(settings: Settings) -> None:
-    with pytest.raises(TypeError, match="knowledge_agg.ask"):
+    with pytest.raises(TypeError, match=r"knowledge_agg\.ask"):
         ask_many("one question", settings=settings, progress=False)
 
 

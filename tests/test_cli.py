@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
 
 from knowledge_agg.cli import main
-from knowledge_agg.events import parse_event
+from knowledge_agg.events import TIMINGS, parse_event
 
 QUESTION = "How do asynchronous generators work?"
 
@@ -27,7 +28,7 @@ def test_ndjson_is_one_event_per_line_in_contract_order(capsys: pytest.CaptureFi
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", synthesis.text)}
     assert cited and cited <= {s.id for s in sources}
     metrics = events[-1].metrics
-    for key in ("first_status_ms", "first_result_ms", "source_select_ms", "total_ms"):
+    for key in TIMINGS:
         assert isinstance(metrics[key], float)
     assert metrics["peak_memory_bytes"] > 0
 
@@ -38,7 +39,8 @@ def test_text_shows_each_section_and_a_timing_line(capsys: pytest.CaptureFixture
     for heading in ("Results (local)", "Sources chosen", "Best passages", "Answer", "Sources:"):
         assert heading in out
     assert re.search(r"^\s+\[3\] .+: rank \d", out, re.M) and not re.search(r"^\s+\[4\] ", out, re.M)
-    assert re.search(r"first status [\d.]+ ms \| first result [\d.]+ ms \| sources [\d.]+ ms \| total", out)
+    timings = r"first status [\d.]+ ms · first result [\d.]+ ms · source select [\d.]+ ms · synthesis [\d.]+ ms"
+    assert re.search(timings + r" · total [\d.]+ ms · \d+ results · 3 sources · \d+ passages · 0 errors$", out, re.M)
 
 
 def test_sse_frames_match_the_server_wire_format(capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,3 +92,31 @@ def test_a_missing_corpus_is_a_usage_error_naming_the_path(
     assert exited.value.code == 2 and captured.out == ""
     last = captured.err.splitlines()[-1]
     assert last.startswith("knowledge-agg ask: error: argument --corpus: ") and last.endswith(f"{missing} {refusal}")
+
+
+def test_no_answer_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    corpus = tmp_path / "notes.jsonl"
+    corpus.write_text(json.dumps({"id": "bread", "title": "Bread", "text": "Bread is flour, water and salt."}) + "\n")
+    assert main(["ask", "quantum chromodynamics", "--corpus", str(corpus)]) == 1
+    assert "No relevant sources" in capsys.readouterr().out
+    assert main(["ask", "how is bread made", "--corpus", str(corpus)]) == 0
+
+
+def test_a_failed_search_exits_1(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as closed:  # a loopback port that nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("BRAVE_API_KEY", "k")
+    monkeypatch.setenv("KNOWLEDGE_AGG_BRAVE_BASE_URL", url)
+    monkeypatch.setenv("KNOWLEDGE_AGG_BRAVE_MAX_RETRIES", "0")
+    assert main(["ask", QUESTION, "--provider", "brave", "--no-cache"]) == 1
+    assert "! searching" in capsys.readouterr().err
+
+
+def test_help_lists_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["ask", "--help"])
+    out = capsys.readouterr().out
+    assert exited.value.code == 0
+    statuses = re.findall(r"^\s+(\d+)\s+\w", out.split("exit status:")[1], re.M)
+    assert statuses == ["0", "1", "2", "130"]

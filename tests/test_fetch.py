@@ -12,11 +12,11 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from tests.helpers.servers import NamedPages, serve
 from knowledge_agg.decode import BodyDecoder, DecodeError, decode_text, looks_binary
 from knowledge_agg.errors import FetchError
 from knowledge_agg.fetch import Fetcher
 from knowledge_agg.settings import Settings
+from tests.helpers.servers import NamedPages, serve
 
 PAGE = "<html><head><title>T</title></head><body><p>Grüße aus Köln – café.</p></body></html>"
 

@@ -12,6 +12,8 @@ import pytest
 from benchmarks.data import BRAVE_FIXTURES
 from knowledge_agg import frames
 from knowledge_agg.events import (
+    METRICS,
+    STAGES,
     AnalysisEvent,
     DoneEvent,
     ErrorEvent,
@@ -68,7 +70,8 @@ def _events() -> list[Event]:
         SynthesisEvent(**common(), text="Loop over the file object [1].",
                        points=[SynthesisPoint(text="Loop over the file object", source_ids=[1])]),
         DoneEvent(**common(), partial=True, metrics={
-            "first_status_ms": 0.0, "first_result_ms": 28.0, "source_select_ms": 56.0, "total_ms": 112.0,
+            "first_status_ms": 0.0, "first_result_ms": 28.0, "source_select_ms": 56.0, "synthesis_ms": 105.0,
+            "total_ms": 112.0, "peak_memory_bytes": None,
             "results": 3, "sources": 2, "passages": 2, "errors": 1,
         }),
     ]
@@ -115,7 +118,7 @@ def test_events_frame_tags_each_event_with_its_stage(run: Run) -> None:
     df = frames.events_frame(run)
     assert len(df) == len(run.events)
     assert list(df["seq"]) == [e.seq for e in run.events]
-    assert df["stage"].dtype == pd.CategoricalDtype(frames.STAGES, ordered=True)
+    assert df["stage"].dtype == pd.CategoricalDtype(STAGES, ordered=True)
     by_type = df.drop_duplicates("type").set_index("type")
     assert by_type.loc["result", "stage"] == "searching"
     assert by_type.loc["sources", "stage"] == "selecting"
@@ -138,11 +141,13 @@ def test_empty_run_gives_typed_empty_frames() -> None:
 def test_batch_frame_has_query_column_and_one_metrics_row_per_run(run: Run) -> None:
     other = Run("second question", _events()[:8])
     df = frames.frame("results", [run, other], now=NOW)
-    assert list(df.columns)[0] == "query"
+    assert df.columns[0] == "query"
     assert df.groupby("query", observed=True).size().to_dict() == {run.query: 3, "second question": 3}
     metrics = frames.metrics_frame([run, other], [None, "ConnectError: refused"])
     assert list(metrics["query"]) == [run.query, "second question"]
     assert metrics["total_ms"][0] == 112.0
+    assert metrics["synthesis_ms"][0] == 105.0
+    assert list(metrics.columns) == ["query", "partial", *METRICS, "error"]
     assert pd.isna(metrics["total_ms"][1])
     assert list(metrics["partial"]) == [True, True]
     assert metrics["error"][1] == "ConnectError: refused"

@@ -15,11 +15,11 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from tests.helpers.servers import NamedPages, serve
 from knowledge_agg.errors import FetchError
 from knowledge_agg.extract import ChallengePageError, extract_text
-from knowledge_agg.fetch import Fetcher, FetchedPage, _GuardedBackend, _RefusedConnect
+from knowledge_agg.fetch import FetchedPage, Fetcher, _GuardedBackend, _RefusedConnect
 from knowledge_agg.settings import Settings
+from tests.helpers.servers import NamedPages, serve
 
 ARTICLE = "<p>" + "Der Bürgermeister von Köln eröffnete die Straße für Fußgänger und Radfahrer. " * 12 + "</p>"
 CAP = 1_000_000

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.quality_data import Article, Question, contains_answer, load_squad, normalize_answer, write_corpus
-from benchmarks.quality_http import run_over_http
 from benchmarks.data import XQUAD_DEV
 from benchmarks.quality import main
+from benchmarks.quality_data import Article, Question, contains_answer, load_squad, normalize_answer, write_corpus
+from benchmarks.quality_http import run_over_http
 from knowledge_agg.server import launch
 from knowledge_agg.settings import Settings
 

@@ -29,7 +29,6 @@ from knowledge_agg.providers.brave import BraveError, BraveProvider
 from knowledge_agg.server import ServerSettings, create_app, launcher
 from knowledge_agg.settings import Settings
 from knowledge_agg.standin import StandinSettings
-
 from tests.helpers.corpus_server import corpus_settings, running_server, write_corpus
 from tests.helpers.servers import serve
 

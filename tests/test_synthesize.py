@@ -29,7 +29,7 @@ def _source(number: int, title: str) -> Source:
 
 def _run(query: str, texts: list[str], max_words: int = 120) -> tuple[Synthesis, list[Page], list[Source]]:
     sources = [_source(i, f"Title {i}") for i in range(1, len(texts) + 1)]
-    pages = [Page(source=s, text=t, method="local") for s, t in zip(sources, texts)]
+    pages = [Page(source=s, text=t, method="local") for s, t in zip(sources, texts, strict=True)]
     analysis = analyze(query)
     passages = rank_passages(pages, analysis, k=8, min_words=10, max_words=40)
     return synthesize(passages, sources, analysis, max_words=max_words), pages, sources
@@ -178,3 +178,15 @@ def test_code_is_never_a_point() -> None:
     assert texts[0] == "Serialize obj to a JSON formatted str."
     assert any(t.startswith("If skipkeys is true") for t in texts)
     assert not any(">>>" in t or "::=" in t or "k[0]" in t for t in texts)
+
+
+def test_version_notes_answer_only_questions_about_versions() -> None:
+    text = (
+        "Raw strings\n\nNew in version 3.3: The 'rb' prefix of raw bytes literals has been added as a synonym of 'br'. "
+        "Both string and bytes literals may optionally be prefixed with a letter 'r' or 'R'; such strings are "
+        "called raw strings and treat backslashes as literal characters."
+    )
+    what = [p.text for p in _run("What does the r prefix before a string literal mean?", [text])[0].points]
+    assert what and not any(t.startswith("New in version") for t in what)
+    when = [p.text for p in _run("In which version was the rb prefix for raw bytes literals added?", [text])[0].points]
+    assert any(t.startswith("New in version 3.3") for t in when)

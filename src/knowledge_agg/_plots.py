@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import require
-from .frames import STAGES, events_frame
-from .run import Run
+from .events import STAGES
+from .frames import events_frame
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
+
+    from .run import Run
 
 __all__ = ["plot_timeline", "plot_distributions"]
 

@@ -6,22 +6,12 @@ import time
 from typing import Any
 
 from .errors import KnowledgeAggError
-from .events import DoneEvent, ErrorEvent, Event, Stage, StatusEvent
+from .events import COUNTS, PEAK_MEMORY, STAGES, TIMINGS, Count, DoneEvent, ErrorEvent, Event, Stage, StatusEvent, Timing
 
 __all__ = ["PROGRESS", "Recorder"]
 
-#: Where each stage sits on the run's progress bar (0-1).
-PROGRESS: dict[Stage, float] = {
-    "started": 0.0,
-    "analyzing": 0.05,
-    "searching": 0.1,
-    "selecting": 0.3,
-    "fetching": 0.35,
-    "extracting": 0.75,
-    "ranking": 0.8,
-    "synthesizing": 0.9,
-    "done": 1.0,
-}
+#: Where each stage sits on the run's progress bar (0-1), in the order of ``STAGES`` (zip fails if one is added).
+PROGRESS: dict[Stage, float] = dict(zip(STAGES, (0.0, 0.05, 0.1, 0.3, 0.35, 0.75, 0.8, 0.9, 1.0), strict=True))
 
 
 class Recorder:
@@ -31,8 +21,8 @@ class Recorder:
         self.start = time.perf_counter()
         self.seq = 0
         self.stage: Stage = "started"
-        self.marks: dict[str, float] = {}
-        self.counts = {"results": 0, "sources": 0, "passages": 0, "errors": 0}
+        self.marks: dict[Timing, float] = {}
+        self.counts: dict[Count, int] = dict.fromkeys(COUNTS, 0)
 
     def ms(self) -> float:
         return round((time.perf_counter() - self.start) * 1000, 3)
@@ -60,13 +50,10 @@ class Recorder:
 
     def done(self, peak: int | None) -> Event:
         """The closing event: its metrics, and ``partial`` when any error was reported."""
+        self.marks["total_ms"] = self.ms()
         metrics: dict[str, Any] = {
-            "first_status_ms": self.marks.get("first_status_ms"),
-            "first_result_ms": self.marks.get("first_result_ms"),
-            "source_select_ms": self.marks.get("source_select_ms"),
-            "synthesis_ms": self.marks.get("synthesis_ms"),
-            "total_ms": self.ms(),
-            "peak_memory_bytes": peak,
-            **self.counts,
+            **{timing: self.marks.get(timing) for timing in TIMINGS},
+            PEAK_MEMORY: peak,
+            **{count: self.counts[count] for count in COUNTS},
         }
         return self.make(DoneEvent, partial=self.counts["errors"] > 0, metrics=metrics)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .events import ErrorEvent, PassageEvent, ResultEvent, SourceInfo
-from .run import Run
+from .events import COUNTS, PEAK_MEMORY, TIMINGS, ErrorEvent, PassageEvent, ResultEvent, SourceInfo
+
+if TYPE_CHECKING:
+    from .run import Run
 
 __all__ = [
     "cite_markdown",
@@ -27,7 +29,6 @@ __all__ = [
 
 _CITATION = re.compile(r"\[(\d+)\]")
 _TABLE = 'style="border-collapse:collapse;font-size:90%;text-align:left"'
-_METRIC_ORDER = ("first_status_ms", "first_result_ms", "source_select_ms", "total_ms", "peak_memory_bytes")
 
 
 def cite_markdown(text: str, sources: Sequence[SourceInfo]) -> str:
@@ -102,12 +103,19 @@ def errors_html(errors: Sequence[ErrorEvent]) -> str:
 
 
 def metrics_line(metrics: Mapping[str, Any]) -> str:
-    """The run's metrics as one compact line of text."""
-    parts = [f"{k.removesuffix('_ms')} {metrics[k]:.0f} ms" for k in _METRIC_ORDER[:4] if metrics.get(k) is not None]
-    if metrics.get("peak_memory_bytes"):
-        parts.append(f"peak {metrics['peak_memory_bytes'] / 1e6:.1f} MB")
-    counts = [f"{metrics[k]} {k}" for k in ("results", "sources", "passages", "errors") if k in metrics]
-    return " · ".join(parts + counts)
+    """The run's metrics as one line of text (the CLI's, the notebook's): timings, peak memory, counts.
+
+    A timing the run never reached (``None``) and a peak that was not measured are left out.
+    """
+    parts = [f"{k.removesuffix('_ms').replace('_', ' ')} {_ms(metrics[k])}" for k in TIMINGS if metrics.get(k) is not None]
+    if metrics.get(PEAK_MEMORY) is not None:
+        parts.append(f"peak {metrics[PEAK_MEMORY] / 1e6:.1f} MB")
+    parts += [f"{metrics[k]} {k}" for k in COUNTS if k in metrics]
+    return " · ".join(parts)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
 
 
 def run_html(run: Run) -> str:

@@ -29,7 +29,8 @@ def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
 
 
 def _in_worker(coro: Coroutine[Any, Any, _T]) -> _T:
-    running: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = concurrent.futures.Future()
+    running: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]]
+    running = concurrent.futures.Future()
     outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
 
     async def main() -> _T:

@@ -72,7 +72,7 @@ class KnowledgeAggregator:
     def _provider(self, settings: Settings) -> SearchProvider:
         if self._given_provider is not None:
             return self._given_provider
-        key = tuple(getattr(settings, k) for k in _PROVIDER_KEYS) + (settings.brave_api_key, settings.flags["semantic"])
+        key = (*(getattr(settings, k) for k in _PROVIDER_KEYS), settings.brave_api_key, settings.flags["semantic"])
         if key not in self._providers:
             self._providers[key] = make_provider(settings)
         return self._providers[key]
@@ -85,7 +85,7 @@ class KnowledgeAggregator:
 
     async def aclose(self) -> None:
         """Close every provider and HTTP client this aggregator opened."""
-        owned = [*self._providers.values(), *self._fetchers.values()]
+        owned: list[SearchProvider | Fetcher] = [*self._providers.values(), *self._fetchers.values()]
         self._providers.clear()
         self._fetchers.clear()
         await asyncio.gather(*(o.aclose() for o in owned), return_exceptions=True)

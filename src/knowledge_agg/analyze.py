@@ -8,13 +8,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from .text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
-from .text import respell as _respell
 from .errors import QueryError
 from .models import Analysis
+from .text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
+from .text import respell as _respell
 
 __all__ = [
-    "analyze", "respell", "read_as", "altered_terms", "clean", "tokenize", "key_terms", "compared", "error_name",
+    "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms", "compared", "error_name",
     "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
 ]
 
@@ -79,11 +79,6 @@ def clean(text: str) -> str:
     )
 
 
-def tokenize(text: str) -> list[str]:
-    """The lower-cased word tokens of ``text`` after :func:`clean` (key terms are drawn from these)."""
-    return TOKEN.findall(clean(text).lower())
-
-
 def key_terms(text: str) -> tuple[str, ...]:
     """Lower-cased key terms of ``text``: stop words (unless quoted, as in ``"with"``) dropped, order kept."""
     terms: dict[str, None] = {}
@@ -138,12 +133,12 @@ def error_name(analysis: Analysis) -> str | None:
 def compared(text: str) -> tuple[tuple[str, ...], ...]:
     """The key terms of each thing a question compares ("difference between A and B", "A vs B vs C"), or ().
 
-    A side after "vs" ends at its first preposition and one before it starts after its last ("list vs
-    tuple in python" compares list and tuple); fewer than two sides with key terms is no comparison.
+    A side after "vs" or "between" ends at its first preposition and one before "vs" starts after its last
+    ("list vs tuple in python" compares list and tuple); fewer than two sides with key terms is no comparison.
     """
     between = _BETWEEN.search(text)
     if between:
-        parts = _LIST_SEPARATOR.split(between.group(1))
+        parts = [_BOUNDARY.split(p)[0] for p in _LIST_SEPARATOR.split(between.group(1))]
     else:
         clause = next((c for c in _CLAUSE_END.split(text) if _VERSUS.search(c)), None)
         if clause is None:
@@ -200,7 +195,7 @@ def altered_terms(typed: str, altered: str) -> dict[str, str]:
     dropped = [t for t in before if t not in after]
     added = [t for t in after if t not in before]
     if len(before) == len(after):
-        return {b: a for b, a in zip(before, after) if b != a}
+        return {b: a for b, a in zip(before, after, strict=True) if b != a}
     pairs = {t: nearest_spelling(t, added) for t in dropped}
     return {t: a for t, a in pairs.items() if a is not None}
 

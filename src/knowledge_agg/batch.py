@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from ._plots import plot_distributions
 from ._sync import run_sync
 from .aggregator import KnowledgeAggregator
 from .errors import require
+from .frames import frame, metrics_frame
 from .run import Run
 from .settings import Settings
 
@@ -44,38 +46,26 @@ class Batch:
 
     def results_df(self) -> pd.DataFrame:
         """Every run's search hits, with a ``query`` column."""
-        from .frames import frame
-
         return frame("results", self.runs)
 
     def sources_df(self) -> pd.DataFrame:
         """Every run's chosen sources, with a ``query`` column."""
-        from .frames import frame
-
         return frame("sources", self.runs)
 
     def passages_df(self) -> pd.DataFrame:
         """Every run's passages, with a ``query`` column."""
-        from .frames import frame
-
         return frame("passages", self.runs)
 
     def events_df(self) -> pd.DataFrame:
         """Every run's events, with a ``query`` column."""
-        from .frames import frame
-
         return frame("events", self.runs)
 
     def metrics_df(self) -> pd.DataFrame:
         """One row per query: partial or not, timings, counts and the error that stopped it, if any."""
-        from .frames import metrics_frame
-
         return metrics_frame(self.runs, self.errors)
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Histograms of first-result and total time over the batch."""
-        from ._plots import plot_distributions
-
         return plot_distributions(self.metrics_df(), ax=ax)
 
     def __repr__(self) -> str:
@@ -93,7 +83,7 @@ class Batch:
         return f"<div>{escape(repr(self))}</div><table><thead>{head}</thead><tbody>{rows}</tbody></table>"
 
 
-def _query_list(queries: Iterable[str] | Any, column: str | None) -> list[str | None]:
+def _query_list(queries: Any, column: str | None) -> list[str | None]:
     """The questions from a list, a Series, or a DataFrame (its ``column``, or its only column); ``None`` if missing."""
     columns = getattr(queries, "columns", None)
     if columns is not None:

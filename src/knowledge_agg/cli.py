@@ -7,10 +7,12 @@ import asyncio
 import sys
 import textwrap
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, get_args
 
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
+from ._render import metrics_line
 from .aggregator import KnowledgeAggregator
 from .errors import KnowledgeAggError, MissingDependency
 from .events import (
@@ -25,12 +27,19 @@ from .events import (
     to_ndjson,
     to_sse,
 )
-from .settings import Settings, parse_setting, refusals
+from .settings import Settings, parse_setting, refusals, setting_default
 
 if TYPE_CHECKING:
     from .server.settings import ServerSettings
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_STATUSES"]
+
+#: What ``knowledge-agg ask`` exits with (shown by ``knowledge-agg ask --help``).
+EXIT_STATUSES = """exit status:
+  0    answered: passages were found (and, with the synthesis flag on, summarised)
+  1    no answer: nothing relevant was found, or the search failed
+  2    usage error: a bad option, setting or flag, a refused query, a missing extra
+  130  interrupted (Ctrl-C)"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,19 +62,21 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="knowledge-agg", description=__doc__)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    ask = sub.add_parser("ask", help="ask a question and watch the answer stream in")
+    ask = sub.add_parser(
+        "ask", help="ask a question and watch the answer stream in", epilog=EXIT_STATUSES, formatter_class=_DefaultsHelp
+    )
     ask.add_argument("query")
     ask.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
     _settings_options(ask)
-    ask.add_argument("--max-sources", type=_setting("max_sources"), help="sources to read (default 5)")
-    ask.add_argument("--max-passages", type=_setting("max_passages"), help="passages to keep (default 8)")
-    ask.add_argument("--max-words", type=_setting("max_words"), help="word budget of the synthesis (default 120)")
+    ask.add_argument("--max-sources", type=_setting("max_sources"), help="sources to read")
+    ask.add_argument("--max-passages", type=_setting("max_passages"), help="passages to keep")
+    ask.add_argument("--max-words", type=_setting("max_words"), help="word budget of the synthesis")
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
     ask.set_defaults(func=_ask)
 
-    serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=_setting("port", server=True), help="port (default 8001; 0 picks a free one)")
+    serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)", formatter_class=_DefaultsHelp)
+    serve.add_argument("--host", help="address to bind")
+    serve.add_argument("--port", type=_setting("port", server=True), help="port to listen on, 0 picks a free one")
     serve.add_argument("--dev", action="store_true", help="development mode: flag changes and error injection")
     _settings_options(serve)
     serve.set_defaults(func=_serve)
@@ -73,9 +84,37 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--provider", choices=("auto", "local", "brave"), help="search provider (default: brave with a key, else local)")
-    parser.add_argument("--corpus", type=_corpus, help="local corpus: 'pydocs', a folder of documents, or a .jsonl file")
+    parser.add_argument(
+        "--provider", choices=get_args(Settings.model_fields["provider"].annotation),
+        help="search provider ('auto': brave with a key, else local)",
+    )
+    parser.add_argument("--corpus", type=_corpus, help=f"local corpus: {Settings.model_fields['corpus'].description}")
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
+
+
+class _DefaultsHelp(argparse.RawDescriptionHelpFormatter):
+    """Ends the help of an option that sets a setting with that setting's default, read where it is defined.
+
+    The server's own options read ``ServerSettings``, imported only when their help is shown.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        model = _defined_in(action.dest)
+        if model is None or action.help is None:
+            return action.help
+        default = setting_default(action.dest, model)
+        return f"{action.help} (default {default})" if isinstance(default, str | int | float) else action.help
+
+
+def _defined_in(name: str) -> type[BaseSettings] | None:
+    """The settings class that has the setting ``name`` (``None`` for other options, or without the server extra)."""
+    if name in Settings.model_fields:
+        return Settings
+    try:
+        server = _server_settings()
+    except MissingDependency:
+        return None
+    return server if name in server.model_fields else None
 
 
 def _setting(name: str, *, server: bool = False) -> Callable[[str], Any]:
@@ -125,13 +164,14 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 async def _stream(query: str, settings: Settings, write: Callable[[Event], None]) -> int:
-    status = 0
+    """Write each event as it arrives; the exit status (see ``EXIT_STATUSES``) says how the run ended."""
+    refused = answered = False
     async with KnowledgeAggregator(settings) as agg, agg.stream(query) as events:
         async for event in events:
             write(event)
-            if isinstance(event, ErrorEvent) and not event.recoverable:
-                status = 2
-    return status
+            refused = refused or (isinstance(event, ErrorEvent) and not event.recoverable)
+            answered = answered or isinstance(event, PassageEvent)
+    return 2 if refused else 0 if answered else 1
 
 
 def _write_ndjson(event: Event) -> None:
@@ -182,28 +222,12 @@ class _TextWriter:
             where = f" {event.url}" if event.url else ""
             print(f"! {event.stage} {event.kind}{where}: {event.message}", file=sys.stderr)
         elif isinstance(event, DoneEvent):
-            print("\n" + _timings(event), file=self.out)
+            print("\n" + metrics_line(event.metrics) + (" · partial" if event.partial else ""), file=self.out)
         self.out.flush()
 
     def _wrap(self, text: str, indent: int, lines: int) -> str:
         pad = " " * indent
         return textwrap.fill(" ".join(text.split()), self.width, initial_indent=pad, subsequent_indent=pad, max_lines=lines)
-
-
-def _timings(done: DoneEvent) -> str:
-    m = done.metrics
-
-    def ms(key: str) -> str:
-        return "-" if m.get(key) is None else f"{m[key]:.0f} ms" if m[key] >= 10 else f"{m[key]:.1f} ms"
-
-    line = (
-        f"first status {ms('first_status_ms')} | first result {ms('first_result_ms')} | "
-        f"sources {ms('source_select_ms')} | total {ms('total_ms')} | "
-        f"{m['results']} results, {m['sources']} sources, {m['passages']} passages, {m['errors']} errors"
-    )
-    if m.get("peak_memory_bytes") is not None:
-        line += f" | peak {m['peak_memory_bytes'] / 1e6:.2f} MB"
-    return line + (" | partial" if done.partial else "")
 
 
 def _serve(args: argparse.Namespace) -> int:

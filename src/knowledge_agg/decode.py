@@ -36,35 +36,35 @@ class BodyDecoder:
             raise DecodeError(f"The page uses the unsupported content encoding {encoding!r}.", "unsupported_content")
         self._coding = codings[0] if codings else ""
         self._limit = limit
-        self._zlib = self._new_decompressor()
+        self._zlib = zlib.decompressobj(self._window_bits()) if self._coding else None
         self.size = 0
 
-    def _new_decompressor(self) -> zlib._Decompress | None:
-        if not self._coding:
-            return None
-        return zlib.decompressobj(zlib.MAX_WBITS | (16 if "gzip" in self._coding else 0))
+    def _window_bits(self) -> int:
+        """zlib's window bits for the coding: with a gzip header or with a zlib header."""
+        return zlib.MAX_WBITS | (16 if "gzip" in self._coding else 0)
 
     def feed(self, chunk: bytes) -> bytes:
         """The decoded bytes of ``chunk``; raises ``DecodeError("too_large")`` past the limit."""
-        if self._zlib is None:
+        inflate = self._zlib
+        if inflate is None:
             return self._count(chunk)
         out = bytearray()
         data = chunk
         while data:
             try:
-                out += self._zlib.decompress(data, self._limit - self.size - len(out) + 1)
+                out += inflate.decompress(data, self._limit - self.size - len(out) + 1)
             except zlib.error as exc:
                 if self._coding == "deflate" and self.size == 0 and not out:  # raw deflate without zlib header
-                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                    inflate = self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
                     self._coding = "raw-deflate"
                     continue
                 raise DecodeError(f"The page's compressed body is corrupt ({exc}).", "binary_content") from exc
             if self.size + len(out) > self._limit:
                 break
-            data = self._zlib.unconsumed_tail
-            if self._zlib.eof and self._zlib.unused_data:  # another gzip member follows
-                data = self._zlib.unused_data
-                self._zlib = self._new_decompressor()
+            data = inflate.unconsumed_tail
+            if inflate.eof and inflate.unused_data:  # another gzip member follows
+                data = inflate.unused_data
+                inflate = self._zlib = zlib.decompressobj(self._window_bits())
         return self._count(bytes(out))
 
     def _count(self, data: bytes) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 __all__ = [
     "KnowledgeAggError",
     "QueryError",
@@ -75,7 +77,7 @@ class MissingDependency(KnowledgeAggError, ImportError):
     recoverable = False
 
 
-def require(module: str, extra: str) -> object:
+def require(module: str, extra: str) -> ModuleType:
     """Import ``module`` or raise :class:`MissingDependency` naming the extra to install."""
     import importlib
 

@@ -1,13 +1,20 @@
-"""The typed events every face consumes (DESIGN §2), and their two wire formats."""
+"""The typed events every face consumes, and their two wire formats (docs/architecture.md#events)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "Stage",
+    "STAGES",
+    "Timing",
+    "TIMINGS",
+    "Count",
+    "COUNTS",
+    "PEAK_MEMORY",
+    "METRICS",
     "Event",
     "StatusEvent",
     "AnalysisEvent",
@@ -36,6 +43,19 @@ Stage = Literal[
     "synthesizing",
     "done",
 ]
+#: The stages in the order a run goes through them.
+STAGES: tuple[Stage, ...] = get_args(Stage)
+
+#: The timings in ``DoneEvent.metrics``: milliseconds since the run started, in the order they happen.
+Timing = Literal["first_status_ms", "first_result_ms", "source_select_ms", "synthesis_ms", "total_ms"]
+TIMINGS: tuple[Timing, ...] = get_args(Timing)
+#: The counts in ``DoneEvent.metrics``: results, chosen sources, passages kept, errors reported.
+Count = Literal["results", "sources", "passages", "errors"]
+COUNTS: tuple[Count, ...] = get_args(Count)
+#: The peak traced memory in bytes (``None`` unless the ``memory_tracking`` flag is on).
+PEAK_MEMORY = "peak_memory_bytes"
+#: Every key of ``DoneEvent.metrics``, in order.
+METRICS: tuple[str, ...] = (*TIMINGS, PEAK_MEMORY, *COUNTS)
 
 
 class _Base(BaseModel):
@@ -137,23 +157,16 @@ class ErrorEvent(_Base):
 
 
 class DoneEvent(_Base):
-    """Always the last event of a run."""
+    """Always the last event of a run; ``metrics`` holds the keys of :data:`METRICS`."""
 
     type: Literal["done"] = "done"
     partial: bool
     metrics: dict[str, Any]
 
 
-Event = Union[
-    StatusEvent,
-    AnalysisEvent,
-    ResultEvent,
-    SourcesEvent,
-    PassageEvent,
-    SynthesisEvent,
-    ErrorEvent,
-    DoneEvent,
-]
+Event = (
+    StatusEvent | AnalysisEvent | ResultEvent | SourcesEvent | PassageEvent | SynthesisEvent | ErrorEvent | DoneEvent
+)
 #: ``Event`` discriminated by its ``type`` field, for validating wire data.
 AnyEvent = Annotated[Event, Field(discriminator="type")]
 

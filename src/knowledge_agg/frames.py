@@ -11,13 +11,18 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import require
 from .events import (
+    COUNTS,
+    METRICS,
+    PEAK_MEMORY,
+    STAGES,
+    TIMINGS,
     AnalysisEvent,
     DoneEvent,
     ErrorEvent,
@@ -28,13 +33,13 @@ from .events import (
     StatusEvent,
     SynthesisEvent,
 )
-from .run import Run
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .run import Run
+
 __all__ = [
-    "STAGES",
     "FrameKind",
     "parse_age",
     "frame",
@@ -49,9 +54,6 @@ __all__ = [
 ]
 
 FrameKind = Literal["results", "sources", "passages", "events", "metrics"]
-STAGES = ("started", "analyzing", "searching", "selecting", "fetching", "extracting", "ranking", "synthesizing", "done")
-_METRICS = ("first_status_ms", "first_result_ms", "source_select_ms", "total_ms")
-_COUNTS = ("peak_memory_bytes", "results", "sources", "passages", "errors")
 
 # Column → dtype name; "stage" is an ordered category over STAGES, "utc" a UTC datetime.
 _SCHEMAS: dict[str, dict[str, str]] = {
@@ -73,7 +75,7 @@ _SCHEMAS: dict[str, dict[str, str]] = {
         "summary": "string", "progress": "float64", "url": "string", "recoverable": "boolean",
     },
     "metrics": {
-        "partial": "boolean", **{m: "float64" for m in _METRICS}, **{c: "Int64" for c in _COUNTS},
+        "partial": "boolean", **{t: "float64" for t in TIMINGS}, PEAK_MEMORY: "Int64", **{c: "Int64" for c in COUNTS},
         "error": "string",
     },
 }
@@ -109,22 +111,16 @@ def parse_age(age: str | None, now: datetime | None = None) -> datetime | None:
     return (now or datetime.now(UTC)) - delta
 
 
-def _events(source: Run | Iterable[Event]) -> list[Event]:
-    return list(source.events) if isinstance(source, Run) else list(source)
+def _result_rows(run: Run, now: datetime | None) -> Iterator[dict[str, Any]]:
+    for e in run.results:
+        yield {
+            "seq": e.seq, "t_ms": e.t_ms, "rank": e.rank, "title": e.title, "url": e.url,
+            "domain": e.domain, "provider": e.provider, "snippet": e.snippet, "age": e.age,
+            "published": parse_age(e.age, now),
+        }
 
 
-def _result_rows(events: list[Event], now: datetime | None) -> Iterator[dict[str, Any]]:
-    for e in events:
-        if isinstance(e, ResultEvent):
-            yield {
-                "seq": e.seq, "t_ms": e.t_ms, "rank": e.rank, "title": e.title, "url": e.url,
-                "domain": e.domain, "provider": e.provider, "snippet": e.snippet, "age": e.age,
-                "published": parse_age(e.age, now),
-            }
-
-
-def _source_rows(events: list[Event]) -> Iterator[dict[str, Any]]:
-    run = Run("", events)
+def _source_rows(run: Run) -> Iterator[dict[str, Any]]:
     cited = {i for p in (run.synthesis.points if run.synthesis else []) for i in p.source_ids}
     for s in run.sources:
         yield {
@@ -133,14 +129,13 @@ def _source_rows(events: list[Event]) -> Iterator[dict[str, Any]]:
         }
 
 
-def _passage_rows(events: list[Event]) -> Iterator[dict[str, Any]]:
-    domains = {s.id: s.domain for s in Run("", events).sources}
-    for e in events:
-        if isinstance(e, PassageEvent):
-            yield {
-                "seq": e.seq, "t_ms": e.t_ms, "source_id": e.source_id, "domain": domains.get(e.source_id),
-                "url": e.url, "score": e.score, "words": len(e.text.split()), "text": e.text,
-            }
+def _passage_rows(run: Run) -> Iterator[dict[str, Any]]:
+    domains = {s.id: s.domain for s in run.sources}
+    for e in run.passages:
+        yield {
+            "seq": e.seq, "t_ms": e.t_ms, "source_id": e.source_id, "domain": domains.get(e.source_id),
+            "url": e.url, "score": e.score, "words": len(e.text.split()), "text": e.text,
+        }
 
 
 def _summary(e: Event) -> tuple[str | None, str]:
@@ -165,10 +160,10 @@ def _summary(e: Event) -> tuple[str | None, str]:
     return None, ""
 
 
-def _event_rows(events: list[Event]) -> Iterator[dict[str, Any]]:
+def _event_rows(run: Run) -> Iterator[dict[str, Any]]:
     # Events without a stage of their own are tagged with the stage in progress when they arrived.
     stage: str | None = None
-    for e in events:
+    for e in run.events:
         if isinstance(e, StatusEvent):
             stage = e.stage
         kind, summary = _summary(e)
@@ -185,19 +180,19 @@ def _metrics_row(run: Run, error: str | None = None) -> dict[str, Any]:
     metrics = run.metrics
     fatal = next((e.message for e in run.errors if not e.recoverable), None)
     return {
-        "partial": run.partial, **{k: metrics.get(k) for k in _METRICS + _COUNTS}, "error": error or fatal,
+        "partial": run.partial, **{k: metrics.get(k) for k in METRICS}, "error": error or fatal,
     }
 
 
-def _rows(kind: FrameKind, events: list[Event], now: datetime | None) -> Iterator[dict[str, Any]]:
+def _rows(kind: FrameKind, run: Run, now: datetime | None) -> Iterator[dict[str, Any]]:
     if kind == "results":
-        return _result_rows(events, now)
+        return _result_rows(run, now)
     if kind == "sources":
-        return _source_rows(events)
+        return _source_rows(run)
     if kind == "passages":
-        return _passage_rows(events)
+        return _passage_rows(run)
     if kind == "events":
-        return _event_rows(events)
+        return _event_rows(run)
     raise ValueError(f"unknown frame kind {kind!r}; choose one of {sorted(_SCHEMAS)}")
 
 
@@ -220,7 +215,8 @@ def _cast(values: pd.Series, dtype: str) -> pd.Series:
         if dtype == "stage":
             return text.astype(pd.CategoricalDtype(STAGES, ordered=True))
         return text.astype("category") if dtype == "category" else text
-    convert = {"boolean": _to_bool, "Int64": lambda v: int(float(v)), "float64": float}[dtype]
+    converters: dict[str, Callable[[Any], Any]] = {"boolean": _to_bool, "Int64": lambda v: int(float(v)), "float64": float}
+    convert = converters[dtype]
     converted = [None if _missing(v) else convert(v) for v in values]
     return pd.Series(pd.array(converted, dtype=dtype), index=values.index, name=values.name)
 
@@ -247,33 +243,33 @@ def frame(kind: FrameKind, runs: Sequence[Run], *, now: datetime | None = None) 
     pd = _pd()
     if kind == "metrics":
         return metrics_frame(runs)
-    rows = [{"query": run.query, **row} for run in runs for row in _rows(kind, _events(run), now)]
+    rows = [{"query": run.query, **row} for run in runs for row in _rows(kind, run, now)]
     return conform(pd.DataFrame(rows, columns=["query", *_SCHEMAS[kind]]), kind)
 
 
-def _single(kind: FrameKind, source: Run | Iterable[Event], now: datetime | None = None) -> pd.DataFrame:
-    rows = list(_rows(kind, _events(source), now))
+def _single(kind: FrameKind, run: Run, now: datetime | None = None) -> pd.DataFrame:
+    rows = list(_rows(kind, run, now))
     return conform(_pd().DataFrame(rows, columns=list(_SCHEMAS[kind])), kind)
 
 
-def results_frame(source: Run | Iterable[Event], *, now: datetime | None = None) -> pd.DataFrame:
+def results_frame(run: Run, *, now: datetime | None = None) -> pd.DataFrame:
     """Search hits in arrival order; ``published`` parses Brave's age (relative ages count back from ``now``)."""
-    return _single("results", source, now)
+    return _single("results", run, now)
 
 
-def sources_frame(source: Run | Iterable[Event]) -> pd.DataFrame:
+def sources_frame(run: Run) -> pd.DataFrame:
     """The chosen sources, with how many passages each gave and whether the synthesis cites it."""
-    return _single("sources", source)
+    return _single("sources", run)
 
 
-def passages_frame(source: Run | Iterable[Event]) -> pd.DataFrame:
+def passages_frame(run: Run) -> pd.DataFrame:
     """The ranked passages, with their source's domain and word count."""
-    return _single("passages", source)
+    return _single("passages", run)
 
 
-def events_frame(source: Run | Iterable[Event]) -> pd.DataFrame:
+def events_frame(run: Run) -> pd.DataFrame:
     """Every event as one row: when it came, its type, the stage it arrived in and a summary."""
-    return _single("events", source)
+    return _single("events", run)
 
 
 def metrics_frame(runs: Sequence[Run], errors: Sequence[str | None] | None = None) -> pd.DataFrame:

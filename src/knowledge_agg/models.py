@@ -40,11 +40,19 @@ class Hits(list[Hit]):
 
     ``respelt`` maps a typed key term to the spelling searched instead (Brave's altered query,
     the local index's nearest term), so later stages read the results with the same words.
+    ``problems`` are losses met on the way that did not stop the search (lines of a corpus that
+    could not be read); each becomes a recoverable ``error`` event beside the results.
     """
 
-    def __init__(self, hits: Iterable[Hit] = (), respelt: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        hits: Iterable[Hit] = (),
+        respelt: Mapping[str, str] | None = None,
+        problems: Iterable[Exception] = (),
+    ) -> None:
         super().__init__(hits)
         self.respelt: dict[str, str] = dict(respelt or {})
+        self.problems: list[Exception] = list(problems)
 
 
 @dataclass(frozen=True, slots=True)

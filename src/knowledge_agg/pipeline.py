@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import tracemalloc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from contextlib import aclosing
 from typing import Any
 
-from ._recorder import PROGRESS, Recorder
 from . import semantic
+from ._recorder import PROGRESS, Recorder
 from .analyze import analyze, read_as, respell
 from .errors import KnowledgeAggError, ProviderError
 from .events import (
@@ -44,7 +44,7 @@ async def run_pipeline(
     settings: Settings,
     provider: SearchProvider,
     fetcher: Fetcher,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Yield the events of one run; ``done`` always comes last, whatever failed before it."""
     rec = Recorder()
     tracking = settings.flags["memory_tracking"]
@@ -73,7 +73,7 @@ async def run_pipeline(
 
 async def _stages(
     query: str, settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: Recorder
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     yield rec.status("analyzing", "reading the question")
     try:
         analysis = analyze(query, max_chars=settings.max_query_chars)
@@ -98,6 +98,8 @@ async def _stages(
                 yield rec.error("searching", item)
             else:
                 hits = item
+    for problem in hits.problems if isinstance(hits, Hits) else ():
+        yield rec.error("searching", problem)
     for hit in hits:
         result = rec.make(
             ResultEvent, rank=hit.rank, title=hit.title, url=hit.url, snippet=hit.snippet,
@@ -141,8 +143,8 @@ async def _stages(
 
     yield rec.status("ranking", f"ranking passages from {len(pages)} sources")
     analysis, respelt = respell(analysis, (p.text for p in pages))
-    for typed, read in respelt.items():
-        yield rec.status("ranking", f"no source has {typed!r}: reading it as {read!r}")
+    for typed, reading in respelt.items():
+        yield rec.status("ranking", f"no source has {typed!r}: reading it as {reading!r}")
     passages = rank_passages(pages, analysis, k=settings.max_passages)
     del pages  # page text is no longer needed: passages hold what synthesis uses
     rec.counts["passages"] = len(passages)
@@ -170,7 +172,7 @@ def _source_info(s: Source) -> SourceInfo:
     return SourceInfo(id=s.id, url=s.hit.url, title=s.hit.title, domain=s.hit.domain, score=round(s.score, 4), reason=s.reason)
 
 
-async def _search(provider: SearchProvider, analysis: Analysis, settings: Settings) -> AsyncIterator[Any]:
+async def _search(provider: SearchProvider, analysis: Analysis, settings: Settings) -> AsyncGenerator[Any, None]:
     """Run the search, yielding the provider's progress notes live, then the hits or the exception."""
     notes: asyncio.Queue[str] = asyncio.Queue(maxsize=100)
 
@@ -209,7 +211,7 @@ async def _search(provider: SearchProvider, analysis: Analysis, settings: Settin
 
 async def _read_all(
     sources: list[Source], settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: Recorder
-) -> AsyncIterator[Event | Page]:
+) -> AsyncGenerator[Event | Page, None]:
     """Read every source concurrently; yield each page (or its error and a snippet stand-in) as it lands."""
     fetch = settings.flags["content_fetch"]
     yield rec.status("fetching", f"reading {len(sources)} sources" if fetch else "content fetch is off: using snippets")
@@ -230,7 +232,7 @@ async def _read_all(
         await _settle(tasks)
 
 
-async def _settle(tasks: list[asyncio.Future[Any]]) -> None:
+async def _settle(tasks: Sequence[asyncio.Future[Any]]) -> None:
     """Wait until cancelled tasks have finished their own cleanup (closing responses), even when
     our caller is cancelled again meanwhile — anyio cancels repeatedly — then pass that cancel on."""
     gathered = asyncio.gather(*tasks, return_exceptions=True)

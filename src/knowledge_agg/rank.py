@@ -6,8 +6,9 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from .text import STOPWORDS, sentence_spans, terms, tokenize, word_count
 from .models import Analysis, Page, Passage
+from .settings import setting_default
+from .text import STOPWORDS, sentence_spans, terms, tokenize, word_count
 
 __all__ = ["BM25", "query_terms", "split_passages", "rank_passages"]
 
@@ -77,7 +78,7 @@ def rank_passages(
     pages: Sequence[Page],
     analysis: Analysis,
     *,
-    k: int = 8,
+    k: int = setting_default("max_passages"),
     min_words: int = 50,
     max_words: int = 150,
     mmr_lambda: float = 0.9,

@@ -9,10 +9,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from .analyze import error_name
-from .text import terms
 from .models import Analysis, Hit, Source
 from .rank import query_terms
 from .semantic import Closeness
+from .settings import setting_default
+from .text import terms
 from .urls import domain_of, normalize_url
 
 __all__ = ["names", "select_sources", "side_of"]
@@ -104,8 +105,8 @@ def select_sources(
     hits: Sequence[Hit],
     analysis: Analysis,
     *,
-    max_sources: int = 5,
-    max_per_domain: int = 2,
+    max_sources: int = setting_default("max_sources"),
+    max_per_domain: int = setting_default("max_per_domain"),
     closeness: Closeness | None = None,
 ) -> list[Source]:
     """Up to ``max_sources`` distinct hits, best first, each with a score and a readable reason.
@@ -124,7 +125,7 @@ def select_sources(
             distinct.append(hit)
     scored: list[tuple[float, int, Hit, list[str], list[str], float | None]] = []
     named = _named(analysis.query)
-    for order, (hit, meaning) in enumerate(zip(distinct, _meanings(distinct, analysis.query, closeness))):
+    for order, (hit, meaning) in enumerate(zip(distinct, _meanings(distinct, analysis.query, closeness), strict=True)):
         score, title, snippet = _score(hit, query, idf)
         if hit.title in named:
             score += _NAMED_WEIGHT

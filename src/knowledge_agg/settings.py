@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .errors import OptionError
 from .flags import resolve_flags
 
-__all__ = ["Settings", "parse_setting", "refusal", "refusals"]
+__all__ = ["Settings", "setting_default", "parse_setting", "refusal", "refusals"]
 
 
 class Settings(BaseSettings):
@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json", exclude={"brave_api_key"})
         data["brave_api_key_set"] = self.brave_api_key is not None
         return data
+
+
+def setting_default(name: str, model: type[BaseSettings] = Settings) -> Any:
+    """The default of setting ``name`` of ``model``, for signatures and help texts that would otherwise restate it."""
+    return model.model_fields[name].get_default(call_default_factory=True)
 
 
 _BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}

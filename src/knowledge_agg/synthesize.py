@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .analyze import error_name
-from .text import sentence_spans, tokenize, word_count
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
 from .select import names, side_of
+from .settings import setting_default
+from .text import sentence_spans, tokenize, word_count
 
 __all__ = ["Synthesis", "synthesize"]
 
@@ -25,6 +26,8 @@ _TERMINAL = re.compile(r"""[.!?:;]["'”’)\]]*$""")
 #: Brackets and operators; a unit with more than this share of them among its characters is code.
 _CODE_MARKS = re.compile(r"[\[\]{}()=<>;|\\#@%&^~$]")
 _CODE_SHARE = 0.15
+_VERSION_NOTE = re.compile(r"(?:New|Changed|Deprecated|Removed)\s+(?:in|since)\s+version\b", re.IGNORECASE)
+_ASKS_VERSION = re.compile(r"\b(?:version|since|when|added|deprecated|removed)\b", re.IGNORECASE)
 _SIGNATURE = re.compile(r"^(?:class\s+)?[A-Za-z_][\w.]*\(.*\)(?:\s*->\s*\S.*)?$")
 _HEADING = re.compile(r"\A([^\n]*)\n\s*(?=[\"'“‘(\[]?[A-Z0-9])")
 
@@ -66,9 +69,13 @@ _MONTHS = frozenset(
 )
 _DATE_WORDS = frozenset("century centuries decade bc ad bce ce".split())
 _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("number", re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|often|fast)\b|\bwhat (percent|percentage|number|amount|size)\b")),
+    ("number", re.compile(
+        r"\bhow (many|much|long|old|far|large|big|tall|high|often|fast)\b|\bwhat (percent|percentage|number|amount|size)\b"
+    )),
     ("date", re.compile(r"\bwhen\b|\b(what|which) (year|years|century|decade|date|day|month|time|period|era)\b|\bwhat time\b")),
-    ("person", re.compile(r"\bwho(m|se)?\b|\b(what|which) (person|people|man|woman|group|company|organization|team|king|emperor|president)\b")),
+    ("person", re.compile(
+        r"\bwho(m|se)?\b|\b(what|which) (person|people|man|woman|group|company|organization|team|king|emperor|president)\b"
+    )),
     ("place", re.compile(r"\bwhere\b|\b(what|which) (country|city|state|region|place|continent|river|island|location|area)\b")),
 )
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]*")
@@ -271,7 +278,8 @@ def _no_result(analysis: Analysis) -> Synthesis:
 
 
 def synthesize(
-    passages: Sequence[Passage], sources: Sequence[Source], analysis: Analysis, *, max_words: int = 120
+    passages: Sequence[Passage], sources: Sequence[Source], analysis: Analysis, *,
+    max_words: int = setting_default("max_words"),
 ) -> Synthesis:
     """3–7 sentences from ``passages`` best first, each cited ``[n]``, within ``max_words``, plus the source list."""
     query = query_terms(analysis)
@@ -280,6 +288,10 @@ def synthesize(
     if not any(qset & set(s.tokens) for s in sentences):
         return _no_result(analysis)
     _score(sentences, query, _question_type(analysis.query))
+    if not _ASKS_VERSION.search(analysis.query):  # "New in version 3.3: …" says when, not what or how
+        for sentence in sentences:
+            if _VERSION_NOTE.match(sentence.text):
+                sentence.score = 0.0
     leads = _leads(sentences, sources, analysis)
     sentences = [s for s in sentences if s.score > 0 and s not in leads]
     # Equal scores (to float noise) go to the shorter sentence: it leaves room for one more point.

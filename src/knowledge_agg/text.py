@@ -10,7 +10,8 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, Indel
 
 __all__ = [
-    "STOPWORDS", "SEARCH_KEEPS", "TOKEN", "stem", "tokenize", "terms", "sentence_spans", "word_count", "nearest_spelling", "respell",
+    "STOPWORDS", "SEARCH_KEEPS", "TOKEN", "stem", "tokenize", "terms", "sentence_spans", "word_count", "nearest_spelling",
+    "respell",
     "name_words",
 ]
 
@@ -92,8 +93,8 @@ def nearest_spelling(word: str, candidates: Iterable[str], *, typo: bool = False
     letters, two up to eleven, three beyond (one more for the same letters out of place), so a real
     word is not "corrected" into another (forecast → format, minimum → maximum). Among equally few
     edits the same letters in another order win (exsits → exists, not exits), then the one sharing
-    more letters (gandhi over ghana), then the earlier candidate, so callers list the commonest first. Words under six letters (many/may, three/there) or with digits
-    are never respelt.
+    more letters (gandhi over ghana), then the earlier candidate, so callers list the commonest first.
+    Words under six letters (many/may, three/there) or with digits are never respelt.
     """
     word = word.lower()
     if len(word) < 6 or not word.isalpha():

@@ -403,7 +403,10 @@ async def test_words_run_together_in_a_code_name_are_found_as_words(tmp_path: Pa
     docs = [
         {"id": "makedirs", "title": "os.makedirs", "text": "Super-mkdir; create a leaf directory and all intermediate ones."},
         {"id": "mkdir", "title": "os.mkdir", "text": "Create a directory named path."},
-        *({"id": f"make{n}", "title": f"Note {n}", "text": f"Make a list of the dirs, then make {n} more dirs."} for n in range(3)),
+        *(
+            {"id": f"make{n}", "title": f"Note {n}", "text": f"Make a list of the dirs, then make {n} more dirs."}
+            for n in range(3)
+        ),
         {"id": "plain", "title": "Makedirs", "text": "A plain title that is not a code name: it is not cut."},
     ]
     hits, plain = await _searches(tmp_path, docs, "make dirs", "create intermediate ones")
@@ -414,7 +417,8 @@ async def test_words_run_together_in_a_code_name_are_found_as_words(tmp_path: Pa
 
 async def test_a_code_name_typed_in_the_question_puts_its_page_first(tmp_path: Path) -> None:
     docs = [
-        {"id": "loop", "title": "asyncio.get_running_loop", "text": "Return the running event loop. Raise a RuntimeError if there is none."},
+        {"id": "loop", "title": "asyncio.get_running_loop",
+         "text": "Return the running event loop. Raise a RuntimeError if there is none."},
         {"id": "arun", "title": "asyncio.run", "text": "Execute the coroutine and return the result."},
         {"id": "srun", "title": "subprocess.run", "text": "Run command with arguments."},
         {"id": "trun", "title": "unittest.TestCase.run", "text": "Run the test."},
@@ -446,3 +450,27 @@ async def test_a_long_document_is_ranked_by_the_passage_that_answers(tmp_path: P
     # by their best passages the paragraph that answers does.
     assert [h.doc_id for h in hits] == ["long", "short"]
     assert "delete a directory tree" in hits[0].snippet
+
+
+_HALF_GOOD = (
+    b'{"id": "a", "title": "Queues", "text": "asyncio queues pass items between tasks"}\n'
+    b"not json at all\n"
+    b'{"id": "b", "text": "\xff\xfe bytes that are not UTF-8, about queues"}\n'
+    b"[1, 2]\n"
+    b"\n"
+    b'{"id": "c", "title": "Locks", "text": "asyncio locks guard queues"}\n'
+)
+
+
+async def test_jsonl_lines_left_out_are_counted_and_the_first_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_bytes(_HALF_GOOD)
+    provider = LocalProvider(path, cache_dir=tmp_path)
+    hits = await provider.search("asyncio queues", count=5)
+    assert {h.doc_id for h in hits} == {"a", "c"}  # what could be read is all there
+    (problem,) = hits.problems
+    assert isinstance(problem, ProviderError) and problem.kind == "corpus_lines_skipped"
+    assert str(problem) == f"{path}: 3 lines skipped; the first is line 2: not valid JSON"
+    assert not (await provider.search("asyncio queues", count=5)).problems  # said once per provider
+    status = await LocalProvider(path, cache_dir=tmp_path).status()  # and kept with the index
+    assert (status.documents, status.skipped_lines, status.first_skipped) == (2, 3, "line 2: not valid JSON")

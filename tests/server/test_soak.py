@@ -124,7 +124,7 @@ async def _client(client: httpx.AsyncClient, url: str, rng: random.Random, outco
             outcome["hung_up"] += 1
             return
         lines = 0
-        async for line in response.aiter_lines():
+        async for _line in response.aiter_lines():
             lines += 1
             if lines >= stop_after:
                 outcome["hung_up"] += 1

@@ -19,7 +19,7 @@ from ..errors import ProviderError
 from ..models import Document
 from . import _pydocs
 
-__all__ = ["Corpus", "SUFFIXES"]
+__all__ = ["Corpus", "SUFFIXES", "Skipped"]
 
 #: File types read from a folder corpus.
 SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".ipynb"})
@@ -28,6 +28,22 @@ _MAX_FILE_BYTES = 20_000_000
 _PYDOCS_TIMEOUT = 300.0
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _RST_HEADING = re.compile(r"^(\S.*)\n([=\-~^*#+\"'`:.])\2{2,}\s*$", re.MULTILINE)
+
+
+@dataclass(slots=True)
+class Skipped:
+    """Lines of a JSONL corpus left out while reading it: how many, and which was first and why."""
+
+    lines: int = 0
+    first: str = ""
+
+    def add(self, number: int, why: str) -> None:
+        self.lines += 1
+        self.first = self.first or f"line {number}: {why}"
+
+    def meta(self) -> dict[str, str]:
+        """The tally as index metadata (see ``IndexStatus.skipped_lines``)."""
+        return {"skipped_lines": str(self.lines), "first_skipped": self.first}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +82,12 @@ class Corpus:
             digest.update(f"\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode("utf-8", "surrogatepass"))
         return digest.hexdigest()
 
-    def documents(self) -> Iterator[Document]:
-        """Every document of the corpus, read now."""
+    def documents(self, skipped: Skipped | None = None) -> Iterator[Document]:
+        """Every document of the corpus, read now; JSONL lines that hold none are tallied in ``skipped``."""
         if self.kind == "pydocs":
             return _pydocs_documents()
         if self.kind == "jsonl":
-            return _jsonl_documents(self._require(), self.name)
+            return _jsonl_documents(self._require(), self.name, skipped if skipped is not None else Skipped())
         return (doc for path in self._files() if (doc := _file_document(path, self._require())) is not None)
 
     def check(self) -> None:
@@ -98,9 +114,9 @@ class Corpus:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for file in sorted(files):
                 path = Path(folder, file)
-                if not file.startswith(".") and path.suffix.lower() in SUFFIXES and path.is_file():
-                    if path.stat().st_size <= _MAX_FILE_BYTES:
-                        found.append(path)
+                wanted = not file.startswith(".") and path.suffix.lower() in SUFFIXES and path.is_file()
+                if wanted and path.stat().st_size <= _MAX_FILE_BYTES:
+                    found.append(path)
         return found
 
 
@@ -122,15 +138,22 @@ def _pydocs_documents() -> Iterator[Document]:
         raise ProviderError(f"Reading the Python documentation failed (exit code {code}).", kind="index_failed")
 
 
-def _jsonl_documents(path: Path, name: str) -> Iterator[Document]:
-    """``{id, title, text, url?}`` per line; lines that are not such objects are left out."""
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
+def _jsonl_documents(path: Path, name: str, skipped: Skipped) -> Iterator[Document]:
+    """``{id, title, text, url?}`` per line; other lines (blank ones aside) are left out and tallied."""
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
             try:
-                data: Any = json.loads(line)
+                data: Any = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                skipped.add(number, "not UTF-8")
+                continue
             except ValueError:
+                skipped.add(number, "not valid JSON")
                 continue
             if not isinstance(data, dict) or not isinstance(data.get("text"), str) or not data["text"].strip():
+                skipped.add(number, 'not a JSON object with a "text"')
                 continue
             doc_id = str(data["id"]) if data.get("id") is not None else f"line-{number}"
             title = data.get("title") if isinstance(data.get("title"), str) and data["title"].strip() else None
@@ -169,9 +192,10 @@ def _heading(text: str, suffix: str) -> str | None:
 def _html_text(raw: bytes) -> tuple[str | None, str]:
     """Main text and title of an HTML page (trafilatura; the whole text when it finds no article)."""
     import trafilatura
+    from trafilatura.settings import Document as Extracted
 
-    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_tables=True)
-    if doc is not None and doc.text and doc.text.strip():
+    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_tables=True)  # an Extracted (as_dict=False)
+    if isinstance(doc, Extracted) and doc.text and doc.text.strip():
         return doc.title, doc.text
     from lxml import etree, html
 

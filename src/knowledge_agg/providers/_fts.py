@@ -8,7 +8,7 @@ import re
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..models import Document
@@ -73,8 +73,13 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][\w.]*$")
 _HEAD_CHARS = 300
 
 
-def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> int:
-    """Write a fresh index to a temporary file, then move it over ``path``; returns the document count."""
+def build(
+    path: Path, documents: Iterable[Document], meta: dict[str, str], after: Callable[[], dict[str, str]] | None = None
+) -> int:
+    """Write a fresh index to a temporary file, then move it over ``path``; returns the document count.
+
+    ``after`` adds metadata known only once every document was read (lines a reader skipped).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -98,13 +103,14 @@ def build(path: Path, documents: Iterable[Document], meta: dict[str, str]) -> in
             _cut_passages(conn)
             conn.execute("INSERT INTO passage_fts(passage_fts) VALUES('rebuild')")
             count = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
-            rows = {**meta, "schema": SCHEMA, "documents": str(count), "built_at": f"{time.time():.3f}"}
+            rows = {**meta, **(after() if after else {})}
+            rows.update(schema=SCHEMA, documents=str(count), built_at=f"{time.time():.3f}")
             conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", rows.items())
             conn.commit()
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return count
+    return int(count)
 
 
 def _cut_passages(conn: sqlite3.Connection) -> None:
@@ -215,7 +221,9 @@ def hits(conn: sqlite3.Connection, rowids: Sequence[int], terms: Sequence[str]) 
     snippets = dict(conn.execute(_SNIPPETS + f"({marks})", (expression, *rowids))) if expression else {}
     found = {
         row[0]: row[1:]
-        for row in conn.execute(f"SELECT rowid, doc_id, title, url, substr(body, 1, {_HEAD_CHARS}) FROM docs WHERE rowid IN ({marks})", rowids)
+        for row in conn.execute(
+            f"SELECT rowid, doc_id, title, url, substr(body, 1, {_HEAD_CHARS}) FROM docs WHERE rowid IN ({marks})", rowids
+        )
     }
     return [
         (doc_id, title, url, snippets.get(rowid) or _head(head))

@@ -125,7 +125,7 @@ def _sections(text: str) -> list[tuple[str, str, int]]:
     starts = [0, *(m.start() for m in headings)]
     names = [title.strip(), *(m.group(1).strip() for m in headings)]
     ends = [*starts[1:], len(body)]
-    return [(_RULE_LINE.sub("", body[a:b]).strip(), name, a) for a, b, name in zip(starts, ends, names)]
+    return [(_RULE_LINE.sub("", body[a:b]).strip(), name, a) for a, b, name in zip(starts, ends, names, strict=True)]
 
 
 def _section_anchor(heading: str) -> str:
@@ -169,7 +169,7 @@ def _import(name: str) -> ModuleType | None:
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             return importlib.import_module(name)
-    except BaseException:  # noqa: BLE001 - any failure (even SystemExit) just leaves the module out
+    except BaseException:
         return None
 
 

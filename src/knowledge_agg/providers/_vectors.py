@@ -94,7 +94,7 @@ def build(index: Path, conn: sqlite3.Connection, stamp: str) -> Vectors:
 def fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], count: int) -> list[int]:
     """Reciprocal rank fusion: ids by the weighted sum of ``1 / (FUSION_K + rank)`` over the lists."""
     scores: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights):
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, item in enumerate(ranking, 1):
             scores[item] = scores.get(item, 0.0) + weight / (FUSION_K + rank)
     return sorted(scores, key=lambda item: -scores[item])[:count]

@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 from ..analyze import code_names, key_terms
 from ..errors import ProviderError
 from ..models import Document, Hit, Hits
-from . import Notify, _fts, _vectors
-from ._corpora import Corpus
+from . import _fts, _vectors
+from ._corpora import Corpus, Skipped
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from . import Notify
 
 __all__ = ["LocalProvider", "IndexStatus", "check_corpus"]
 
@@ -48,6 +49,9 @@ class IndexStatus:
     built_at: float
     build_seconds: float
     rebuilt: bool
+    #: Lines of a JSONL corpus that held no document, and the first of them ("line 3: not valid JSON").
+    skipped_lines: int = 0
+    first_skipped: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The status as JSON-ready values."""
@@ -72,6 +76,7 @@ class LocalProvider:
         self._lock = threading.Lock()
         self._closed = False
         self._generation = 0
+        self._told_skipped = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalProvider:
@@ -108,7 +113,8 @@ class LocalProvider:
                     if force or meta is None or meta.get("fingerprint") != fingerprint:
                         started = time.perf_counter()
                         meta = {"fingerprint": fingerprint, "corpus": self.corpus.name, "kind": self.corpus.kind}
-                        _fts.build(self.path, self.corpus.documents(), meta)
+                        skipped = Skipped()
+                        _fts.build(self.path, self.corpus.documents(skipped), meta, after=skipped.meta)
                         rebuilt, seconds = True, time.perf_counter() - started
                         meta = _fts.read_meta(self.path)
             if meta is None:
@@ -123,6 +129,8 @@ class LocalProvider:
                 built_at=float(meta["built_at"]),
                 build_seconds=round(seconds, 3),
                 rebuilt=rebuilt,
+                skipped_lines=int(meta.get("skipped_lines", 0)),
+                first_skipped=meta.get("first_skipped", ""),
             )
             self._reset_pool()
             self._status = status
@@ -163,9 +171,21 @@ class LocalProvider:
                 doc_id=doc_id,
             )
             for rank, (doc_id, title, url, snippet) in enumerate(rows, 1)
-        ), respelt)
+        ), respelt, self._skipped_problems())
 
-    def _ranked(self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int) -> list[tuple[str, str, str, str]]:
+    def _skipped_problems(self) -> list[ProviderError]:
+        """The corpus lines the index left out, told once per provider (its first search after opening)."""
+        status = self._status
+        if self._told_skipped or status is None or not status.skipped_lines:
+            return []
+        self._told_skipped = True
+        lines = f"{status.skipped_lines} line{'s' if status.skipped_lines > 1 else ''}"
+        message = f"{self.corpus.path}: {lines} skipped; the first is {status.first_skipped}"
+        return [ProviderError(message, kind="corpus_lines_skipped")]
+
+    def _ranked(
+        self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int
+    ) -> list[tuple[str, str, str, str]]:
         """The documents the query names by their code names first, then BM25's ranking, fused with the
         ranking by meaning when there are vectors."""
         named = _fts.named(conn, code_names(query), terms)

@@ -1,4 +1,4 @@
-"""``create_app``: the one FastAPI app of the 8001 server.
+"""``create_app``: the one FastAPI app of the 8001 server (docs/architecture.md#the-8001-server).
 
 It holds the aggregator over HTTP (with the product's own provider: Brave with a key, else the
 local index), health, config, flags, metrics and error injection, and mounts the Brave-compatible

@@ -18,7 +18,7 @@ import httpx
 import uvicorn
 
 from ..errors import KnowledgeAggError
-from ..settings import Settings
+from ..settings import Settings, setting_default
 from ..standin import StandinSettings
 from ._state import SERVICE
 from .app import create_app
@@ -92,7 +92,11 @@ _LOCK = threading.Lock()
 
 
 def launch(
-    port: int = 8001, *, host: str = "127.0.0.1", settings: Settings | None = None, **options: Any
+    port: int = setting_default("port", ServerSettings),
+    *,
+    host: str = setting_default("host", ServerSettings),
+    settings: Settings | None = None,
+    **options: Any,
 ) -> LaunchHandle:
     """Run the server in a background thread and return once ``/health`` answers.
 

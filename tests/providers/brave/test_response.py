@@ -25,7 +25,7 @@ def test_web_fixture_keeps_every_title_and_url_in_order() -> None:
     assert [h.rank for h in parsed.hits] == list(range(1, len(raw) + 1))
     assert parsed.original_query == data["query"]["original"]
     assert parsed.more_results_available is data["query"]["more_results_available"]
-    assert all(h.provider == "brave" and h.domain == r["meta_url"]["hostname"] for h, r in zip(parsed.hits, raw))
+    assert all(h.provider == "brave" and h.domain == r["meta_url"]["hostname"] for h, r in zip(parsed.hits, raw, strict=True))
 
 
 def test_web_fixture_snippets_are_plain_text() -> None:

@@ -113,7 +113,7 @@ def error_from_response(
     code = str(detail.get("code") or "")
     text = str(detail.get("detail") or "").strip()
     suffix = f" ({text})" if text else ""
-    meta = detail.get("meta") if isinstance(detail.get("meta"), Mapping) else {}
+    meta: Mapping[str, Any] = detail["meta"] if isinstance(detail.get("meta"), Mapping) else {}
     common: dict[str, Any] = {"code": code or None, "status": status}
     if code == "SUBSCRIPTION_TOKEN_INVALID":
         return BraveAuthError(

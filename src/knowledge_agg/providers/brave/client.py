@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from ...analyze import altered_terms
 from ...models import Hit, Hits
-from .. import Notify
+from ...settings import setting_default
 from ._cache import ResponseCache
 from ._errors import (
     BraveAuthError,
@@ -37,12 +37,12 @@ from .retry import backoff_delay, reset_for, retry_after
 
 if TYPE_CHECKING:
     from ...settings import Settings
+    from .. import Notify
 
-__all__ = ["BraveProvider", "DEFAULT_BASE_URL", "PAGE_SIZE", "MAX_PAGES"]
+__all__ = ["BraveProvider", "PAGE_SIZE", "MAX_PAGES"]
 
 logger = logging.getLogger("knowledge_agg.providers.brave")
 
-DEFAULT_BASE_URL = "https://api.search.brave.com"
 PAGE_SIZE, MAX_PAGES = 20, 10
 
 
@@ -55,14 +55,14 @@ class BraveProvider:
         self,
         api_key: str | SecretStr,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        rate_limit: float = 1.0,
-        max_retries: int = 3,
-        timeout: float = 10.0,
-        search_timeout: float = 30.0,
+        base_url: str = setting_default("brave_base_url"),
+        rate_limit: float = setting_default("brave_rate_limit"),
+        max_retries: int = setting_default("brave_max_retries"),
+        timeout: float = setting_default("brave_timeout"),
+        search_timeout: float = setting_default("search_timeout"),
         cache_dir: Path | None = None,
-        cache_ttl: float = 86400.0,
-        extra_snippets: bool = False,
+        cache_ttl: float = setting_default("brave_cache_ttl"),
+        extra_snippets: bool = setting_default("brave_extra_snippets"),
         retry_backoff: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -86,8 +86,6 @@ class BraveProvider:
         self._client: httpx.AsyncClient | None = None
         #: The monthly quota from the last response's headers (``str()`` reads "1,965 of 2,000 left this month").
         self.quota: Quota | None = None
-        #: The last page parsed, for its altered query and FAQ answers.
-        self.last_response: BraveResponse | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BraveProvider:
@@ -164,9 +162,7 @@ class BraveProvider:
         offset = int(params.get("offset") or 0)
         count = int(params.get("count") or PAGE_SIZE)
         body = await self._get(endpoint, items, notify)
-        response = parse_response(endpoint, body, first_rank=offset * count + 1)
-        self.last_response = response
-        return response
+        return parse_response(endpoint, body, first_rank=offset * count + 1)
 
     async def _get(self, endpoint: Endpoint, items: list[tuple[str, str]], notify: Notify | None) -> Any:
         """The JSON body for one request: from the cache, or fetched with pacing and bounded retries."""
@@ -200,7 +196,7 @@ class BraveProvider:
         """Send one request and return its JSON body, or raise the typed error it amounts to."""
         headers = {TOKEN_HEADER: self._key.get_secret_value()}
         try:
-            response = await self._http().get(PATHS[endpoint], params=items, headers=headers)
+            response = await self._http().get(PATHS[endpoint], params=tuple(items), headers=headers)
         except httpx.TimeoutException:
             raise BraveUnavailable(f"Brave did not answer within {self._timeout:g} s", kind="timeout",
                                    retryable=True) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -121,8 +121,8 @@ def encode(endpoint: Endpoint, params: Mapping[str, object]) -> list[tuple[str, 
         if name not in PARAMS[endpoint]:
             known = ", ".join(sorted(PARAMS[endpoint]))
             raise BraveParameterError(name, f"not a {endpoint} search parameter (known: {known})")
-        values = value if name == "goggles" and not isinstance(value, str) else [value]
-        for single in values:  # type: ignore[union-attr]
+        values = value if name == "goggles" and isinstance(value, Iterable) and not isinstance(value, str) else [value]
+        for single in values:
             items.append((name, _to_text(name, single)))
     for problem in problems(endpoint, items):
         raise BraveParameterError(problem.param, problem.message)

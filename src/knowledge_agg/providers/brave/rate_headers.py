@@ -75,7 +75,7 @@ def parse_rate_headers(headers: Mapping[str, str], *, received_at: float | None 
     windows = tuple(
         Window(
             limit=int(limit),
-            remaining=int(remaining[i]) if i < len(remaining) and remaining[i] is not None else None,
+            remaining=_whole(remaining[i]) if i < len(remaining) else None,
             reset=resets[i] if i < len(resets) else None,
             seconds=policies[i] if i < len(policies) else None,
         )
@@ -83,6 +83,10 @@ def parse_rate_headers(headers: Mapping[str, str], *, received_at: float | None 
         if limit is not None
     )
     return RateState(windows, time.monotonic() if received_at is None else received_at)
+
+
+def _whole(number: float | None) -> int | None:
+    return None if number is None else int(number)
 
 
 def _numbers(value: str | None) -> list[float | None]:

@@ -62,10 +62,7 @@ def parse_response(endpoint: Endpoint, data: object, *, first_rank: int = 1) -> 
     """Parse a web or news response body; results without a usable URL are skipped, unknown fields ignored."""
     body: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
     query = _mapping(body.get("query"))
-    if endpoint == "web":
-        results = _mapping(body.get("web")).get("results")
-    else:
-        results = body.get("results")
+    results = _mapping(body.get("web")).get("results") if endpoint == "web" else body.get("results")
     hits: list[Hit] = []
     for item in results if isinstance(results, list) else ():
         hit = _hit(_mapping(item), first_rank + len(hits))
@@ -118,7 +115,7 @@ def _faq(section: Mapping[str, Any]) -> list[FaqAnswer]:
         entry = _mapping(item)
         question, answer = plain_text(entry.get("question")), plain_text(entry.get("answer"))
         if question and answer:
-            url = entry.get("url") if isinstance(entry.get("url"), str) else ""
+            url = entry["url"] if isinstance(entry.get("url"), str) else ""
             answers.append(FaqAnswer(question, answer, plain_text(entry.get("title")), url))
     return answers
 

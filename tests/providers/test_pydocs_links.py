@@ -28,7 +28,7 @@ async def pydocs(settings: Settings) -> LocalProvider:
 
 async def _titled(pydocs: LocalProvider, title: str, words: str = "") -> Hit:
     """The hit whose title is exactly ``title`` when searching for it (and for ``words`` of its text)."""
-    hits = [h for query in (title, words) if query for h in await pydocs.search(query.replace('"', " "), count=50)]
+    hits = [h for query in (title, words) if query for h in await pydocs.search(query.replace('"', " "), count=200)]
     # A topic whose own section is empty ("Execution model") is indexed as its subsections only, and one
     # whose text another topic already holds ("Naming and binding") as that topic's subsection.
     found = [h for h in hits if h.title == title] or [
