@@ -46,6 +46,7 @@ __all__ = [
     "summarize",
     "synthesis_body",
     "table",
+    "verbatim",
 ]
 
 DATASET = PYDOCS_QA_DEV
@@ -60,6 +61,7 @@ METRICS = {
     "in_results": "a gold page among the results",
     "answer_in_passages": "the answer phrase in the passages",
     "answer_in_synthesis": "the answer phrase in the synthesis",
+    "verbatim": "every synthesis sentence verbatim in a passage of a source it cites",
 }
 
 _QUOTES = re.compile(r"""["'`*\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00ab\u00bb]""")
@@ -128,7 +130,16 @@ def score_run(question: QAQuestion, run: Run) -> dict[str, bool]:
         "in_results": any(is_gold(r.title, r.url, question) for r in run.results),
         "answer_in_passages": bool(answer) and answer in passages,
         "answer_in_synthesis": bool(answer) and answer in normalize_phrase(synthesis_body(run.answer)),
+        "verbatim": verbatim(run),
     }
+
+
+def verbatim(run: Run) -> bool:
+    """Whether each synthesis point is copied word for word from a passage of a source it cites."""
+    points = run.synthesis.points if run.synthesis else []
+    return all(
+        any(point.text in p.text for p in run.passages if p.source_id in point.source_ids) for point in points
+    )
 
 
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:

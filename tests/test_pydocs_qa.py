@@ -10,6 +10,7 @@ import pytest
 from benchmarks.pydocs_qa import (
     DATASET,
     KINDS,
+    METRICS,
     QAQuestion,
     is_gold,
     load_questions,
@@ -17,6 +18,7 @@ from benchmarks.pydocs_qa import (
     score_run,
     summarize,
     synthesis_body,
+    verbatim,
 )
 from benchmarks.quality import main as quality_main
 from knowledge_agg import Run
@@ -29,7 +31,10 @@ _Q = QAQuestion(
 )
 
 
-def _run(sources: list[tuple[str, str]], results: list[tuple[str, str]], passages: list[str], answer: str) -> Run:
+def _run(
+    sources: list[tuple[str, str]], results: list[tuple[str, str]], passages: list[str], answer: str,
+    points: list[dict[str, object]] | None = None,
+) -> Run:
     """A finished run made of the events a real run emits (validated by the event models)."""
     events: list[dict[str, object]] = []
     for rank, (title, url) in enumerate(results, start=1):
@@ -39,7 +44,7 @@ def _run(sources: list[tuple[str, str]], results: list[tuple[str, str]], passage
     ]})
     for text in passages:
         events.append({"type": "passage", "source_id": 1, "url": sources[0][1], "text": text, "score": 1.0})
-    events.append({"type": "synthesis", "text": answer, "points": []})
+    events.append({"type": "synthesis", "text": answer, "points": points or []})
     events.append({"type": "done", "partial": False, "metrics": {}})
     return Run.from_dicts(_Q.question, [{"seq": i, "t_ms": float(i), **e} for i, e in enumerate(events)])
 
@@ -72,19 +77,19 @@ def test_one_run_is_scored_at_each_stage() -> None:
                "Remove the directory. [1]\n\nSources:\n[1] Recursively delete a directory tree — x")
     assert score_run(_Q, run) == {
         "first_source": False, "in_sources": True, "in_results": True,
-        "answer_in_passages": True, "answer_in_synthesis": False,
+        "answer_in_passages": True, "answer_in_synthesis": False, "verbatim": True,
     }
     run = _run([rmtree], [rmtree], ["Nothing here."], "*Recursively* delete a ‘directory’ tree. [1]")
     assert score_run(_Q, run) == {
         "first_source": True, "in_sources": True, "in_results": True,
-        "answer_in_passages": False, "answer_in_synthesis": True,
+        "answer_in_passages": False, "answer_in_synthesis": True, "verbatim": True,
     }
     empty = Run(_Q.question, [])
-    assert not any(score_run(_Q, empty).values())
+    assert score_run(_Q, empty) == {**dict.fromkeys(METRICS, False), "verbatim": True}  # nothing said, nothing made up
 
 
 def test_summary_gives_shares_overall_and_per_kind() -> None:
-    metrics = ("first_source", "in_sources", "in_results", "answer_in_passages", "answer_in_synthesis")
+    metrics = tuple(METRICS)
     rows = [
         {"kind": "howto", **dict.fromkeys(metrics, True)},
         {"kind": "howto", **dict.fromkeys(metrics, False)},
@@ -123,3 +128,14 @@ def test_a_missing_dataset_or_bad_flag_is_one_line(tmp_path: Path, capsys: pytes
     assert quality_main(["--set", "pydocs-qa", "--flags", "bogus", "--output", str(out)]) == 2
     assert "unknown feature flag 'bogus'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_synthesis_sentence_must_be_copied_from_a_passage_of_a_source_it_cites() -> None:
+    rmtree = ("shutil.rmtree", "https://docs.python.org/3/library/shutil.html#shutil.rmtree")
+    passage = "Recursively delete a directory tree. If ignore_errors is set, errors are ignored."
+    copied = {"text": "Recursively delete a directory tree.", "source_ids": [1]}
+    assert verbatim(_run([rmtree], [rmtree], [passage], "x", [copied]))
+    reworded = {"text": "Recursively deletes a directory tree.", "source_ids": [1]}
+    assert not verbatim(_run([rmtree], [rmtree], [passage], "x", [copied, reworded]))
+    miscited = {"text": "Recursively delete a directory tree.", "source_ids": [2]}
+    assert not verbatim(_run([rmtree, rmtree], [rmtree], [passage], "x", [miscited]))
