@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from knowledge_agg.analyze import analyze
 from knowledge_agg.cli import main
 from knowledge_agg.providers.brave import BraveProvider
 from knowledge_agg.rank import rank_passages
@@ -28,6 +29,7 @@ from knowledge_agg.synthesize import synthesize
         (BraveProvider, "search_timeout", "search_timeout"),
         (BraveProvider, "cache_ttl", "brave_cache_ttl"),
         (BraveProvider, "extra_snippets", "brave_extra_snippets"),
+        (analyze, "max_chars", "max_query_chars"),
         (select_sources, "max_sources", "max_sources"),
         (select_sources, "max_per_domain", "max_per_domain"),
         (rank_passages, "k", "max_passages"),

@@ -10,11 +10,12 @@ from dataclasses import replace
 
 from .errors import QueryError
 from .models import Analysis
+from .settings import setting_default
 from .text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
 from .text import respell as _respell
 
 __all__ = [
-    "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms", "compared", "error_name",
+    "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms", "code_names", "compared", "error_name",
     "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
 ]
 
@@ -101,7 +102,7 @@ def code_names(text: str) -> tuple[str, ...]:
     return tuple(name for name in found if name)
 
 
-def analyze(query: str, *, max_chars: int = 4000) -> Analysis:
+def analyze(query: str, *, max_chars: int = setting_default("max_query_chars")) -> Analysis:
     """Classify ``query`` and derive its terms and search string; only empty or oversized is refused."""
     if len(query) > max_chars:
         raise QueryError(

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Batch", "ask_many", "ask_many_async"]
 
+#: How many questions of a batch run at once unless told otherwise.
+CONCURRENCY = 4
+
 
 @dataclass
 class Batch:
@@ -101,7 +104,7 @@ def _is_nan(value: Any) -> bool:
 
 async def ask_many_async(
     queries: Iterable[str] | Any,
-    concurrency: int = 4,
+    concurrency: int = CONCURRENCY,
     *,
     column: str | None = None,
     settings: Settings | None = None,
@@ -137,7 +140,7 @@ async def ask_many_async(
 
 def ask_many(
     queries: Iterable[str] | Any,
-    concurrency: int = 4,
+    concurrency: int = CONCURRENCY,
     *,
     column: str | None = None,
     settings: Settings | None = None,

@@ -12,6 +12,9 @@ from .text import STOPWORDS, sentence_spans, terms, tokenize, word_count
 
 __all__ = ["BM25", "query_terms", "split_passages", "rank_passages"]
 
+#: The words a passage aims for: at least the first, at most the second (a long sentence may pass it).
+PASSAGE_WORDS = (50, 150)
+
 
 class BM25:
     """Okapi BM25 over a fixed list of tokenised documents (idf from that list)."""
@@ -48,7 +51,7 @@ def query_terms(analysis: Analysis) -> list[str]:
     return terms(analysis.terms) or terms([analysis.query])
 
 
-def split_passages(text: str, *, min_words: int = 50, max_words: int = 150) -> list[str]:
+def split_passages(text: str, *, min_words: int = PASSAGE_WORDS[0], max_words: int = PASSAGE_WORDS[1]) -> list[str]:
     """Passages of about ``min_words``–``max_words`` words cut at sentence ends, each a substring of ``text``."""
     spans = sentence_spans(text)
     groups: list[list[tuple[int, int, int]]] = []
@@ -79,8 +82,8 @@ def rank_passages(
     analysis: Analysis,
     *,
     k: int = setting_default("max_passages"),
-    min_words: int = 50,
-    max_words: int = 150,
+    min_words: int = PASSAGE_WORDS[0],
+    max_words: int = PASSAGE_WORDS[1],
     mmr_lambda: float = 0.9,
 ) -> list[Passage]:
     """The ``k`` best passages of ``pages`` for the query: BM25, diversified by MMR, best first."""

@@ -438,6 +438,20 @@ async def test_a_code_name_typed_in_the_question_puts_its_page_first(tmp_path: P
     assert [h.doc_id for h in ambiguous] == [h.doc_id for h in plain]
 
 
+async def test_a_long_document_is_ranked_by_the_passage_that_answers(tmp_path: Path) -> None:
+    filler = "\n\n".join("Logging handlers, formatters and filters shape records. " * 16 for _ in range(10))
+    docs = [
+        {"id": "long", "title": "Reference", "text": f"{filler}\n\nTo delete a directory tree, call rmtree.\n\n{filler}"},
+        {"id": "short", "title": "Notes",
+         "text": "A directory listing. " + "Handlers and formatters. " * 55 + "Delete old entries. Tree views."},
+    ]
+    hits, = await _searches(tmp_path, docs, "delete a directory tree")
+    # As whole documents the short note wins (the long one's three words are lost in its length);
+    # by their best passages the paragraph that answers does.
+    assert [h.doc_id for h in hits] == ["long", "short"]
+    assert "delete a directory tree" in hits[0].snippet
+
+
 _HALF_GOOD = (
     b'{"id": "a", "title": "Queues", "text": "asyncio queues pass items between tasks"}\n'
     b"not json at all\n"

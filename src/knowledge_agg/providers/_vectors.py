@@ -30,7 +30,8 @@ FUSION_K = 60
 
 @dataclass(frozen=True, slots=True)
 class Vectors:
-    """Unit vectors (float16 rows) of the documents with these rowids, for one build of an index."""
+    """Unit vectors of the documents with these rowids, for one build of an index (float16 on disk,
+    float32 in memory: numpy has no fast float16 product, 20 ms a query against 0.5 ms)."""
 
     rowids: Any
     matrix: Any
@@ -41,7 +42,7 @@ class Vectors:
 
         if count < 1 or not len(self.rowids):
             return []
-        cosines = self.matrix @ semantic.embed([query])[0].astype(np.float16)
+        cosines = self.matrix @ semantic.embed([query])[0].astype(np.float32)
         count = min(count, len(cosines))
         top = np.argpartition(-cosines, count - 1)[:count]
         return [int(self.rowids[i]) for i in top[np.argsort(-cosines[top], kind="stable")]]
@@ -61,7 +62,7 @@ def load(index: Path, stamp: str) -> Vectors | None:
         with np.load(path, allow_pickle=False) as data:
             if str(data["stamp"]) != stamp:
                 return None
-            return Vectors(data["rowids"], data["matrix"])
+            return Vectors(data["rowids"], data["matrix"].astype(np.float32))
     except (OSError, KeyError, ValueError):
         return None
 
@@ -77,12 +78,12 @@ def build(index: Path, conn: sqlite3.Connection, stamp: str) -> Vectors:
         rowids.extend(row[0] for row in batch)
         parts.append(semantic.embed([f"{title}. {text}" for _, title, text in batch]).astype(np.float16))
     matrix = np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float16)
-    vectors = Vectors(np.asarray(rowids, dtype=np.int64), matrix)
+    vectors = Vectors(np.asarray(rowids, dtype=np.int64), matrix.astype(np.float32))
     path = vectors_path(index)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, rowids=vectors.rowids, matrix=matrix, stamp=np.array(stamp))
+            np.savez(handle, rowids=vectors.rowids, matrix=matrix, stamp=np.array(stamp))  # float16: half the file
         os.replace(tmp_name, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -188,7 +188,7 @@ class LocalProvider:
     ) -> list[tuple[str, str, str, str]]:
         """The documents the query names by their code names first, then BM25's ranking, fused with the
         ranking by meaning when there are vectors."""
-        named = _fts.named(conn, code_names(query))
+        named = _fts.named(conn, code_names(query), terms)
         vectors = self._vectors if self.meaning else None
         if vectors is None:
             ranking = _fts.ranked(conn, terms, count)
