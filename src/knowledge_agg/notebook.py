@@ -17,7 +17,6 @@ end always shows the final state.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._render import cite_markdown, errors_html, metrics_line, results_html, run_html, run_text, sources_html
+from ._sync import run_sync
 from .aggregator import KnowledgeAggregator
 from .errors import require
 from .events import ErrorEvent, Event, PassageEvent, StatusEvent, SynthesisDeltaEvent
@@ -250,33 +250,8 @@ async def live(
 
 def live_sync(query: str, *, settings: Settings | None = None, widgets: bool | None = None, **options: Any) -> Run:
     """:func:`live` without ``await``: in Jupyter the run goes to a private loop in a worker thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(live(query, settings=settings, widgets=widgets, **options))
-    view = _make_view(query, widgets)
-    result: concurrent.futures.Future[Run] = concurrent.futures.Future()
-    started: dict[str, Any] = {}
-
-    def work() -> None:
-        async def main() -> Run:
-            started["loop"], started["task"] = asyncio.get_running_loop(), asyncio.current_task()
-            return await _drive(view, query, settings, None, options)
-
-        try:
-            result.set_result(asyncio.run(main()))
-        except BaseException as exc:  # handed to the waiting cell, which re-raises it
-            result.set_exception(exc)
-
-    thread = threading.Thread(target=work, name="knowledge-agg-live", daemon=True)
-    thread.start()
-    try:
-        return result.result()
-    except KeyboardInterrupt:
-        if "task" in started:
-            started["loop"].call_soon_threadsafe(started["task"].cancel)
-        thread.join()
-        raise
+    view = _make_view(query, widgets)  # shown from the caller's thread, in the cell that asked
+    return run_sync(_drive(view, query, settings, None, options))
 
 
 def synthesis_markdown(run: Run) -> Any:
