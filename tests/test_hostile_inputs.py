@@ -302,7 +302,7 @@ _source = st.builds(SourceInfo, id=st.integers(1, 50), url=_text, title=_text, d
 
 EVENTS: st.SearchStrategy[Event] = st.one_of(
     st.builds(StatusEvent, stage=_stage, message=_text, progress=st.floats(0, 1), **_common),
-    st.builds(AnalysisEvent, kind=st.sampled_from(["question", "keywords", "code", "error", "url"]),
+    st.builds(AnalysisEvent, kind=st.sampled_from(["question", "keywords", "code", "error", "url", "difference"]),
               terms=st.lists(_text, max_size=5), search_query=_text, **_common),
     st.builds(ResultEvent, rank=st.integers(1, 200), title=_text, url=_text, snippet=_text, domain=_text,
               age=st.none() | _text, provider=_text, **_common),
@@ -339,7 +339,8 @@ def test_events_round_trip_through_every_wire_format(event: Event) -> None:
 def _cli(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("KNOWLEDGE_AGG_", "BRAVE_"))}
     clean.update(KNOWLEDGE_AGG_PROVIDER="local", KNOWLEDGE_AGG_CORPUS=str(write_corpus(tmp_path)),
-                 KNOWLEDGE_AGG_CACHE_DIR=str(tmp_path / "cache"), **env)
+                 KNOWLEDGE_AGG_CACHE_DIR=str(tmp_path / "cache"), KNOWLEDGE_AGG_STORE=str(tmp_path / "runs.sqlite3"),
+                 **env)
     cmd = [sys.executable, "-m", "knowledge_agg.cli", *argv]
     return subprocess.run(cmd, env=clean, capture_output=True, text=True, timeout=120, check=False)
 

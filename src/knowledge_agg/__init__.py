@@ -40,20 +40,26 @@ if TYPE_CHECKING:
         ResultEvent,
         SourcesEvent,
         StatusEvent,
+        SynthesisDeltaEvent,
         SynthesisEvent,
+        SynthesisPoint,
         parse_event,
     )
     from .flags import FLAGS
+    from .llm import LLMError
     from .models import Document, Hit, Hits
     from .providers import SearchProvider
     from .run import Run
     from .server import launch as launch
     from .settings import Settings
+    from .store import RunStore, history
 
 __all__ = [
     "KnowledgeAggregator",
     "EventStream",
     "Run",
+    "RunStore",
+    "history",
     "Settings",
     "SearchProvider",
     "Hit",
@@ -69,7 +75,9 @@ __all__ = [
     "ResultEvent",
     "SourcesEvent",
     "PassageEvent",
+    "SynthesisDeltaEvent",
     "SynthesisEvent",
+    "SynthesisPoint",
     "ErrorEvent",
     "DoneEvent",
     "KnowledgeAggError",
@@ -79,6 +87,7 @@ __all__ = [
     "ProviderError",
     "FetchError",
     "MissingDependency",
+    "LLMError",
 ]
 
 
@@ -87,13 +96,14 @@ __all__ = [
 _HOMES = {
     **dict.fromkeys(("KnowledgeAggregator", "EventStream", "ask"), "aggregator"),
     "Run": "run",
+    **dict.fromkeys(("RunStore", "history"), "store"),
     "Settings": "settings",
     "SearchProvider": "providers",
     **dict.fromkeys(("Document", "Hit", "Hits"), "models"),
     "FLAGS": "flags",
     **dict.fromkeys(
         ("parse_event", "Event", "StatusEvent", "AnalysisEvent", "ResultEvent", "SourcesEvent", "PassageEvent",
-         "SynthesisEvent", "ErrorEvent", "DoneEvent"),
+         "SynthesisDeltaEvent", "SynthesisEvent", "SynthesisPoint", "ErrorEvent", "DoneEvent"),
         "events",
     ),
     **dict.fromkeys(
@@ -101,6 +111,7 @@ _HOMES = {
          "MissingDependency"),
         "errors",
     ),
+    "LLMError": "llm",
 }
 #: Public names that live behind an optional extra: (module, extra).
 _OPTIONAL = {"launch": ("server", "server"), "ask_many": ("batch", "notebook")}

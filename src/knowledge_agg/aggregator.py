@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import uuid
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -12,10 +13,12 @@ from ._sync import run_sync
 from .pipeline import run_pipeline
 from .run import Run
 from .settings import Settings
+from .store import RunStore, open_store, public_options, record
 
 if TYPE_CHECKING:  # opened on a run's first need: the first event never waits for an HTTP client
     from .events import Event
     from .fetch import Fetcher
+    from .llm import AnswerWriter
     from .providers import SearchProvider
 
 __all__ = ["KnowledgeAggregator", "EventStream", "ask"]
@@ -45,6 +48,7 @@ _FETCH_KEYS = (
     "fetch_max_connections",
     "fetch_allow_hosts",
 )
+_WRITER_KEYS = ("llm_base_url", "llm_api_key", "llm_timeout", "llm_max_retries")
 
 
 class KnowledgeAggregator:
@@ -59,23 +63,35 @@ class KnowledgeAggregator:
         self._given_provider = provider
         self._providers: dict[tuple[Any, ...], SearchProvider] = {}
         self._fetchers: dict[tuple[Any, ...], Fetcher] = {}
+        self._writers: dict[tuple[Any, ...], AnswerWriter] = {}
+        self._stores: dict[str, RunStore | None] = {}
 
-    def stream(self, query: str, **options: Any) -> EventStream:
-        """An async iterator of the run's events; options override settings for this run only."""
-        return EventStream(self, query, self.settings.override(**options))
+    def stream(self, query: str, *, batch: str | None = None, **options: Any) -> EventStream:
+        """An async iterator of the run's events; options override settings for this run only.
+
+        Its ``run_id`` is known at once; the run store records it under that id (and ``batch``).
+        """
+        return EventStream(self, query, self.settings.override(**options), options=options, batch=batch)
 
     async def run(self, query: str, **options: Any) -> Run:
         """Run to the end and return every event gathered in a :class:`Run`."""
-        run = Run(query)
         async with self.stream(query, **options) as events:
+            run = Run(query, run_id=events.run_id)
             async for event in events:
                 run.events.append(event)
         return run
 
+    def run_store(self, settings: Settings | None = None) -> RunStore | None:
+        """The run store these settings (default: the aggregator's) write to, or None when it is off."""
+        settings = settings if settings is not None else self.settings
+        if settings.store not in self._stores:
+            self._stores[settings.store] = open_store(settings)
+        return self._stores[settings.store]
+
     def _provider(self, settings: Settings) -> SearchProvider:
         if self._given_provider is not None:
             return self._given_provider
-        key = (*(getattr(settings, k) for k in _PROVIDER_KEYS), settings.brave_api_key)
+        key = (*(getattr(settings, k) for k in _PROVIDER_KEYS), settings.brave_api_key, settings.flags["semantic"])
         if key not in self._providers:
             from .providers import make_provider
 
@@ -90,12 +106,30 @@ class KnowledgeAggregator:
             self._fetchers[key] = Fetcher(settings)
         return self._fetchers[key]
 
+    def _writer(self, settings: Settings) -> AnswerWriter | None:
+        """The model client for a written answer (``answer="llm"``), shared by runs with the same endpoint."""
+        if settings.answer != "llm":
+            return None
+        key = tuple(getattr(settings, k) for k in _WRITER_KEYS)
+        if key not in self._writers:
+            from .llm import AnswerWriter
+
+            self._writers[key] = AnswerWriter(settings)
+        return self._writers[key]
+
     async def aclose(self) -> None:
         """Close every provider and HTTP client this aggregator opened."""
-        owned: list[SearchProvider | Fetcher] = [*self._providers.values(), *self._fetchers.values()]
+        owned: list[SearchProvider | Fetcher | AnswerWriter] = [
+            *self._providers.values(), *self._fetchers.values(), *self._writers.values()
+        ]
+        stores = [s for s in self._stores.values() if s is not None]
         self._providers.clear()
         self._fetchers.clear()
+        self._writers.clear()
+        self._stores.clear()
         await asyncio.gather(*(o.aclose() for o in owned), return_exceptions=True)
+        for store in stores:  # commit what the runs queued
+            await asyncio.to_thread(store.close)
 
     async def __aenter__(self) -> KnowledgeAggregator:
         return self
@@ -115,9 +149,15 @@ class EventStream:
     leaving ``async with``, or cancelling the consumer) cancels the run's page reads at once.
     """
 
-    def __init__(self, aggregator: KnowledgeAggregator, query: str, settings: Settings) -> None:
+    def __init__(
+        self, aggregator: KnowledgeAggregator, query: str, settings: Settings, *,
+        options: dict[str, Any] | None = None, batch: str | None = None,
+    ) -> None:
         self.query = query
         self.settings = settings
+        self.run_id = uuid.uuid4().hex
+        self.batch = batch
+        self._options = options or {}
         self._aggregator = aggregator
         self._events: AsyncIterator[Event] | None = None
         self._closed = False
@@ -135,8 +175,13 @@ class EventStream:
     def _start(self) -> AsyncIterator[Event]:
         agg, settings = self._aggregator, self.settings
         events = run_pipeline(
-            self.query, settings, functools.partial(agg._provider, settings), functools.partial(agg._fetcher, settings)
+            self.query, settings, functools.partial(agg._provider, settings), functools.partial(agg._fetcher, settings),
+            functools.partial(agg._writer, settings),
         )
+        store = agg.run_store(settings)
+        if store is not None:  # the one place runs are recorded, so every face's runs are
+            options = public_options(settings, self._options)
+            events = record(events, store, self.run_id, self.query, options, self.batch)
         return events if settings.flags["streaming"] else _buffered(events)
 
     async def aclose(self) -> None:
@@ -155,7 +200,7 @@ class EventStream:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._events else "not started"
-        return f"<EventStream {self.query!r} {state}>"
+        return f"<EventStream {self.run_id} {self.query!r} {state}>"
 
 
 async def _buffered(events: AsyncIterator[Event]) -> AsyncIterator[Event]:

@@ -1,10 +1,12 @@
-"""``knowledge-agg``: ask a question in the terminal (``ask``) or run the 8001 server (``serve``)."""
+"""``knowledge-agg``: ask a question in the terminal (``ask``), look back at stored runs (``runs``, ``show``),
+or run the 8001 server (``serve``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO, get_args
 
@@ -13,9 +15,10 @@ from .errors import KnowledgeAggError, MissingDependency
 if TYPE_CHECKING:  # imported by the command that needs them, so `knowledge-agg --help` loads none of them
     from pydantic_settings import BaseSettings
 
-    from .events import Event
+    from .events import Event, SynthesisEvent
     from .server.settings import ServerSettings
     from .settings import Settings
+    from .store import RunStore
 
 __all__ = ["main", "EXIT_STATUSES"]
 
@@ -59,16 +62,26 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
         "ask", help="ask a question and watch the answer stream in", epilog=EXIT_STATUSES, formatter_class=_DefaultsHelp
     )
     ask.set_defaults(func=_ask)
+    runs = sub.add_parser("runs", help="list recent runs from the run store")
+    runs.set_defaults(func=_runs)
+    show = sub.add_parser("show", help="print a stored run the way ask does")
+    show.set_defaults(func=_show)
     serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)", formatter_class=_ServeHelp)
     serve.set_defaults(func=_serve)
     if "ask" in argv:
         _ask_options(ask)
+    if "runs" in argv:
+        _runs_options(runs)
+    if "show" in argv:
+        _show_options(show)
     if "serve" in argv:
         _serve_options(serve)
     return parser
 
 
 def _ask_options(ask: argparse.ArgumentParser) -> None:
+    from .settings import Settings
+
     ask.add_argument("query")
     ask.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
     _settings_options(ask)
@@ -76,6 +89,25 @@ def _ask_options(ask: argparse.ArgumentParser) -> None:
     ask.add_argument("--max-passages", type=_setting("max_passages"), help="passages to keep")
     ask.add_argument("--max-words", type=_setting("max_words"), help="word budget of the synthesis")
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
+    ask.add_argument(
+        "--answer", choices=get_args(Settings.model_fields["answer"].annotation),
+        help="'llm': written by the chat model at KNOWLEDGE_AGG_LLM_BASE_URL, every sentence's citations checked",
+    )
+    ask.add_argument("--model", dest="llm_model", help="chat model for --answer llm")
+    ask.add_argument(
+        "--drop-unsupported", action="store_true", help="leave out written sentences their cited passages do not support"
+    )
+
+
+def _runs_options(runs: argparse.ArgumentParser) -> None:
+    runs.add_argument("--query", help="only runs whose question contains this (any case)")
+    runs.add_argument("--batch", help="only the runs of this ask_many batch")
+    runs.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
+
+
+def _show_options(show: argparse.ArgumentParser) -> None:
+    show.add_argument("run_id")
+    show.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
 
 
 def _serve_options(serve: argparse.ArgumentParser) -> None:
@@ -148,6 +180,17 @@ def _setting(name: str, *, server: bool = False) -> Callable[[str], Any]:
     return parse
 
 
+def _positive(text: str) -> int:
+    """An argparse ``type`` for a count of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
 def _server_settings() -> type[ServerSettings]:
     try:
         from .server.settings import ServerSettings
@@ -171,10 +214,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     """Settings from the environment with the command line's options on top."""
     from .settings import Settings
 
-    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words")
+    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words", "answer", "llm_model")
     overrides: dict[str, Any] = {k: getattr(args, k) for k in options if getattr(args, k, None) is not None}
     if getattr(args, "no_cache", False):
         overrides["brave_cache"] = False
+    if getattr(args, "drop_unsupported", False):
+        overrides["llm_drop_unsupported"] = True
     return Settings().override(**overrides)
 
 
@@ -182,8 +227,50 @@ def _ask(args: argparse.Namespace) -> int:
     import asyncio
 
     settings = _settings(args)
-    write = {"text": _TextWriter(sys.stdout).write, "ndjson": _write_ndjson, "sse": _write_sse}[args.format]
-    return asyncio.run(_stream(args.query, settings, write))
+    return asyncio.run(_stream(args.query, settings, _writer(args.format)))
+
+
+def _writer(fmt: str) -> Callable[[Event], None]:
+    return {"text": _TextWriter(sys.stdout).write, "ndjson": _write_ndjson, "sse": _write_sse}[fmt]
+
+
+def _store() -> RunStore:
+    from .settings import Settings
+    from .store import open_store
+
+    store = open_store(Settings())
+    if store is None:
+        raise KnowledgeAggError("the run store is off (KNOWLEDGE_AGG_STORE=off): no runs are kept")
+    return store
+
+
+def _runs(args: argparse.Namespace) -> int:
+    found = _store().runs(query=args.query, batch=args.batch, limit=args.limit)
+    if not found:
+        print("no runs stored yet" if not (args.query or args.batch) else "no stored run matches", file=sys.stderr)
+        return 0
+    for r in found:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at))
+        total = r.metrics.get("total_ms")
+        took = f"{total / 1000:6.2f} s" if isinstance(total, int | float) else "      -"
+        batch = f"  [{r.batch}]" if r.batch else ""
+        print(f"{r.run_id}  {started}  {r.state:<10}  {took}  {r.query}{batch}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    store = _store()
+    stored = store.get(args.run_id)
+    if stored is None:
+        raise KnowledgeAggError(f"no run {args.run_id!r} in the run store {store.path} (knowledge-agg runs lists them)")
+    write = _writer(args.format)
+    if args.format == "text":
+        print(f"{stored.query}  ({stored.state}, run {stored.run_id})")
+    for event in store.events(stored.run_id):
+        write(event)
+    if stored.state != "done" and stored.state != "partial" and args.format == "text":
+        print(f"(the run is {stored.state}: these are the events it stored)", file=sys.stderr)
+    return 0
 
 
 async def _stream(query: str, settings: Settings, write: Callable[[Event], None]) -> int:
@@ -221,6 +308,8 @@ class _TextWriter:
         self.out = out
         self.width = 100
         self.section = ""
+        self.streamed = False  # pieces of a written answer were printed
+        self.written_failed = False  # ... and then the model failed, so the synthesis is extractive
 
     def _head(self, title: str) -> None:
         if self.section != title:
@@ -244,10 +333,16 @@ class _TextWriter:
             self._head("Best passages")
             print(f"  [{event.source_id}] {event.score:.2f}", file=self.out)
             print(self._wrap(event.text, 6, 3), file=self.out)
+        elif event.type == "synthesis_delta":
+            self._head("Answer (written by the model)")
+            self.streamed = True
+            self.out.write(event.text)
         elif event.type == "synthesis":
-            self._head("Answer")
-            print(event.text, file=self.out)
+            self._synthesis(event)
         elif event.type == "error":
+            if self.streamed and event.stage == "synthesizing":
+                self.written_failed = True
+                print(file=self.out)
             where = f" {event.url}" if event.url else ""
             print(f"! {event.stage} {event.kind}{where}: {event.message}", file=sys.stderr)
         elif event.type == "done":
@@ -255,6 +350,22 @@ class _TextWriter:
 
             print("\n" + metrics_line(event.metrics) + (" · partial" if event.partial else ""), file=self.out)
         self.out.flush()
+
+    def _synthesis(self, event: SynthesisEvent) -> None:
+        """The answer; after a streamed one, only its citation check and sources (its text is on screen)."""
+        if not self.streamed or self.written_failed:
+            self._head("Answer (extractive)" if self.written_failed else "Answer")
+            print(event.text, file=self.out)
+            return
+        unsupported = [p for p in event.points if not p.supported]
+        supported = len(event.points) - len(unsupported)
+        print(f"\n\nCitation check: {supported} of {len(event.points)} sentences supported by what they cite",
+              file=self.out)
+        for p in unsupported:
+            print(self._wrap(f"⚠ {p.text} — {p.reason}", 2, 3), file=self.out)
+        _, _, listing = event.text.partition("\n\nSources:\n")
+        if listing:
+            print("Sources:\n" + listing, file=self.out)
 
     def _wrap(self, text: str, indent: int, lines: int) -> str:
         pad = " " * indent

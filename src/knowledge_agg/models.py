@@ -10,12 +10,14 @@ __all__ = ["Analysis", "Document", "Hit", "Hits", "Source", "Page", "Passage"]
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One corpus document: a stable ``id``, a ``title``, a ``url`` and its full ``text``."""
+    """One corpus document: a stable ``id``, a ``title``, a ``url`` and its full ``text``; ``aliases`` are
+    other names the corpus itself gives it (searched like its title, never shown)."""
 
     id: str
     title: str
     url: str
     text: str
+    aliases: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ class Passage:
     url: str
     text: str
     score: float
+    #: Whether the passage is where its page begins (a reference entry's summary, an article's definition).
+    opening: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,8 @@ class Analysis:
     """What the analyze stage found in a query (see ``analyze.analyze``)."""
 
     query: str
-    kind: str  # "question" | "keywords" | "code" | "error" | "url"
+    kind: str  # "question" | "keywords" | "code" | "error" | "url" | "difference"
     terms: tuple[str, ...]
     search_query: str
+    #: The key terms of each thing a "difference" question compares ("list vs tuple": (("list",), ("tuple",))).
+    sides: tuple[tuple[str, ...], ...] = ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import tracemalloc
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -25,14 +25,17 @@ from .events import (
     SourceInfo,
     SourcesEvent,
     Stage,
+    SynthesisDeltaEvent,
     SynthesisEvent,
 )
 from .models import Analysis, Hit, Hits, Page, Passage, Source
 
 if TYPE_CHECKING:  # the stages and their libraries are imported after the first event is out
     from .fetch import Fetcher
+    from .llm import AnswerWriter
     from .providers import SearchProvider
     from .settings import Settings
+    from .synthesize import Synthesis
 
 __all__ = ["run_pipeline"]
 
@@ -42,11 +45,13 @@ async def run_pipeline(
     settings: Settings,
     provider: Callable[[], SearchProvider],
     fetcher: Callable[[], Fetcher],
+    writer: Callable[[], AnswerWriter | None],
 ) -> AsyncGenerator[Event, None]:
     """Yield the events of one run; ``done`` always comes last, whatever failed before it.
 
-    ``provider`` and ``fetcher`` are called when the run first needs them, so the first event goes out
-    before any HTTP client, index or extractor is imported or opened.
+    ``provider``, ``fetcher`` and ``writer`` are called when the run first needs them, so the first event goes
+    out before any HTTP client, index or extractor is imported or opened. ``writer`` gives the model client
+    that writes the answer when ``settings.answer`` is ``"llm"``; without one the synthesis is extractive.
     """
     rec = Recorder()
     tracking = settings.flags["memory_tracking"]
@@ -60,7 +65,7 @@ async def run_pipeline(
         rec.marks["first_status_ms"] = first.t_ms
         yield first
         try:
-            async with aclosing(_stages(query, settings, provider, fetcher, rec)) as events:
+            async with aclosing(_stages(query, settings, provider, fetcher, writer, rec)) as events:
                 async for event in events:
                     yield event
         except Exception as exc:  # a bug in a stage still ends the run with done
@@ -74,7 +79,11 @@ async def run_pipeline(
 
 
 async def _stages(
-    query: str, settings: Settings, open_provider: Callable[[], SearchProvider], open_fetcher: Callable[[], Fetcher],
+    query: str,
+    settings: Settings,
+    open_provider: Callable[[], SearchProvider],
+    open_fetcher: Callable[[], Fetcher],
+    open_writer: Callable[[], AnswerWriter | None],
     rec: Recorder,
 ) -> AsyncGenerator[Event, None]:
     yield rec.status("analyzing", "reading the question")
@@ -89,12 +98,16 @@ async def _stages(
         yield rec.error("analyzing", exc)
         return
     yield rec.make(AnalysisEvent, kind=analysis.kind, terms=list(analysis.terms), search_query=analysis.search_query)
-    if settings.flags["semantic"]:
-        try:  # before the search, so a missing extra loses nothing
+    try:  # before the search, so a missing extra loses nothing
+        if settings.flags["semantic"]:
             semantic.check()
-        except KnowledgeAggError as exc:
-            yield rec.error("analyzing", exc)
-            return
+        if settings.answer == "llm" and settings.flags["synthesis"]:
+            from . import llm
+
+            llm.check()
+    except KnowledgeAggError as exc:
+        yield rec.error("analyzing", exc)
+        return
     try:
         provider = open_provider()
     except KnowledgeAggError as exc:  # no key, no index: the run cannot go on
@@ -122,7 +135,7 @@ async def _stages(
         rec.counts["results"] += 1
         yield result
     if not hits:
-        for event in _synthesis([], [], analysis, settings, rec):
+        async for event in _synthesis([], [], analysis, settings, open_writer, rec):
             yield event
         return
 
@@ -164,23 +177,54 @@ async def _stages(
     for p in passages:
         yield rec.make(PassageEvent, source_id=p.source_id, url=p.url, text=p.text, score=p.score)
 
-    for event in _synthesis(passages, sources, analysis, settings, rec):
-        yield event
+    async with aclosing(_synthesis(passages, sources, analysis, settings, open_writer, rec)) as written:
+        async for event in written:
+            yield event
 
 
-def _synthesis(
-    passages: list[Passage], sources: list[Source], analysis: Analysis, settings: Settings, rec: Recorder
-) -> Iterator[Event]:
-    """The synthesis stage's events (none with the flag off); lazy, so its status goes out before the work."""
+async def _synthesis(
+    passages: list[Passage],
+    sources: list[Source],
+    analysis: Analysis,
+    settings: Settings,
+    open_writer: Callable[[], AnswerWriter | None],
+    rec: Recorder,
+) -> AsyncGenerator[Event, None]:
+    """The synthesis stage's events (none with the flag off): the written answer when asked for and
+    possible, else (or when the model fails, after its ``error`` event) the extractive summary."""
     if not settings.flags["synthesis"]:
         return
+    writer = open_writer() if settings.answer == "llm" and passages else None
+    if writer is not None:
+        from . import llm
+
+        yield rec.status("synthesizing", f"asking {settings.llm_model} for a written answer")
+        result: Synthesis | None = None
+        try:
+            async with aclosing(llm.write_answer(writer, analysis.query, passages, sources, settings)) as parts:
+                async for part in parts:
+                    if isinstance(part, llm.Delta):
+                        rec.marks.setdefault("first_token_ms", round((part.at - rec.start) * 1000, 3))
+                        delta = rec.make(SynthesisDeltaEvent, text=part.text)
+                        rec.marks.setdefault("first_delta_ms", delta.t_ms)
+                        yield delta
+                    else:
+                        result = part
+        except Exception as exc:
+            yield rec.error("synthesizing", exc)
+        if result is not None:
+            yield _synthesis_event(result, rec)
+            return
     yield rec.status("synthesizing", "writing a cited summary")
     from .synthesize import synthesize
 
-    result = synthesize(passages, sources, analysis, max_words=settings.max_words)
+    yield _synthesis_event(synthesize(passages, sources, analysis, max_words=settings.max_words), rec)
+
+
+def _synthesis_event(result: Synthesis, rec: Recorder) -> Event:
     synthesis = rec.make(SynthesisEvent, text=result.text, points=result.points)
     rec.marks["synthesis_ms"] = synthesis.t_ms
-    yield synthesis
+    return synthesis
 
 
 def _source_info(s: Source) -> SourceInfo:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import KnowledgeAggError
 from .events import (
     AnalysisEvent,
     DoneEvent,
@@ -16,8 +18,11 @@ from .events import (
     SourceInfo,
     SourcesEvent,
     SynthesisEvent,
+    SynthesisPoint,
     parse_event,
 )
+from .settings import Settings
+from .store import RunStore, open_store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +37,18 @@ class Run:
 
     query: str
     events: list[Event] = field(default_factory=list)
+    run_id: str | None = None
+
+    @classmethod
+    def load(cls, run_id: str, store: str | Path | RunStore | None = None) -> Run:
+        """A run from the run store (``store``: a store or its file; default the configured one), events re-parsed."""
+        found = store if isinstance(store, RunStore) else RunStore(store) if store is not None else open_store(Settings())
+        if found is None:
+            raise KnowledgeAggError("the run store is off (KNOWLEDGE_AGG_STORE=off): no run can be loaded")
+        stored = found.get(run_id)
+        if stored is None:
+            raise KnowledgeAggError(f"no run {run_id!r} in the run store {found.path}")
+        return cls(stored.query, found.events(run_id), run_id=run_id)
 
     @property
     def analysis(self) -> AnalysisEvent | None:
@@ -53,6 +70,11 @@ class Run:
     @property
     def synthesis(self) -> SynthesisEvent | None:
         return next((e for e in self.events if isinstance(e, SynthesisEvent)), None)
+
+    @property
+    def unsupported(self) -> list[SynthesisPoint]:
+        """The synthesis' sentences that their cited passages do not support."""
+        return [p for p in (self.synthesis.points if self.synthesis else []) if not p.supported]
 
     @property
     def errors(self) -> list[ErrorEvent]:
@@ -111,6 +133,12 @@ class Run:
         from .frames import passages_frame
 
         return passages_frame(self)
+
+    def points_df(self) -> pd.DataFrame:
+        """The synthesis' sentences with their citation check (see ``knowledge_agg.frames.points_frame``)."""
+        from .frames import points_frame
+
+        return points_frame(self)
 
     def events_df(self) -> pd.DataFrame:
         """Every event as a DataFrame row (see ``knowledge_agg.frames.events_frame``)."""
