@@ -6,6 +6,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -87,6 +88,24 @@ async def test_a_run_left_early_is_stored_as_cancelled(settings: Settings, store
     stored = RunStore(store_path).get(run_id)
     assert stored is not None and stored.status == "cancelled" and stored.ended_at is not None
     assert _seqs(RunStore(store_path), run_id) == [0, 1, 2, 3]
+
+
+async def test_a_run_ended_after_its_aggregator_closed_is_recorded_and_starts_no_writer(
+    settings: Settings, store_path: Path
+) -> None:
+    # A run abandoned without aclose is finalised by the event loop later, possibly after its aggregator
+    # closed the store: its end must still be recorded, and no writer thread may outlive close.
+    before = set(threading.enumerate())
+    agg = KnowledgeAggregator(settings.override(store=str(store_path)))
+    events = agg.stream(QUESTIONS[0])
+    async for _ in events:
+        break
+    await agg.aclose()
+    await events.aclose()  # the run's end arrives after the store closed
+    stored = RunStore(store_path).get(events.run_id)
+    assert stored is not None and stored.status == "cancelled" and stored.ended_at is not None
+    assert _seqs(RunStore(store_path), events.run_id) == [0]
+    assert not [t for t in set(threading.enumerate()) - before if t.name == "knowledge-agg-store"]
 
 
 def test_history_filters_by_query_time_and_batch(settings: Settings, store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

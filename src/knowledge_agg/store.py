@@ -149,7 +149,9 @@ class RunStore:
     """The runs and events in one SQLite file; appends are queued and never wait on the database.
 
     Reads open a short-lived connection each; writes go through one daemon thread started on
-    the first write. :meth:`flush` waits until everything queued so far is committed.
+    the first write. :meth:`flush` waits until everything queued so far is committed. After
+    :meth:`close`, a late write (a run abandoned by its consumer and finalised by the event loop after
+    its aggregator closed) is committed at once in the caller's thread: no writer outlives ``close``.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -167,6 +169,7 @@ class RunStore:
         self._queue: queue.SimpleQueue[tuple[str, tuple[Any, ...]] | threading.Event | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_pid = os.getpid()
+        self._closed = False  # set by close: later writes are committed directly, not by a new writer
         self._hurry = threading.Event()  # set by flush and close: commit now, do not wait for more
         self._lock = threading.Lock()
 
@@ -214,25 +217,30 @@ class RunStore:
             raise KnowledgeAggError(f"the run store {self.path} did not commit within {timeout:g} s")
 
     def close(self) -> None:
-        """Commit what is queued and stop the writer thread; the store can still be read (and written again)."""
-        with self._lock:
-            writer, self._writer = self._writer, None
+        """Commit what is queued and stop the writer thread; the store can still be read, and a later
+        write is committed directly (one short transaction in the caller's thread)."""
+        with self._lock:  # under the lock: no write is queued behind the stop marker
+            writer, self._writer, self._closed = self._writer, None, True
+            if writer is not None:
+                self._queue.put(None)
         if writer is not None:
-            self._queue.put(None)
             self._hurry.set()
             writer.join()
 
     def _put(self, kind: str, row: tuple[Any, ...]) -> None:
-        if self._writer is None or self._writer_pid != os.getpid():  # none yet, or a forked child's copy
-            with self._lock:
-                if self._writer is None or self._writer_pid != os.getpid():
-                    if self._writer_pid != os.getpid():
-                        self._queue = queue.SimpleQueue()
+        with self._lock:
+            if self._writer_pid != os.getpid():  # a forked child's copy: its own queue and writer
+                self._queue = queue.SimpleQueue()
+                self._writer, self._writer_pid, self._closed = None, os.getpid(), False
+            if not self._closed:
+                if self._writer is None:
                     self._writer = threading.Thread(target=self._write_loop, name="knowledge-agg-store", daemon=True)
-                    self._writer_pid = os.getpid()
                     self._writer.start()
                     _open_stores.add(self)
-        self._queue.put((kind, row))
+                self._queue.put((kind, row))
+                return
+        with closing(self._connect()) as conn:  # closed: commit this late write now, start no thread
+            self._commit(conn, [(kind, row)])
 
     def _write_loop(self) -> None:
         conn = self._connect()
