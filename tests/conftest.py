@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,12 +10,21 @@ import pytest
 from knowledge_agg.settings import Settings
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Before any fixture of any scope builds settings: runs go to a session store, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KNOWLEDGE_AGG_STORE", str(_shared_cache(tmp_path_factory) / "runs.sqlite3"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test reads the developer's key, flags or cache."""
+    """No test reads the developer's key, flags, cache or run store."""
     for name in ("BRAVE_API_KEY", "KNOWLEDGE_AGG_FLAGS", "KNOWLEDGE_AGG_PROVIDER", "KNOWLEDGE_AGG_BRAVE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KNOWLEDGE_AGG_CACHE_DIR", str(_shared_cache(tmp_path_factory)))
+    monkeypatch.setenv("KNOWLEDGE_AGG_STORE", str(_shared_cache(tmp_path_factory) / "runs.sqlite3"))
 
 
 def _shared_cache(factory: pytest.TempPathFactory) -> Path:

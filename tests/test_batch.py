@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import csv
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from benchmarks.data import QUERIES
 from knowledge_agg.batch import Batch, ask_many, ask_many_async
+from knowledge_agg.errors import KnowledgeAggError
 from knowledge_agg.settings import Settings
+from knowledge_agg.store import RunStore
 
 
 def _questions(n: int) -> list[str]:
@@ -97,3 +105,84 @@ def test_plot_distributions(batch: Batch) -> None:
 def test_repr_counts_partial_runs(batch: Batch) -> None:
     assert repr(batch) == "<Batch of 4 queries: 1 partial, 0 failed>"
     assert "<table>" in batch._repr_html_()
+
+
+# ---------------------------------------------------------------- named batches in the run store
+
+_BATCH_PROCESS = """
+import sys
+from knowledge_agg.batch import ask_many
+from knowledge_agg.settings import Settings
+questions = sys.argv[3:]
+ask_many(questions, concurrency=2, settings=Settings(provider="local", store=sys.argv[1]), progress=False, batch=sys.argv[2])
+"""
+
+
+def _finished_per_question(store: RunStore, name: str) -> Counter[str]:
+    return Counter(r.query for r in store.runs(batch=name) if r.ended_at is not None)
+
+
+def test_a_named_batch_skips_what_is_answered_and_reruns_partial_ones(settings: Settings, tmp_path: Path) -> None:
+    path = str(tmp_path / "runs.sqlite3")
+    questions = [*_questions(3), ""]  # the empty question ends partial
+    first = ask_many(questions, settings=settings, store=path, progress=False, batch="b1")
+    assert first.resumed == 0
+    again = ask_many(questions, settings=settings, store=path, progress=False, batch="b1")
+    assert again.resumed == 3  # the empty one ended partial: run again
+    assert [r.run_id for r in again.runs[:3]] == [r.run_id for r in first.runs[:3]]
+    assert again.runs[3].run_id != first.runs[3].run_id
+    assert [r.to_dicts() for r in again.runs[:3]] == [r.to_dicts() for r in first.runs[:3]]
+    kept = ask_many(questions, settings=settings, store=path, progress=False, batch="b1", rerun="none")
+    assert kept.resumed == 4 and kept.runs[3].run_id == again.runs[3].run_id
+    assert "4 resumed" in repr(kept)
+    assert ask_many(questions[:1], settings=settings, store=path, progress=False, batch="other").resumed == 0
+
+
+def test_a_question_asked_twice_in_a_batch_runs_once(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    q = _questions(1)[0]
+    batch = ask_many([q, q], settings=settings, store=str(path), progress=False, batch="twice")
+    assert batch.runs[0].run_id == batch.runs[1].run_id and batch.errors == [None, None]
+    assert _finished_per_question(RunStore(path), "twice") == {q: 1}
+
+
+def test_batch_needs_the_store(settings: Settings) -> None:
+    with pytest.raises(KnowledgeAggError, match="needs the run store"):
+        ask_many(_questions(1), settings=settings, store="off", progress=False, batch="b")
+
+
+def test_kill_9_mid_batch_then_resume_answers_every_question_exactly_once(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    questions = _questions(16)
+    store = RunStore(path)
+    process = subprocess.Popen([sys.executable, "-c", _BATCH_PROCESS, str(path), "night", *questions])
+    deadline = time.monotonic() + 120
+    while sum(_finished_per_question(store, "night").values()) < 4:
+        assert process.poll() is None and time.monotonic() < deadline, "the batch ended before it could be killed"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(10) == -signal.SIGKILL
+    before = _finished_per_question(store, "night")
+    unfinished = [r for r in store.runs(batch="night") if r.ended_at is None]
+    assert 4 <= sum(before.values()) < len(questions)
+    assert all(r.state == "unfinished" for r in unfinished)
+
+    resumed = ask_many(questions, settings=settings, store=str(path), progress=False, batch="night")
+    assert resumed.resumed == sum(before.values())
+    assert resumed.errors == [None] * len(questions) and not any(r.partial for r in resumed)
+    assert _finished_per_question(store, "night") == {q: 1 for q in questions}
+    assert store.batch_runs("night") == {r.query: r.run_id for r in resumed}
+    print(f"\nkilled after {sum(before.values())} of {len(questions)} answered, {len(unfinished)} in flight; "
+          f"resumed {resumed.resumed}, ran {len(questions) - resumed.resumed}")
+
+
+def test_two_processes_on_one_batch_never_run_a_question_twice(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    questions = _questions(10)
+    RunStore(path)
+    args = [sys.executable, "-c", _BATCH_PROCESS, str(path), "shared", *questions]
+    processes = [subprocess.Popen(args) for _ in range(2)]
+    assert [p.wait(120) for p in processes] == [0, 0]
+    store = RunStore(path)
+    assert _finished_per_question(store, "shared") == {q: 1 for q in questions}
+    assert len(store.runs(batch="shared")) == len(questions)  # no run was even started twice

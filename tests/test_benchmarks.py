@@ -81,3 +81,17 @@ async def test_benchmark_runs_every_part_with_tiny_counts(tmp_path: Path) -> Non
     assert json.loads(paths[0].read_text())["single"]["runs"] == 2
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths[1:])
     assert "first status p95" in table(results)
+
+
+async def test_store_benchmark_measures_both_sides_and_the_size() -> None:
+    from benchmarks.store import run_benchmark as store_benchmark
+    from benchmarks.store import table as store_table
+
+    results = await store_benchmark(runs=2, rounds=1, round_runs=4, standin=False, contenders=(2, 3), log=lambda _: None)
+    assert results["single"]["store_on"]["first_result_ms"]["n"] == 2 == results["single"]["store_off"]["total_ms"]["n"]
+    assert len(results["throughput"]["store_on_runs_per_s"]) == 1 == len(results["throughput"]["store_off_runs_per_s"])
+    # warm-up 1 + single 2 + throughput 4 runs went to the store, none of the store-off ones
+    assert results["size"]["runs"] == 7 and results["size"]["bytes_per_run"] > 0
+    assert results["append_us"]["n"] == 20_000
+    assert results["contention"]["runs_stored"] == 6 and results["contention"]["commit_ms"]["n"] == 6
+    assert "store size per run" in store_table(results)

@@ -67,6 +67,7 @@ def test_refused_query_and_bad_flag_exit_2(capsys: pytest.CaptureFixture[str]) -
         (["ask", QUESTION, "--max-passages", "many"],
          "knowledge-agg ask: error: argument --max-passages: invalid int value: 'many'"),
         (["serve", "--port", "70000"], "knowledge-agg serve: error: argument --port: must be <= 65535"),
+        (["runs", "--limit", "0"], "knowledge-agg runs: error: argument --limit: must be >= 1"),
     ],
 )
 def test_a_bad_option_value_is_one_argparse_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
@@ -120,3 +121,31 @@ def test_help_lists_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> Non
     assert exited.value.code == 0
     statuses = re.findall(r"^\s+(\d+)\s+\w", out.split("exit status:")[1], re.M)
     assert statuses == ["0", "1", "2", "130"]
+
+
+def test_runs_lists_stored_runs_and_show_prints_one_as_ask_did(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KNOWLEDGE_AGG_STORE", str(tmp_path / "runs.sqlite3"))
+    assert main(["runs"]) == 0
+    assert "no runs stored yet" in capsys.readouterr().err
+    assert main(["ask", QUESTION, "--format", "ndjson"]) == 0
+    asked = capsys.readouterr().out
+    assert main(["ask", "What does functools.lru_cache do?", "--format", "ndjson"]) == 0
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2 and listed[1].endswith(QUESTION) and " done " in listed[1]
+    run_id = listed[1].split()[0]
+    assert main(["show", run_id, "--format", "ndjson"]) == 0
+    assert capsys.readouterr().out == asked
+    assert main(["show", run_id]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"{QUESTION}  (done, run {run_id})") and "Answer" in text
+    assert main(["runs", "--query", "LRU"]) == 0
+    assert "lru_cache" in capsys.readouterr().out
+    assert main(["show", "no-such-run"]) == 2
+    assert "no run 'no-such-run'" in capsys.readouterr().err
+    monkeypatch.setenv("KNOWLEDGE_AGG_STORE", "off")
+    assert main(["runs"]) == 2
+    assert "run store is off" in capsys.readouterr().err

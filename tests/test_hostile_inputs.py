@@ -339,7 +339,8 @@ def test_events_round_trip_through_every_wire_format(event: Event) -> None:
 def _cli(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("KNOWLEDGE_AGG_", "BRAVE_"))}
     clean.update(KNOWLEDGE_AGG_PROVIDER="local", KNOWLEDGE_AGG_CORPUS=str(write_corpus(tmp_path)),
-                 KNOWLEDGE_AGG_CACHE_DIR=str(tmp_path / "cache"), **env)
+                 KNOWLEDGE_AGG_CACHE_DIR=str(tmp_path / "cache"), KNOWLEDGE_AGG_STORE=str(tmp_path / "runs.sqlite3"),
+                 **env)
     cmd = [sys.executable, "-m", "knowledge_agg.cli", *argv]
     return subprocess.run(cmd, env=clean, capture_output=True, text=True, timeout=120, check=False)
 

@@ -74,7 +74,8 @@ def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]
 def _brave_settings(standin: str, cache: Path, key: str = KEY, **overrides: object) -> Settings:
     return Settings(
         provider="brave", brave_api_key=key, brave_base_url=standin, brave_rate_limit=50, brave_max_retries=0,
-        fetch_allow_hosts=[standin.removeprefix("http://")], cache_dir=cache, **overrides,
+        fetch_allow_hosts=[standin.removeprefix("http://")], cache_dir=cache, store=str(cache / "runs.sqlite3"),
+        **overrides,
     )
 
 
@@ -116,6 +117,7 @@ async def test_python_api_run_frames_repr_and_cache(
 
     files = list(_all_bytes(cache))
     assert any("brave" in p.parts for p, data in files if data), "the Brave response cache was written"
+    assert any(p.name == "runs.sqlite3" for p, data in files if data), "the run store was written"
     for path, data in files:
         _assert_clean(data, f"cache file {path.relative_to(cache)}")
     _assert_clean(logs.text + "\n".join(str(r.__dict__) for r in logs.records), "logs")
@@ -165,7 +167,7 @@ def _cli(standin: str, cache: Path, key: str, *argv: str, debug_logging: bool = 
         BRAVE_API_KEY=key, KNOWLEDGE_AGG_PROVIDER="brave", KNOWLEDGE_AGG_BRAVE_BASE_URL=standin,
         KNOWLEDGE_AGG_BRAVE_RATE_LIMIT="50", KNOWLEDGE_AGG_BRAVE_MAX_RETRIES="0",
         KNOWLEDGE_AGG_FETCH_ALLOW_HOSTS=standin.removeprefix("http://"), KNOWLEDGE_AGG_CACHE_DIR=str(cache),
-        PYTHONWARNINGS="default",
+        KNOWLEDGE_AGG_STORE=str(cache / "runs.sqlite3"), PYTHONWARNINGS="default",
     )
     if debug_logging:  # the same CLI with every logger at DEBUG on stderr
         code = "import logging, sys; logging.basicConfig(level=logging.DEBUG); " \

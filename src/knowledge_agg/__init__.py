@@ -47,6 +47,7 @@ from .models import Document, Hit, Hits
 from .providers import SearchProvider
 from .run import Run
 from .settings import Settings
+from .store import RunStore, history
 
 if TYPE_CHECKING:
     from .batch import ask_many
@@ -59,6 +60,8 @@ __all__ = [
     "KnowledgeAggregator",
     "EventStream",
     "Run",
+    "RunStore",
+    "history",
     "Settings",
     "SearchProvider",
     "Hit",

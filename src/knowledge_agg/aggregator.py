@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
@@ -14,6 +15,7 @@ from .pipeline import run_pipeline
 from .providers import SearchProvider, make_provider
 from .run import Run
 from .settings import Settings
+from .store import RunStore, open_store, public_options, record
 
 __all__ = ["KnowledgeAggregator", "EventStream", "ask"]
 
@@ -56,18 +58,29 @@ class KnowledgeAggregator:
         self._given_provider = provider
         self._providers: dict[tuple[Any, ...], SearchProvider] = {}
         self._fetchers: dict[tuple[Any, ...], Fetcher] = {}
+        self._stores: dict[str, RunStore | None] = {}
 
-    def stream(self, query: str, **options: Any) -> EventStream:
-        """An async iterator of the run's events; options override settings for this run only."""
-        return EventStream(self, query, self.settings.override(**options))
+    def stream(self, query: str, *, batch: str | None = None, **options: Any) -> EventStream:
+        """An async iterator of the run's events; options override settings for this run only.
+
+        Its ``run_id`` is known at once; the run store records it under that id (and ``batch``).
+        """
+        return EventStream(self, query, self.settings.override(**options), options=options, batch=batch)
 
     async def run(self, query: str, **options: Any) -> Run:
         """Run to the end and return every event gathered in a :class:`Run`."""
-        run = Run(query)
         async with self.stream(query, **options) as events:
+            run = Run(query, run_id=events.run_id)
             async for event in events:
                 run.events.append(event)
         return run
+
+    def run_store(self, settings: Settings | None = None) -> RunStore | None:
+        """The run store these settings (default: the aggregator's) write to, or None when it is off."""
+        settings = settings if settings is not None else self.settings
+        if settings.store not in self._stores:
+            self._stores[settings.store] = open_store(settings)
+        return self._stores[settings.store]
 
     def _provider(self, settings: Settings) -> SearchProvider:
         if self._given_provider is not None:
@@ -86,9 +99,13 @@ class KnowledgeAggregator:
     async def aclose(self) -> None:
         """Close every provider and HTTP client this aggregator opened."""
         owned: list[SearchProvider | Fetcher] = [*self._providers.values(), *self._fetchers.values()]
+        stores = [s for s in self._stores.values() if s is not None]
         self._providers.clear()
         self._fetchers.clear()
+        self._stores.clear()
         await asyncio.gather(*(o.aclose() for o in owned), return_exceptions=True)
+        for store in stores:  # commit what the runs queued
+            await asyncio.to_thread(store.close)
 
     async def __aenter__(self) -> KnowledgeAggregator:
         return self
@@ -108,9 +125,15 @@ class EventStream:
     leaving ``async with``, or cancelling the consumer) cancels the run's page reads at once.
     """
 
-    def __init__(self, aggregator: KnowledgeAggregator, query: str, settings: Settings) -> None:
+    def __init__(
+        self, aggregator: KnowledgeAggregator, query: str, settings: Settings, *,
+        options: dict[str, Any] | None = None, batch: str | None = None,
+    ) -> None:
         self.query = query
         self.settings = settings
+        self.run_id = uuid.uuid4().hex
+        self.batch = batch
+        self._options = options or {}
         self._aggregator = aggregator
         self._events: AsyncIterator[Event] | None = None
         self._closed = False
@@ -128,6 +151,10 @@ class EventStream:
     def _start(self) -> AsyncIterator[Event]:
         agg, settings = self._aggregator, self.settings
         events = run_pipeline(self.query, settings, agg._provider(settings), agg._fetcher(settings))
+        store = agg.run_store(settings)
+        if store is not None:  # the one place runs are recorded, so every face's runs are
+            options = public_options(settings, self._options)
+            events = record(events, store, self.run_id, self.query, options, self.batch)
         return events if settings.flags["streaming"] else _buffered(events)
 
     async def aclose(self) -> None:
@@ -146,7 +173,7 @@ class EventStream:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._events else "not started"
-        return f"<EventStream {self.query!r} {state}>"
+        return f"<EventStream {self.run_id} {self.query!r} {state}>"
 
 
 async def _buffered(events: AsyncIterator[Event]) -> AsyncIterator[Event]:

@@ -7,21 +7,30 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._plots import plot_distributions
 from ._sync import run_sync
 from .aggregator import KnowledgeAggregator
-from .errors import require
+from .errors import KnowledgeAggError, require
 from .frames import frame, metrics_frame
 from .run import Run
 from .settings import Settings
+from .store import HEARTBEAT, RunStore
+
+#: Which finished questions of a named batch run again: a cancelled or unfinished one always does.
+Rerun = Literal["partial", "failed", "none"]
+_RERUN: dict[str, frozenset[str]] = {
+    "partial": frozenset({"partial", "failed", "cancelled"}),
+    "failed": frozenset({"failed", "cancelled"}),
+    "none": frozenset({"cancelled"}),
+}
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["Batch", "ask_many", "ask_many_async"]
+__all__ = ["Batch", "Rerun", "ask_many", "ask_many_async"]
 
 #: How many questions of a batch run at once unless told otherwise.
 CONCURRENCY = 4
@@ -33,6 +42,8 @@ class Batch:
 
     runs: list[Run] = field(default_factory=list)
     errors: list[str | None] = field(default_factory=list)
+    #: How many runs of a named batch were taken from the store instead of being run again.
+    resumed: int = 0
 
     def __len__(self) -> int:
         return len(self.runs)
@@ -74,7 +85,8 @@ class Batch:
     def __repr__(self) -> str:
         failed = sum(e is not None for e in self.errors)
         partial = sum(run.partial for run in self.runs)
-        return f"<Batch of {len(self)} queries: {partial} partial, {failed} failed>"
+        resumed = f", {self.resumed} resumed" if self.resumed else ""
+        return f"<Batch of {len(self)} queries: {partial} partial, {failed} failed{resumed}>"
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -109,33 +121,115 @@ async def ask_many_async(
     column: str | None = None,
     settings: Settings | None = None,
     progress: bool = True,
+    batch: str | None = None,
+    rerun: Rerun = "partial",
     **options: Any,
 ) -> Batch:
-    """Run every question, at most ``concurrency`` at a time; a query that raises becomes an error row."""
+    """Run every question, at most ``concurrency`` at a time; a query that raises becomes an error row.
+
+    With ``batch="name"`` the runs are recorded as that batch in the run store, and running the
+    same batch again takes the questions already answered from the store: only the unfinished
+    ones, and the finished ones ``rerun`` names (``partial``: partial and failed, ``failed``,
+    ``none``), run again. A question another process is running is waited for, never run twice at once.
+    """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    if rerun not in _RERUN:
+        raise ValueError(f"rerun must be one of {', '.join(_RERUN)}, not {rerun!r}")
     items = _query_list(queries, column)
-    batch = Batch([Run(q or "") for q in items], [None] * len(items))
-    bar = require("tqdm.auto", "notebook").tqdm(total=len(items), desc="queries", disable=not progress)
+    result = Batch([Run(q or "") for q in items], [None] * len(items))
     limit = asyncio.Semaphore(concurrency)
     async with KnowledgeAggregator(settings) as agg:
-        agg.settings.override(**options)  # an unknown option fails here, once
+        store = agg.run_store(agg.settings.override(**options))  # an unknown option fails here, once
+        if batch is not None and store is None:
+            raise KnowledgeAggError(f"batch={batch!r} needs the run store, which is off (KNOWLEDGE_AGG_STORE=off)")
+        named = _Named(store, batch, _RERUN[rerun]) if store is not None and batch is not None else None
+        finished = await named.finished(items) if named else {}
+        result.resumed = len({q for q in items if q in finished})
+        tqdm = require("tqdm.auto", "notebook").tqdm
+        desc = f"{batch} ({result.resumed} resumed)" if batch is not None else "queries"
+        bar = tqdm(total=len(items), initial=sum(q in finished for q in items), desc=desc, disable=not progress)
+        first: dict[str, int] = {}  # a question asked twice in one batch runs once
 
         async def one(i: int, query: str | None) -> None:
             async with limit:
                 try:
                     if query is None:
                         raise ValueError(f"question {i} is missing")
-                    batch.runs[i] = await agg.run(query, **options)
+                    if query in first:
+                        return
+                    first[query] = i
+                    if named is None:
+                        result.runs[i] = await agg.run(query, **options)
+                    else:
+                        result.runs[i], resumed = await named.run(agg, query, options)
+                        result.resumed += resumed
                 except Exception as exc:  # one bad query must not lose the batch
-                    batch.errors[i] = f"{type(exc).__name__}: {exc}"
+                    result.errors[i] = f"{type(exc).__name__}: {exc}"
                 bar.update(1)
 
         try:
-            await asyncio.gather(*(one(i, q) for i, q in enumerate(items)))
+            for i, q in enumerate(items):
+                if q is not None and q in finished:
+                    result.runs[i] = finished[q]
+            todo = [one(i, q) for i, q in enumerate(items) if q is None or q not in finished]
+            beating = asyncio.ensure_future(named.beat()) if named else None
+            try:
+                await asyncio.gather(*todo)
+            finally:
+                if beating is not None:
+                    beating.cancel()
+            for i, q in enumerate(items):  # repeats share the first one's run
+                if q is not None and q in first and first[q] != i:
+                    result.runs[i], result.errors[i] = result.runs[first[q]], result.errors[first[q]]
         finally:
             bar.close()
-    return batch
+    return result
+
+
+class _Named:
+    """A named batch's bookkeeping in the run store: what is done, claims, heartbeats."""
+
+    def __init__(self, store: RunStore, name: str, rerun: frozenset[str]) -> None:
+        self.store, self.name, self.rerun = store, name, rerun
+        self.running: set[str] = set()
+
+    async def finished(self, items: list[str | None]) -> dict[str, Run]:
+        """The questions whose last run in this batch needs no re-run, with that run."""
+        current = await asyncio.to_thread(self.store.batch_runs, self.name)
+        wanted = {q: current[q] for q in items if q is not None and q in current}
+        found: dict[str, Run] = {}
+        for question, run_id in wanted.items():
+            stored = await asyncio.to_thread(self.store.get, run_id)
+            if stored is not None and stored.ended_at is not None and stored.status not in self.rerun:
+                found[question] = await asyncio.to_thread(Run.load, run_id, self.store)
+        return found
+
+    async def run(self, agg: KnowledgeAggregator, query: str, options: dict[str, Any]) -> tuple[Run, int]:
+        """Claim the question and run it (1: taken from the store after all; waits while another process runs it)."""
+        while True:
+            stream = agg.stream(query, batch=self.name, **options)
+            claim = await asyncio.to_thread(self.store.claim, self.name, query, stream.run_id, rerun=self.rerun)
+            if claim.action == "done":
+                return await asyncio.to_thread(Run.load, claim.run_id, self.store), 1
+            if claim.action == "run":
+                break
+            await asyncio.sleep(0.5)  # another process holds it: wait for its answer
+        self.running.add(stream.run_id)
+        try:
+            async with stream:
+                run = Run(query, run_id=stream.run_id)
+                async for event in stream:
+                    run.events.append(event)
+            return run, 0
+        finally:
+            self.running.discard(stream.run_id)
+
+    async def beat(self) -> None:
+        """Keep this process's claims fresh while it runs them."""
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            await asyncio.to_thread(self.store.heartbeat, self.name, sorted(self.running))
 
 
 def ask_many(
@@ -145,7 +239,14 @@ def ask_many(
     column: str | None = None,
     settings: Settings | None = None,
     progress: bool = True,
+    batch: str | None = None,
+    rerun: Rerun = "partial",
     **options: Any,
 ) -> Batch:
     """Synchronous :func:`ask_many_async`, usable in a script and inside Jupyter's running loop."""
-    return run_sync(ask_many_async(queries, concurrency, column=column, settings=settings, progress=progress, **options))
+    return run_sync(
+        ask_many_async(
+            queries, concurrency, column=column, settings=settings, progress=progress, batch=batch, rerun=rerun,
+            **options,
+        )
+    )

@@ -1,4 +1,5 @@
-"""``knowledge-agg``: ask a question in the terminal (``ask``) or run the 8001 server (``serve``)."""
+"""``knowledge-agg``: ask a question in the terminal (``ask``), look back at stored runs (``runs``, ``show``),
+or run the 8001 server (``serve``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import asyncio
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO, get_args
 
@@ -28,6 +30,7 @@ from .events import (
     to_sse,
 )
 from .settings import Settings, parse_setting, refusals, setting_default
+from .store import RunStore, open_store
 
 if TYPE_CHECKING:
     from .server.settings import ServerSettings
@@ -73,6 +76,17 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-words", type=_setting("max_words"), help="word budget of the synthesis")
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
     ask.set_defaults(func=_ask)
+
+    runs = sub.add_parser("runs", help="list recent runs from the run store")
+    runs.add_argument("--query", help="only runs whose question contains this (any case)")
+    runs.add_argument("--batch", help="only the runs of this ask_many batch")
+    runs.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
+    runs.set_defaults(func=_runs)
+
+    show = sub.add_parser("show", help="print a stored run the way ask does")
+    show.add_argument("run_id")
+    show.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
+    show.set_defaults(func=_show)
 
     serve = sub.add_parser("serve", help="run the HTTP server (streaming API and Brave stand-in)", formatter_class=_DefaultsHelp)
     serve.add_argument("--host", help="address to bind")
@@ -129,6 +143,17 @@ def _setting(name: str, *, server: bool = False) -> Callable[[str], Any]:
     return parse
 
 
+def _positive(text: str) -> int:
+    """An argparse ``type`` for a count of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
 def _server_settings() -> type[ServerSettings]:
     try:
         from .server.settings import ServerSettings
@@ -159,8 +184,47 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    write = {"text": _TextWriter(sys.stdout).write, "ndjson": _write_ndjson, "sse": _write_sse}[args.format]
-    return asyncio.run(_stream(args.query, settings, write))
+    return asyncio.run(_stream(args.query, settings, _writer(args.format)))
+
+
+def _writer(fmt: str) -> Callable[[Event], None]:
+    return {"text": _TextWriter(sys.stdout).write, "ndjson": _write_ndjson, "sse": _write_sse}[fmt]
+
+
+def _store() -> RunStore:
+    store = open_store(Settings())
+    if store is None:
+        raise KnowledgeAggError("the run store is off (KNOWLEDGE_AGG_STORE=off): no runs are kept")
+    return store
+
+
+def _runs(args: argparse.Namespace) -> int:
+    found = _store().runs(query=args.query, batch=args.batch, limit=args.limit)
+    if not found:
+        print("no runs stored yet" if not (args.query or args.batch) else "no stored run matches", file=sys.stderr)
+        return 0
+    for r in found:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at))
+        total = r.metrics.get("total_ms")
+        took = f"{total / 1000:6.2f} s" if isinstance(total, int | float) else "      -"
+        batch = f"  [{r.batch}]" if r.batch else ""
+        print(f"{r.run_id}  {started}  {r.state:<10}  {took}  {r.query}{batch}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    store = _store()
+    stored = store.get(args.run_id)
+    if stored is None:
+        raise KnowledgeAggError(f"no run {args.run_id!r} in the run store {store.path} (knowledge-agg runs lists them)")
+    write = _writer(args.format)
+    if args.format == "text":
+        print(f"{stored.query}  ({stored.state}, run {stored.run_id})")
+    for event in store.events(stored.run_id):
+        write(event)
+    if stored.state != "done" and stored.state != "partial" and args.format == "text":
+        print(f"(the run is {stored.state}: these are the events it stored)", file=sys.stderr)
+    return 0
 
 
 async def _stream(query: str, settings: Settings, write: Callable[[Event], None]) -> int:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import KnowledgeAggError
 from .events import (
     AnalysisEvent,
     DoneEvent,
@@ -18,6 +20,8 @@ from .events import (
     SynthesisEvent,
     parse_event,
 )
+from .settings import Settings
+from .store import RunStore, open_store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +36,18 @@ class Run:
 
     query: str
     events: list[Event] = field(default_factory=list)
+    run_id: str | None = None
+
+    @classmethod
+    def load(cls, run_id: str, store: str | Path | RunStore | None = None) -> Run:
+        """A run from the run store (``store``: a store or its file; default the configured one), events re-parsed."""
+        found = store if isinstance(store, RunStore) else RunStore(store) if store is not None else open_store(Settings())
+        if found is None:
+            raise KnowledgeAggError("the run store is off (KNOWLEDGE_AGG_STORE=off): no run can be loaded")
+        stored = found.get(run_id)
+        if stored is None:
+            raise KnowledgeAggError(f"no run {run_id!r} in the run store {found.path}")
+        return cls(stored.query, found.events(run_id), run_id=run_id)
 
     @property
     def analysis(self) -> AnalysisEvent | None:

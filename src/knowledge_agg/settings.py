@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # runtime
     cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("knowledge_agg")))
     flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
+    store: str = Field(
+        default_factory=lambda: str(Path(platformdirs.user_data_dir("knowledge_agg")) / "runs.sqlite3"),
+        description="the run store's SQLite file, or 'off' to keep no history",
+    )
 
     @field_validator("flags", mode="before")
     @classmethod

@@ -39,7 +39,10 @@ async def _settled(client: httpx.AsyncClient, url: str, tasks: int) -> dict[str,
 
 
 async def test_beyond_the_cap_requests_wait_then_get_503(tmp_path: Path) -> None:
-    settings = {"max_concurrent_runs": 2, "run_queue_size": 1, "run_queue_wait": 0.3, "flags": "error_injection=on"}
+    settings = {
+        "max_concurrent_runs": 2, "run_queue_size": 1, "run_queue_wait": 0.3, "flags": "error_injection=on",
+        "resume_grace": 0,  # a hang-up cancels at once, so the slots come back for the last request
+    }
     with running_server(tmp_path, **settings) as url:
         async with httpx.AsyncClient(timeout=30) as client:
             params = {"q": "asyncio"}
@@ -68,7 +71,8 @@ async def test_beyond_the_cap_requests_wait_then_get_503(tmp_path: Path) -> None
 
 
 async def test_client_disconnect_cancels_the_run_and_frees_everything(tmp_path: Path) -> None:
-    with running_server(tmp_path, flags="error_injection=on") as url:
+    # With no resume grace a hang-up cancels the run at once (test_server_history covers the grace).
+    with running_server(tmp_path, flags="error_injection=on", resume_grace=0) as url:
         async with httpx.AsyncClient(timeout=30) as client:
             # One full SSE run first: sse-starlette starts one shutdown watcher per loop, on first use.
             (await client.get(f"{url}/v1/stream", params={"q": "asyncio"})).raise_for_status()

@@ -38,8 +38,11 @@ class RunEventSourceResponse(EventSourceResponse):
 class NDJSONResponse(StreamingResponse):
     """One JSON event per line for one run; watches for a hang-up even between events."""
 
-    def __init__(self, content: AsyncIterator[str], slot: RunSlot) -> None:
-        super().__init__(content, media_type=NDJSON, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    def __init__(
+        self, content: AsyncIterator[str], slot: RunSlot | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", **(headers or {})}
+        super().__init__(content, media_type=NDJSON, headers=headers)
         self._content = content
         self._slot = slot
 

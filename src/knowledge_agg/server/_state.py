@@ -11,14 +11,17 @@ from fastapi import Request
 from ..aggregator import KnowledgeAggregator
 from ..settings import Settings
 from ..standin import InjectionConfig, StandinSettings
+from ._live import LiveRuns
 from ._run_cap import RunCap
 from .metrics import ServerMetrics
 from .settings import ServerSettings
 
-__all__ = ["ServerState", "get_state", "SERVICE"]
+__all__ = ["ServerState", "get_state", "SERVICE", "RUN_ID_HEADER"]
 
 #: The service name ``/health`` reports, so the launcher can tell our server from anything else.
 SERVICE = "knowledge-agg"
+#: The response header that names a run, so a client can resume it.
+RUN_ID_HEADER = "X-Run-Id"
 
 
 @dataclass
@@ -35,6 +38,7 @@ class ServerState:
     aggregator: KnowledgeAggregator
     instance: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.time)
+    live: LiveRuns = field(default_factory=LiveRuns)
 
     def injection_in_force(self) -> InjectionConfig | None:
         """The server-wide injection config, or None while the ``error_injection`` flag is off."""

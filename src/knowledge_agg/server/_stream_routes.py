@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ..errors import KnowledgeAggError
@@ -13,7 +13,7 @@ from ..flags import parse_flags
 from ..run import Run
 from ._runs import RunSlot, open_run, run_events
 from ._sse import NDJSON, NDJSONResponse, RunEventSourceResponse
-from ._state import get_state
+from ._state import RUN_ID_HEADER, get_state
 
 __all__ = ["router", "RunOptions", "RunRequest", "AnswerResponse", "BODY_ERRORS"]
 
@@ -89,7 +89,9 @@ _SSE_CONTENT = {"schema": {"type": "array", "items": _SSE_ITEM}, "itemSchema": _
 _STREAM_DOC = {
     200: {
         "description": "one event per SSE message (`event:` type, `id:` seq, `data:` JSON), or per NDJSON line "
-        "with `Accept: application/x-ndjson`; `done` comes last",
+        "with `Accept: application/x-ndjson`; `done` comes last. The `X-Run-Id` header names the run: "
+        "`GET /v1/runs/{run_id}/events` with `Last-Event-ID` resumes it",
+        "headers": {"X-Run-Id": {"description": "the run's id in the run store", "schema": {"type": "string"}}},
         "content": {"text/event-stream": _SSE_CONTENT, NDJSON: {"itemSchema": _EVENT_SCHEMA}},
     },
     **_ERRORS,
@@ -131,10 +133,11 @@ async def search(request: Request, body: RunRequest) -> Any:
 @router.post(
     "/v1/answer", response_model=AnswerResponse, responses={**_ERRORS, **BODY_ERRORS}, summary="Run to the end"
 )
-async def answer(request: Request, body: RunRequest) -> Any:
+async def answer(request: Request, response: Response, body: RunRequest) -> Any:
     """Run the query to the end and return every event with the synthesis, sources and metrics."""
     slot = await _open(request, body.query, body)
-    run = Run(body.query)
+    response.headers[RUN_ID_HEADER] = slot.stream.run_id
+    run = Run(body.query, run_id=slot.stream.run_id)
     try:
         async for event in run_events(slot, lambda e: e):
             run.events.append(event)
@@ -147,10 +150,14 @@ async def answer(request: Request, body: RunRequest) -> Any:
 
 
 async def _stream(request: Request, query: str, options: RunOptions, *, ndjson_ok: bool) -> Any:
+    """Start the run in a task of its own and follow it: a hang-up leaves it ``resume_grace`` seconds to resume."""
     slot = await _open(request, query, options)
+    state = get_state(request)
+    live = state.live.start(slot, state.server.resume_grace)
+    headers = {RUN_ID_HEADER: live.run_id}
     if ndjson_ok and NDJSON in request.headers.get("accept", ""):
-        return NDJSONResponse(run_events(slot, to_ndjson), slot)
-    return RunEventSourceResponse(run_events(slot, to_sse), slot)
+        return NDJSONResponse(live.follow(to_ndjson), headers=headers)
+    return RunEventSourceResponse(live.follow(to_sse), headers=headers)
 
 
 async def _open(request: Request, query: str, options: RunOptions) -> RunSlot:

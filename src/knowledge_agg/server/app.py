@@ -23,7 +23,7 @@ from ..providers import make_provider
 from ..providers.local import LocalProvider
 from ..settings import Settings
 from ..standin import InjectingProvider, StandinCorpus, StandinSettings, mount_standin
-from . import _admin_routes, _stream_routes
+from . import _admin_routes, _history_routes, _stream_routes
 from ._run_cap import RunCap
 from ._state import ServerState
 from .metrics import RequestMetricsMiddleware, ServerMetrics
@@ -78,6 +78,7 @@ def create_app(
         finally:
             warm.cancel()
             await asyncio.gather(warm, return_exceptions=True)
+            await state.live.aclose()
             await state.aggregator.aclose()
             if product is not index:
                 await product.aclose()
@@ -87,6 +88,7 @@ def create_app(
     app.state.knowledge_agg = state
     app.include_router(_stream_routes.router)
     app.include_router(_admin_routes.router)
+    app.include_router(_history_routes.router)
     mount_standin(app, StandinCorpus(index), standin, state.injection_in_force)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_middleware(GZipMiddleware, minimum_size=1000)

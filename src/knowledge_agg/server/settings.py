@@ -33,6 +33,9 @@ class ServerSettings(BaseSettings):
     dev_mode: bool = False
     run_queue_size: int = Field(20, ge=0, description="requests that may wait for a run slot before 503")
     run_queue_wait: float = Field(2.0, ge=0, description="seconds a request waits for a run slot before 503")
+    resume_grace: float = Field(
+        30.0, ge=0, description="seconds a streamed run goes on after its client hung up, for a reconnect to resume it"
+    )
 
 
 def split_options(
