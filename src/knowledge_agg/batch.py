@@ -287,8 +287,7 @@ def _ask_on_cluster(
     bar = tqdm(total=len(items), initial=result.resumed, desc=desc, disable=not progress)
     dask_client, let_go = connect(client)
     try:
-        for j, run, error in as_answered([items[i] for i in todo], dask_client, run_settings):
-            i = todo[j]
+        for i, run, error in as_answered([(i, items[i]) for i in todo], dask_client, run_settings):
             if run is not None and store is not None:
                 run = _keep(store, run, public_options(run_settings, options), named)
             if run is not None:

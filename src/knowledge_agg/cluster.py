@@ -10,10 +10,11 @@ workers) writes them to the run store, so a task Dask re-runs after its worker d
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .aggregator import KnowledgeAggregator
@@ -51,7 +52,7 @@ def connect(client: Client | str) -> tuple[Client, Callable[[], None]]:
     if client == "local":
         cluster = distributed.LocalCluster(
             n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
+            dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
         )
         local: Any = distributed.Client(cluster)
 
@@ -64,14 +65,14 @@ def connect(client: Client | str) -> tuple[Client, Callable[[], None]]:
     return remote, remote.close
 
 
-def as_answered(items: list[str | None], client: Client, settings: Settings) -> Iterator[Answer]:
-    """Run every question as a task on ``client``'s cluster and yield each answer as it completes."""
+def as_answered(questions: Iterable[tuple[int, str | None]], client: Client, settings: Settings) -> Iterator[Answer]:
+    """Run each (index, question) as a task on ``client``'s cluster and yield each answer as it completes."""
     distributed = require("distributed", "dask")
     on_workers = settings.model_copy(update={"store": "off"})  # the caller stores what comes back, once
     tag = uuid.uuid4().hex[:8]
     futures = {
         client.submit(answer, query, i, on_workers, key=f"knowledge-agg-{tag}-{i}", pure=False): i
-        for i, query in enumerate(items)
+        for i, query in questions
     }
     for future in distributed.as_completed(futures):
         i = futures[future]
