@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from knowledge_agg.errors import FetchError
-from knowledge_agg.urls import check_url, domain_of, is_exempt, is_public_ip, normalize_url
+from knowledge_agg.urls import check_url, domain_of, http_base, is_exempt, is_public_ip, normalize_url
 
 
 @pytest.mark.parametrize(
@@ -173,3 +173,10 @@ def test_allow_list_matches_host_or_host_and_port() -> None:
     assert is_exempt("LocalHost", 5, ["localhost"])
     assert is_exempt("::1", 8001, ["[::1]:8001"])
     assert not is_exempt("evil.example", 80, [])
+
+
+@pytest.mark.parametrize(("host", "port", "url"), [
+    ("127.0.0.1", 8001, "http://127.0.0.1:8001"), ("::1", 80, "http://[::1]:80"), ("localhost", 0, "http://localhost:0"),
+])
+def test_http_base_brackets_ipv6_hosts(host: str, port: int, url: str) -> None:
+    assert http_base(host, port) == url

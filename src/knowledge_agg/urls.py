@@ -10,7 +10,9 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 from .errors import FetchError
 
-__all__ = ["Resolver", "normalize_url", "domain_of", "is_public_ip", "is_exempt", "check_url", "system_resolver"]
+__all__ = [
+    "Resolver", "normalize_url", "domain_of", "is_public_ip", "is_exempt", "check_url", "system_resolver", "http_base",
+]
 
 #: Resolves a host name to the IP addresses a connection could reach.
 Resolver = Callable[[str], Awaitable[Sequence[str]]]
@@ -31,6 +33,11 @@ _REFUSED_V4 = tuple(
 def _is_tracking(name: str) -> bool:
     lowered = name.lower()
     return lowered.startswith("utm_") or lowered in _TRACKING
+
+
+def http_base(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 address in brackets (``http://[::1]:8001``)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def normalize_url(url: str) -> str:

@@ -11,9 +11,10 @@ from httpx_sse import connect_sse
 
 from knowledge_agg.errors import OptionError
 from knowledge_agg.events import parse_event
-from knowledge_agg.server import create_app, split_options
+from knowledge_agg.server import ServerSettings, create_app, split_options
 from knowledge_agg.server.launcher import check_host
 from knowledge_agg.settings import Settings
+from knowledge_agg.standin import StandinSettings
 from tests.helpers.corpus_server import running_server, write_corpus
 from tests.helpers.servers import serve
 
@@ -135,3 +136,19 @@ def test_server_and_standin_settings_are_not_run_options() -> None:
     assert standin.accepted_keys() == {"a", "b"} and "dev_mode" not in run.model_dump()
     with pytest.raises(OptionError, match="colour"):
         split_options({"standin_colour": "blue"})
+
+
+def test_each_settings_class_reads_its_own_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Server and stand-in variables configure their own classes and never trouble the runs' ``Settings``."""
+    monkeypatch.setenv("KNOWLEDGE_AGG_DEV_MODE", "1")
+    monkeypatch.setenv("KNOWLEDGE_AGG_MAX_CONCURRENT_RUNS", "7")
+    monkeypatch.setenv("KNOWLEDGE_AGG_STANDIN_KEYS", "a, b")
+    monkeypatch.setenv("KNOWLEDGE_AGG_STANDIN_INJECTION", '{"search_latency": 0.5}')
+    settings = Settings()
+    assert "dev_mode" not in settings.model_dump() and "standin_keys" not in settings.model_dump()
+    server, standin = ServerSettings(), StandinSettings()
+    assert (server.dev_mode, server.max_concurrent_runs) == (True, 7)
+    assert standin.accepted_keys() == {"a", "b"} and standin.injection.search_latency == 0.5
+    monkeypatch.setenv("KNOWLEDGE_AGG_STANDIN_INJECTION", '{"search_latency": -1}')
+    with pytest.raises(ValueError, match="search_latency"):
+        StandinSettings()

@@ -14,6 +14,7 @@ from ..aggregator import EventStream
 from ..errors import KnowledgeAggError
 from ..events import Event
 from ..standin import INJECT_HEADER, InjectionError, RunInjection, request_injection, run_injection
+from ..urls import http_base
 from ._run_cap import Busy
 from ._state import ServerState
 from .metrics import RunObserver
@@ -123,4 +124,4 @@ def _loopback_base(request: Request) -> str:
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return http_base(host, port)

@@ -20,6 +20,7 @@ import uvicorn
 from ..errors import KnowledgeAggError
 from ..settings import Settings, setting_default
 from ..standin import StandinSettings
+from ..urls import http_base
 from ._state import SERVICE
 from .app import create_app
 from .settings import ServerSettings, split_options
@@ -106,7 +107,7 @@ def launch(
     a knowledge-agg server is reused; one held by anything else raises :class:`PortInUse`.
     """
     with _LOCK:
-        url = _url(host, port)
+        url = http_base(host, port)
         if port and url in _HANDLES and _HANDLES[url].running:
             return _HANDLES[url]
         try:
@@ -115,7 +116,7 @@ def launch(
             if _identify(url):
                 return LaunchHandle(url)
             raise
-        url = _url(host, sock.getsockname()[1])
+        url = http_base(host, sock.getsockname()[1])
         run_settings, server_settings, standin_settings = split_options(options, settings)
         app = create_app(run_settings, server=server_settings, standin=standin_settings)
         config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
@@ -202,6 +203,3 @@ def _wait_until_healthy(handle: LaunchHandle, thread: threading.Thread) -> None:
         time.sleep(0.05)
     raise KnowledgeAggError(f"the server at {handle.url} did not answer /health within {_START_TIMEOUT:g} s")
 
-
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -18,16 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = [
-    "INJECT_HEADER",
-    "OFF_MESSAGE",
-    "PageFault",
-    "InjectionConfig",
-    "InjectionError",
-    "InjectionLookup",
-    "request_injection",
-    "merge_override",
-]
+__all__ = ["INJECT_HEADER", "PageFault", "InjectionConfig", "InjectionError", "InjectionLookup", "request_injection"]
 
 #: The request header that carries a per-request override (a JSON object of InjectionConfig fields).
 INJECT_HEADER = "X-Inject"
@@ -92,11 +83,6 @@ class InjectionConfig(BaseModel):
         """Wait the configured search latency."""
         if self.search_latency:
             await asyncio.sleep(self.search_latency)
-
-    async def delay_page(self) -> None:
-        """Wait the configured page latency."""
-        if self.page_latency:
-            await asyncio.sleep(self.page_latency)
 
 
 def merge_override(base: InjectionConfig, override: str | dict[str, Any] | None) -> InjectionConfig:

@@ -20,7 +20,6 @@ __all__ = [
     "PATHS",
     "TOKEN_HEADER",
     "RATE_LIMIT_HEADERS",
-    "ERROR_CODES",
     "Problem",
     "PARAMS",
     "problems",
@@ -37,11 +36,6 @@ PATHS: dict[Endpoint, str] = {"web": "/res/v1/web/search", "news": "/res/v1/news
 TOKEN_HEADER = "X-Subscription-Token"
 #: The rate-limit headers (each a comma-separated list, one entry per window: per second, per month).
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Policy", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-#: The ``error.code`` values of Brave's error body that the client tells apart.
-ERROR_CODES = frozenset({
-    "SUBSCRIPTION_TOKEN_INVALID", "SUBSCRIPTION_NOT_FOUND", "QUOTA_LIMITED", "RATE_LIMITED",
-    "OPTION_NOT_IN_PLAN", "VALIDATION",
-})
 
 #: Parameter names each endpoint accepts; ``goggles`` may repeat.
 PARAMS: dict[str, frozenset[str]] = {
