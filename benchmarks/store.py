@@ -78,6 +78,7 @@ async def _single(aggs: dict[bool, KnowledgeAggregator], n: int) -> dict[str, An
 async def _throughput(aggs: dict[bool, KnowledgeAggregator], rounds: int, runs: int) -> dict[str, Any]:
     """Rounds of ``runs`` runs, ``_CONCURRENT`` at a time, alternating on and off; runs per second."""
     rates: dict[bool, list[float]] = {True: [], False: []}
+    cpu: dict[bool, list[float]] = {True: [], False: []}  # this process's CPU (all threads) per run, ms
     queries = itertools.cycle(QUERIES)
     for r in range(2 * rounds):
         on = r % 2 == (r // 2) % 2
@@ -87,15 +88,19 @@ async def _throughput(aggs: dict[bool, KnowledgeAggregator], rounds: int, runs: 
             async with limit:
                 await measure_run(agg, query)
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one(next(queries)) for _ in range(runs)))
         rates[on].append(runs / (time.perf_counter() - started))
+        cpu[on].append((time.process_time() - cpu_started) * 1000 / runs)
     on, off = statistics.median(rates[True]), statistics.median(rates[False])
     return {
         "concurrency": _CONCURRENT, "runs_per_round": runs, "rounds_each": rounds,
         "store_on_runs_per_s": [round(x, 2) for x in rates[True]],
         "store_off_runs_per_s": [round(x, 2) for x in rates[False]],
         "median_on": round(on, 2), "median_off": round(off, 2), "loss": round(1 - on / off, 4),
+        "cpu_ms_per_run_on": round(statistics.median(cpu[True]), 3),
+        "cpu_ms_per_run_off": round(statistics.median(cpu[False]), 3),
+        "cpu_added": round(statistics.median(cpu[True]) / statistics.median(cpu[False]) - 1, 4),
     }
 
 
@@ -202,6 +207,8 @@ def table(results: dict[str, Any]) -> str:
                      f"{f['p50']}, {f['p95']} / {tot['p50']}, {tot['p95']} ms", "", ""))
     rows.append((f"{t['concurrency']} concurrent runs/s, median of {t['rounds_each']} rounds (on / off)",
                  f"{t['median_on']} / {t['median_off']}", "", ""))
+    rows.append(("CPU per run (all threads), median of rounds (on / off)",
+                 f"{t['cpu_ms_per_run_on']} / {t['cpu_ms_per_run_off']} ms", f"{100 * t['cpu_added']:+.1f} %", ""))
     rows.append(("one append on the event loop p50 / p95", f"{a['p50']} / {a['p95']} us", "", ""))
     rows.append((f"{c['processes']} processes writing at once: one run's commit p50 / p95 / max",
                  f"{c['commit_ms']['p50']} / {c['commit_ms']['p95']} / {c['commit_ms']['max']} ms",

@@ -19,14 +19,6 @@ from .run import Run
 from .settings import Settings
 from .store import HEARTBEAT, RunStore, open_store, public_options, record
 
-#: Which finished questions of a named batch run again: a cancelled or unfinished one always does.
-Rerun = Literal["partial", "failed", "none"]
-_RERUN: dict[str, frozenset[str]] = {
-    "partial": frozenset({"partial", "failed", "cancelled"}),
-    "failed": frozenset({"failed", "cancelled"}),
-    "none": frozenset({"cancelled"}),
-}
-
 if TYPE_CHECKING:
     import pandas as pd
     from distributed import Client
@@ -36,6 +28,15 @@ __all__ = ["Batch", "Rerun", "ask_many", "ask_many_async"]
 
 #: How many questions of a batch run at once unless told otherwise.
 CONCURRENCY = 4
+#: Which finished questions of a named batch run again: a cancelled or unfinished one always does.
+Rerun = Literal["partial", "failed", "none"]
+#: What a named batch re-runs unless told otherwise: the partial and the failed questions.
+RERUN: Rerun = "partial"
+_RERUN: dict[str, frozenset[str]] = {
+    "partial": frozenset({"partial", "failed", "cancelled"}),
+    "failed": frozenset({"failed", "cancelled"}),
+    "none": frozenset({"cancelled"}),
+}
 
 
 @dataclass
@@ -124,7 +125,7 @@ async def ask_many_async(
     settings: Settings | None = None,
     progress: bool = True,
     batch: str | None = None,
-    rerun: Rerun = "partial",
+    rerun: Rerun = RERUN,
     **options: Any,
 ) -> Batch:
     """Run every question, at most ``concurrency`` at a time; a query that raises becomes an error row.
@@ -242,7 +243,7 @@ def ask_many(
     settings: Settings | None = None,
     progress: bool = True,
     batch: str | None = None,
-    rerun: Rerun = "partial",
+    rerun: Rerun = RERUN,
     client: Client | str | None = None,
     **options: Any,
 ) -> Batch:
