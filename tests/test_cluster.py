@@ -172,3 +172,8 @@ def test_a_429_on_one_worker_holds_the_others_and_a_spent_quota_refuses_them(clu
     assert isinstance(waited, float) and 1.0 < waited < 2.5
     cluster.submit(_hold_everyone, "quota-test", 0.0, True, workers=[first], pure=False).result()
     assert cluster.submit(_time_one_request, "quota-test", workers=[second], pure=False).result() == "refused: QUOTA_LIMITED"
+
+
+def test_a_client_that_is_no_cluster_is_refused_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"^client must be a distributed.Client, a scheduler address or 'local', not 42$"):
+        ask_many(["a question"], client=42, settings=Settings(provider="local", store="off"), progress=False)  # type: ignore[arg-type]

@@ -285,8 +285,8 @@ def _ask_on_cluster(
     todo = [i for i, q in enumerate(items) if q is None or q not in finished]
     tqdm = require("tqdm.auto", "notebook").tqdm
     desc = f"{batch} ({result.resumed} resumed)" if batch is not None else "queries"
+    dask_client, let_go = connect(client)  # a wrong client fails before the bar shows
     bar = tqdm(total=len(items), initial=result.resumed, desc=desc, disable=not progress)
-    dask_client, let_go = connect(client)
     try:
         for i, run, error in as_answered([(i, items[i]) for i in todo], dask_client, run_settings):
             if run is not None and store is not None:
