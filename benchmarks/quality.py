@@ -1,6 +1,6 @@
 """Answer quality on SQuAD-format questions (XQuAD dev by default) plus the extraction F1, as one report.
 
-Run: ``python -m benchmarks.quality [--xquad PATH] [--extraction PATH] [--max-words 100] [--limit N]``.
+Run: ``python -m benchmarks.quality [--set xquad|pydocs-qa] [--xquad PATH] [--extraction PATH] [--max-words 100] [--limit N]``.
 Prints a table and writes ``benchmarks/results/quality.json`` (``quality-semantic.json`` with ``--flags semantic``,
 which needs ``pip install -e '.[semantic]'``). ``--max-per-domain N`` lifts the client's
 per-domain cap (the stand-in serves every article from one host, so the default cap of 2 keeps 2 sources
@@ -30,6 +30,8 @@ from .quality_data import load_squad
 
 __all__ = ["main", "run_quality", "extraction_f1"]
 
+#: The question sets this command scores; pydocs-qa hands over to ``benchmarks.pydocs_qa`` and its options.
+_SETS = ("xquad", "pydocs-qa")
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 
@@ -114,7 +116,16 @@ def _table(figures: dict[str, Any], max_words: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run the evaluation, print the table and write the JSON report."""
+    chooser = argparse.ArgumentParser(add_help=False)
+    chooser.add_argument("--set", choices=_SETS, default="xquad")
+    chosen, rest = chooser.parse_known_args(argv)
+    if chosen.set == "pydocs-qa":
+        from . import pydocs_qa
+
+        return pydocs_qa.main(rest)
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=_SETS, default="xquad",
+                        help="xquad: this report; pydocs-qa: everyday Python questions (python -m benchmarks.pydocs_qa)")
     parser.add_argument("--xquad", type=Path, default=XQUAD_DEV)
     parser.add_argument("--extraction", type=Path, default=EXTRACTION)
     parser.add_argument("--max-words", type=int, default=100)

@@ -112,7 +112,6 @@ def client_settings(url: str, cache_dir: str | Path) -> Settings:
         fetch_per_host=1000,
         cache_dir=cache_dir,
         flags={},
-        store="off",  # thousands of runs stay out of the user's history; benchmarks/store.py measures the store
     )
 
 
@@ -302,7 +301,7 @@ async def _local(corpus: str, cache_dir: Path, seconds: float) -> dict[str, Any]
     finally:
         await provider.aclose()
     runs: list[RunTimes] = []
-    async with KnowledgeAggregator(Settings(provider="local", corpus=corpus, cache_dir=cache_dir, flags={}, store="off")) as agg:
+    async with KnowledgeAggregator(Settings(provider="local", corpus=corpus, cache_dir=cache_dir, flags={})) as agg:
         await measure_run(agg, QUERIES[0])
         deadline = time.perf_counter() + seconds
         t0 = time.perf_counter()

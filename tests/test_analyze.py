@@ -12,6 +12,9 @@ from knowledge_agg.analyze import (
     altered_terms,
     analyze,
     clean,
+    code_names,
+    compared,
+    error_name,
     read_as,
     respell,
 )
@@ -32,7 +35,8 @@ ValueError: invalid literal for int() with base 10: 'x'
     [
         ("How do asynchronous generators work?", "question"),
         ("can you tell me how asyncio.gather works", "question"),
-        ("difference between list and tuple", "question"),
+        ("difference between list and tuple", "difference"),
+        ("list vs tuple in python", "difference"),
         ("python asyncio tutorial", "keywords"),
         ("sqlite fts5 bm25", "keywords"),
         (TRACEBACK, "error"),
@@ -137,7 +141,7 @@ def test_oversized_query_is_refused_with_the_limit() -> None:
 )
 def test_odd_shapes_are_normal_queries(query: str) -> None:
     result = analyze(query)
-    assert result.kind in {"question", "keywords", "code", "error", "url"}
+    assert result.kind in {"question", "keywords", "code", "error", "url", "difference"}
     assert result.search_query
 
 
@@ -201,6 +205,7 @@ def test_nearest_spelling(word: str, candidates: list[str], expected: str | None
     ("word", "candidates", "expected"),
     [
         ("ghandi", ["ghana", "gandhi"], "gandhi"),  # the same letters, one out of place
+        ("exsits", ["exits", "exists"], "exists"),  # one edit each: two letters swapped beat one dropped
         ("parliment", ["parliament", "parent"], "parliament"),
         ("asyncronous", ["asynchronous", "asyncio"], "asynchronous"),
         ("forecast", ["format", "for"], None),  # real words three edits apart are not typos
@@ -229,3 +234,47 @@ def test_read_as_and_altered_terms() -> None:
     assert altered_terms("pyhton asyncio", "python asyncio") == {"pyhton": "python"}  # word for word
     assert altered_terms("pyhton asyncio tutorial", "python asyncio") == {"pyhton": "python"}  # by spelling
     assert altered_terms("asyncio", "asyncio") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("time.time() vs time.perf_counter() - which?", ("time.time", "time.perf_counter")),
+        ("What does @dataclass(frozen=True) do?", ("dataclass",)),
+        ("RuntimeError: asyncio.run() cannot be called from a running event loop", ("asyncio.run",)),
+        ("What's the difference between eval() and exec()?", ("eval", "exec")),
+        ("how do I read a file line by line", ()),
+        ("Python 3.11.2 changed it", ()),
+    ],
+)
+def test_code_names_are_the_dotted_and_called_names_typed(text: str, names: tuple[str, ...]) -> None:
+    assert code_names(text) == names
+
+
+@pytest.mark.parametrize(
+    ("query", "sides"),
+    [
+        ("What's the difference between eval() and exec()?", (("eval",), ("exec",))),
+        ("list vs tuple in python - what is the actual difference?", (("list",), ("tuple",))),
+        ("isdigit vs isdecimal vs isnumeric - which one?", (("isdigit",), ("isdecimal",), ("isnumeric",))),
+        ("single underscore vs double underscore at the start of a name", (("single", "underscore"), ("double", "underscore"))),
+        ("difference between a list, a tuple and a set", (("list",), ("tuple",), ("set",))),
+        ("What is the difference between a process and a thread in Python?", (("process",), ("thread",))),
+        ("How do asynchronous generators work?", ()),
+        ("vs code python setup", ()),  # one side with key terms is no comparison
+    ],
+)
+def test_a_comparison_names_its_sides(query: str, sides: tuple[tuple[str, ...], ...]) -> None:
+    assert compared(query) == sides
+    analysis = analyze(query)
+    assert analysis.sides == sides and (analysis.kind == "difference") == bool(sides)
+    if sides:  # the words that frame the comparison are not searched for in the pages
+        assert not {"vs", "difference"} & set(analysis.terms)
+
+
+def test_an_error_names_its_exception() -> None:
+    assert error_name(analyze("subprocess.CalledProcessError: Command '['make']' returned non-zero exit status 2")) == (
+        "subprocess.CalledProcessError"
+    )
+    assert error_name(analyze("TypeError: unhashable type: 'list'")) == "TypeError"
+    assert error_name(analyze("what is a TypeError")) is None

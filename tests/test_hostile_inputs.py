@@ -302,7 +302,7 @@ _source = st.builds(SourceInfo, id=st.integers(1, 50), url=_text, title=_text, d
 
 EVENTS: st.SearchStrategy[Event] = st.one_of(
     st.builds(StatusEvent, stage=_stage, message=_text, progress=st.floats(0, 1), **_common),
-    st.builds(AnalysisEvent, kind=st.sampled_from(["question", "keywords", "code", "error", "url"]),
+    st.builds(AnalysisEvent, kind=st.sampled_from(["question", "keywords", "code", "error", "url", "difference"]),
               terms=st.lists(_text, max_size=5), search_query=_text, **_common),
     st.builds(ResultEvent, rank=st.integers(1, 200), title=_text, url=_text, snippet=_text, domain=_text,
               age=st.none() | _text, provider=_text, **_common),

@@ -70,3 +70,14 @@ def test_mmr_avoids_near_duplicates() -> None:
 
 def test_no_pages_no_passages() -> None:
     assert rank_passages([], analyze("anything")) == []
+
+
+def test_a_passage_says_whether_its_page_begins_there() -> None:
+    text = " ".join(f"Sentence number {i} talks about generators and other things." for i in range(30))
+    source = Source(id=1, hit=Hit(rank=1, title="t", url="https://a.example/", snippet="", provider="test"), score=1.0,
+                    reason="")
+    passages = rank_passages([Page(source=source, text=text, method="local")], analyze("generators"), k=8,
+                             min_words=10, max_words=30)
+    assert len(passages) > 2
+    opening = [p for p in passages if p.opening]
+    assert len(opening) == 1 and text.startswith(opening[0].text)

@@ -56,3 +56,35 @@ def test_max_sources_and_empty_input() -> None:
     hits = [_hit(i, f"https://site{i}.example/", f"t{i}") for i in range(1, 10)]
     assert len(select_sources(hits, analyze("anything"), max_sources=3)) == 3
     assert select_sources([], analyze("anything")) == []
+
+
+def _doc(rank: int, title: str, snippet: str = "") -> Hit:
+    return _hit(rank, f"doc://corpus/{title}", title, snippet, doc_id=title)
+
+
+def test_a_comparison_reads_the_best_page_on_each_side_first() -> None:
+    hits = [
+        _doc(1, "unittest.util.sorted_list_difference", "difference between two sorted lists"),
+        _doc(2, "doctest.OutputChecker.output_difference", "the difference between expected and actual output"),
+        _doc(3, "list", "Built-in mutable sequence."),
+        _doc(4, "typing.IO", "which one"),
+        _doc(5, "tuple", "Built-in immutable sequence."),
+    ]
+    sources = select_sources(hits, analyze("list vs tuple - what is the difference?"))
+    assert [s.hit.title for s in sources[:2]] == ["list", "tuple"]
+    assert len(sources) == 5  # the rest still follow, by score
+
+
+def test_an_error_reads_the_exceptions_own_page_right_after_the_best() -> None:
+    hits = [
+        _doc(1, "asyncio.get_running_loop", "Return the running event loop; raise a RuntimeError if there is none."),
+        _doc(2, "asyncio.run", "This function cannot be called when another asyncio event loop is running."),
+        _doc(3, "asyncio.BaseEventLoop.stop", "Stop the event loop."),
+        _doc(4, "asyncio.get_event_loop", "Get the current event loop."),
+        _doc(9, "RuntimeError", "Unspecified run-time error."),
+    ]
+    sources = select_sources(hits, analyze("RuntimeError: asyncio.run() cannot be called from a running event loop"))
+    titles = [s.hit.title for s in sources]
+    assert titles[1] == "RuntimeError"
+    # asyncio.run() is written in the message: the page with that very name comes first.
+    assert titles[0] == "asyncio.run"

@@ -8,11 +8,13 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from knowledge_agg import KnowledgeAggregator, Settings, semantic
 from knowledge_agg.analyze import analyze
 from knowledge_agg.models import Hit
+from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.select import select_sources
 
 pytest.importorskip("wordllama", reason="the semantic extra: pip install 'knowledge-agg[semantic]'")
@@ -118,3 +120,45 @@ async def test_a_model_that_does_not_load_keeps_the_results(local: Settings, mon
     assert "weights file is truncated" in errors[0].message and "choosing sources by their words" in errors[0].message
     assert run.results and run.sources and run.synthesis is not None and run.partial
     assert all("closeness" not in s.reason for s in run.sources)
+
+
+TOOLS = [
+    {"id": "rmtree", "title": "shutil.rmtree", "text": "Recursively delete a directory tree."},
+    {"id": "rename", "title": "os.rename", "text": "Rename the file or directory src to dst."},
+    {"id": "sleep", "title": "time.sleep", "text": "Delay execution for a given number of seconds."},
+    {"id": "loads", "title": "json.loads", "text": "Deserialize a str instance containing a JSON document."},
+    {"id": "shuffle", "title": "random.shuffle", "text": "Shuffle list x in place, and return None."},
+]
+
+
+async def test_search_by_meaning_finds_what_shares_no_word_with_the_question(tmp_path: Path) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    words = LocalProvider(corpus, cache_dir=tmp_path / "cache")
+    meaning = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
+    notes: list[str] = []
+    try:
+        # "wait" and "seconds": only time.sleep has "seconds", BM25 alone finds it; "pause the program": no word.
+        assert [h.doc_id for h in await words.search("pause the program", count=3)] == []
+        found = await meaning.search("pause the program", count=3, notify=notes.append)
+        assert found[0].doc_id == "sleep" and found[0].snippet.startswith("Delay execution")
+        assert (await meaning.search("erase a folder and everything in it", count=3))[0].doc_id == "rmtree"
+        # Words still count: the BM25 hit and the nearest in meaning are fused, not replaced.
+        assert (await meaning.search("rename a file", count=3))[0].doc_id == "rename"
+    finally:
+        await words.aclose()
+        await meaning.aclose()
+    stored = list((tmp_path / "cache" / "index").glob("*.npz"))
+    assert len(stored) == 1 and notes == ["embedding the documents of the local index (once per index build)"]
+    with np.load(stored[0]) as data:
+        assert data["matrix"].shape == (5, 256) and data["matrix"].dtype == np.float16
+    # A rebuilt index (the corpus changed) gets vectors of its own, not the old build's.
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS[:2]), encoding="utf-8")
+    again = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
+    try:
+        hits = await again.search("erase a folder", count=5)
+        assert [h.doc_id for h in hits] == ["rmtree", "rename"]
+    finally:
+        await again.aclose()
+    with np.load(stored[0]) as data:
+        assert data["matrix"].shape == (2, 256)

@@ -105,3 +105,88 @@ def test_headings_and_fragments_are_never_points_and_the_answer_is_one_line() ->
     body = synthesis.text.partition("\n\nSources:\n")[0]
     assert "\n" not in body
     assert "async def and contains a yield" in body
+
+
+_RMTREE = (
+    "shutil.rmtree(path, ignore_errors=False, onerror=None, *, dir_fd=None)\n\n"
+    "Recursively delete a directory tree.\n\n"
+    "If ignore_errors is set, errors resulting from failed removals are ignored; otherwise they are handled "
+    "by calling a handler specified by onerror or, if that is omitted, they raise an exception. "
+    "The folder and everything inside it is gone afterwards."
+)
+_RENAMES = (
+    "os.renames(old, new)\n\nSuper-rename; create directories as necessary and delete any left empty. "
+    "Works like rename, except creation of any intermediate directories needed to make the new pathname good "
+    "is attempted first. After the rename, directories corresponding to rightmost path segments of the old "
+    "name will be pruned away."
+)
+
+
+def test_a_how_to_answer_leads_with_the_top_source_summary_and_never_quotes_a_signature() -> None:
+    synthesis, pages, _ = _run("how do I delete a folder and everything inside it?", [_RMTREE, _RENAMES])
+    # The summary shares no word with the question, yet it is what the best page says it does.
+    assert synthesis.points[0].text == "Recursively delete a directory tree."
+    assert synthesis.points[0].source_ids == [1]
+    assert not any(p.text.startswith(("shutil.rmtree(", "os.renames(")) for p in synthesis.points)
+    assert all(p.text in pages[i - 1].text for p in synthesis.points for i in p.source_ids)
+
+
+def test_a_question_about_a_detail_does_not_spend_words_on_the_lead() -> None:
+    article = (
+        "Rotorcraft are aircraft lifted by rotating wings. Early designs appeared in the 1900s. "
+        "Engineers sometimes call rotors rotating discs, since a spinning rotor sweeps out a disc of air."
+    )
+    synthesis, _, _ = _run("What is another term for rotors used by engineers?", [article])
+    assert synthesis.points[0].text.startswith("Engineers sometimes call rotors rotating discs")
+    assert "Rotorcraft are aircraft lifted by rotating wings." not in [p.text for p in synthesis.points[:1]]
+
+
+def test_a_comparison_leads_with_the_key_sentence_of_each_side() -> None:
+    pages = {
+        "statistics.stdev": "statistics.stdev(data, xbar=None)\n\nReturn the square root of the sample variance. "
+        "See variance() for arguments and other details.",
+        "statistics.pstdev": "statistics.pstdev(data, mu=None)\n\nReturn the square root of the population "
+        "variance. See pvariance() for arguments and other details.",
+        "statistics": "statistics\n\nThis module provides functions for calculating statistics of data. "
+        "Use stdev for a sample and pstdev for a whole population, the docs say about stdev and pstdev.",
+    }
+    sources = [
+        Source(id=i, hit=Hit(rank=i, title=t, url=f"doc://{t}", snippet="", provider="test", doc_id=t), score=1.0,
+               reason="")
+        for i, t in enumerate(pages, start=1)
+    ]
+    analysis = analyze("statistics.stdev vs statistics.pstdev - which one should I use?")
+    passages = rank_passages([Page(s, pages[s.hit.title], "local") for s in sources], analysis, k=8)
+    synthesis = synthesize(passages, sources, analysis, max_words=120)
+    assert [p.text for p in synthesis.points[:2]] == [
+        "Return the square root of the sample variance.",
+        "Return the square root of the population variance.",
+    ]
+    assert [p.source_ids for p in synthesis.points[:2]] == [[1], [2]]
+
+
+def test_code_is_never_a_point() -> None:
+    text = (
+        "json.dumps(obj)\n\nSerialize obj to a JSON formatted str.\n\n"
+        ">>> import json >>> json.dumps(['foo', {'bar': ('baz', None)}]) '[\"foo\", {\"bar\": [\"baz\", null]}]'\n\n"
+        "future_stmt ::= \"from\" \"__future__\" \"import\" feature\n\n"
+        "d = {k: v for (k, v) in pairs if k[0] == v[0]} and f(d[k], g(h[k])) = x\n\n"
+        "If skipkeys is true, dict keys that are not of a basic type are skipped instead of raising a TypeError."
+    )
+    synthesis, _, _ = _run("how do I serialize a dict to json and skip keys", [text])
+    texts = [p.text for p in synthesis.points]
+    assert texts[0] == "Serialize obj to a JSON formatted str."
+    assert any(t.startswith("If skipkeys is true") for t in texts)
+    assert not any(">>>" in t or "::=" in t or "k[0]" in t for t in texts)
+
+
+def test_version_notes_answer_only_questions_about_versions() -> None:
+    text = (
+        "Raw strings\n\nNew in version 3.3: The 'rb' prefix of raw bytes literals has been added as a synonym of 'br'. "
+        "Both string and bytes literals may optionally be prefixed with a letter 'r' or 'R'; such strings are "
+        "called raw strings and treat backslashes as literal characters."
+    )
+    what = [p.text for p in _run("What does the r prefix before a string literal mean?", [text])[0].points]
+    assert what and not any(t.startswith("New in version") for t in what)
+    when = [p.text for p in _run("In which version was the rb prefix for raw bytes literals added?", [text])[0].points]
+    assert any(t.startswith("New in version 3.3") for t in when)

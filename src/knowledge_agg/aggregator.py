@@ -85,7 +85,7 @@ class KnowledgeAggregator:
     def _provider(self, settings: Settings) -> SearchProvider:
         if self._given_provider is not None:
             return self._given_provider
-        key = (*(getattr(settings, k) for k in _PROVIDER_KEYS), settings.brave_api_key)
+        key = (*(getattr(settings, k) for k in _PROVIDER_KEYS), settings.brave_api_key, settings.flags["semantic"])
         if key not in self._providers:
             self._providers[key] = make_provider(settings)
         return self._providers[key]

@@ -11,10 +11,11 @@ from dataclasses import replace
 from .errors import QueryError
 from .models import Analysis
 from .settings import setting_default
-from .text import nearest_spelling, stem
+from .text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
+from .text import respell as _respell
 
 __all__ = [
-    "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms",
+    "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms", "code_names", "compared", "error_name",
     "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
 ]
 
@@ -24,22 +25,16 @@ MAX_SEARCH_WORDS = 50
 #: At most this many key terms are kept (they feed BM25; more only slows ranking down).
 _MAX_TERMS = 64
 
-_STOP_WORDS = frozenset(
-    """
-    a about above after again against all also am an and any are aren't as at be because been before
-    being below between both but by can cannot could did do does doing don down during each either
-    else even ever every few for from further get gets got had has have having he her here hers
-    herself him himself his how however i if in into is it its itself just let like ll me might
-    more most much must my myself need no nor not now of off on once one only or other ought our
-    ours ourselves out over own per please re really s same shall she should so some such t than
-    that the their theirs them themselves then there these they this those though through to too
-    under until up upon us use used using ve very via was we were what whats when where whether which
-    while who whom whose why will with within without would yes yet you your yours yourself
-    yourselves d m don t isn doesn didn wasn won wouldn shouldn couldn
-    anyone anybody something someone thing things way ways know want wanted tell explain show give
-    hi hello hey thanks thank kindly possible
-    """.split()
-)
+#: The words left out of a query's key terms.
+_STOP_WORDS = STOPWORDS - SEARCH_KEEPS
+_EXCEPTION_NAME = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Iteration|Expired))\b")
+#: Words that frame a comparison rather than name what is compared: not searched for in the pages.
+_COMPARISON_WORDS = frozenset({"vs", "versus", "difference", "differences", "compare", "comparison", "actual"})
+_BETWEEN = re.compile(r"\bdifferences?\s+between\s+(.+?)\s*(?:[?!;:]|\s[-–—]\s|$)", re.IGNORECASE)
+_VERSUS = re.compile(r"\s+(?:vs\.?|versus)\s+", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"\s+[-–—]\s+|[?!;:]\s*")
+_LIST_SEPARATOR = re.compile(r",\s*|\s+(?:and|or)\s+", re.IGNORECASE)
+_BOUNDARY = re.compile(r"\s+(?:in|for|when|to|at|of|on|with|which|that|from|between|is|are)\s+", re.IGNORECASE)
 _URL_WORDS = frozenset({"http", "https", "www", "com", "org", "net", "html", "htm", "php", "index"})
 
 _FILLER = re.compile(
@@ -70,8 +65,8 @@ _CODE_SIGNALS = re.compile(
     r"|[;{}]\s*$|=>|->|::|\w+\([^()]*\)\s*$|\w\[|\]\s*$|^\s*@\w+|\b\w+\s*=\s*\S|`",
     re.IGNORECASE | re.MULTILINE,
 )
+_CODE_NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w.]*\w)|(?<![\w.])([A-Za-z_]\w*)\(")
 _HEX_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
-_TOKEN = re.compile(r"\w+")
 _QUOTES = frozenset({'"', "'", "`", "\u201c", "\u201d", "\u2018", "\u2019"})
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 
@@ -89,7 +84,7 @@ def key_terms(text: str) -> tuple[str, ...]:
     """Lower-cased key terms of ``text``: stop words (unless quoted, as in ``"with"``) dropped, order kept."""
     terms: dict[str, None] = {}
     lowered = clean(text).lower()
-    for match in _TOKEN.finditer(lowered):
+    for match in TOKEN.finditer(lowered):
         token = match.group()
         quoted = lowered[match.start() - 1 : match.start()] in _QUOTES and lowered[match.end() : match.end() + 1] in _QUOTES
         if token.strip("_") == "" or (len(token) == 1 and token.isascii()) or (token in _STOP_WORDS and not quoted):
@@ -98,6 +93,13 @@ def key_terms(text: str) -> tuple[str, ...]:
         if len(terms) >= _MAX_TERMS:
             break
     return tuple(terms)
+
+
+def code_names(text: str) -> tuple[str, ...]:
+    """The code names typed in ``text``, in order: dotted names (``time.perf_counter``) and names called
+    (``eval()``, ``@dataclass(frozen=True)``): a question that names a thing asks about its page."""
+    found = dict.fromkeys(m.group(1) or m.group(2) for m in _CODE_NAME.finditer(clean(text)))
+    return tuple(name for name in found if name)
 
 
 def analyze(query: str, *, max_chars: int = setting_default("max_query_chars")) -> Analysis:
@@ -114,7 +116,38 @@ def analyze(query: str, *, max_chars: int = setting_default("max_query_chars")) 
     terms = key_terms(search if kind == "error" else _drop_filler(text))
     if kind == "url":
         terms = tuple(t for t in terms if t not in _URL_WORDS)
-    return Analysis(query=query, kind=kind, terms=terms, search_query=_fit(search) or _fit(text))
+    sides = compared(text) if kind in ("question", "keywords") else ()
+    if sides:
+        kind = "difference"
+        terms = tuple(t for t in terms if t not in _COMPARISON_WORDS)
+    return Analysis(query=query, kind=kind, terms=terms, search_query=_fit(search) or _fit(text), sides=sides)
+
+
+def error_name(analysis: Analysis) -> str | None:
+    """The exception an error query names (``TypeError``, ``subprocess.CalledProcessError``), or ``None``."""
+    if analysis.kind != "error":
+        return None
+    match = _EXCEPTION_NAME.match(analysis.search_query)
+    return match.group(1) if match else None
+
+
+def compared(text: str) -> tuple[tuple[str, ...], ...]:
+    """The key terms of each thing a question compares ("difference between A and B", "A vs B vs C"), or ().
+
+    A side after "vs" or "between" ends at its first preposition and one before "vs" starts after its last
+    ("list vs tuple in python" compares list and tuple); fewer than two sides with key terms is no comparison.
+    """
+    between = _BETWEEN.search(text)
+    if between:
+        parts = [_BOUNDARY.split(p)[0] for p in _LIST_SEPARATOR.split(between.group(1))]
+    else:
+        clause = next((c for c in _CLAUSE_END.split(text) if _VERSUS.search(c)), None)
+        if clause is None:
+            return ()
+        parts = _VERSUS.split(clause)
+        parts = [_BOUNDARY.split(p)[-1 if i == 0 else 0] for i, p in enumerate(parts)]
+    sides = [side for side in (key_terms(p) for p in parts) if side]
+    return tuple(dict.fromkeys(sides)) if len(set(sides)) >= 2 else ()
 
 
 def respell(analysis: Analysis, texts: Iterable[str]) -> tuple[Analysis, dict[str, str]]:
@@ -125,17 +158,24 @@ def respell(analysis: Analysis, texts: Iterable[str]) -> tuple[Analysis, dict[st
     """
     words: Counter[str] = Counter()
     for text in texts:
-        words.update(_TOKEN.findall(text.lower()))
-    missing = [t for t in analysis.terms if t not in words]
-    if missing:  # stems and the commonest-first list are only needed for terms not found as typed
-        stems = {stem(w) for w in words}
-        missing = [t for t in missing if stem(t) not in stems]
-    commonest = [w for w, _ in words.most_common()] if missing else []
-    changes: dict[str, str] = {}
-    for term in missing:
-        nearest = nearest_spelling(term, commonest)
-        if nearest is not None:
-            changes[term] = nearest
+        words.update(TOKEN.findall(text.lower()))
+    stems: set[str] = set()
+
+    def known(term: str) -> bool:  # stems are only needed for terms not found as typed
+        if term in words:
+            return True
+        if not stems:
+            stems.update(stem(w) for w in words)
+        return stem(term) in stems
+
+    commonest: list[str] = []
+
+    def candidates(_: str) -> list[str]:
+        if not commonest:
+            commonest.extend(w for w, _ in words.most_common())
+        return commonest
+
+    changes = _respell(analysis.terms, known, candidates)
     return read_as(analysis, changes), changes
 
 

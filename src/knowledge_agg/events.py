@@ -86,7 +86,7 @@ class AnalysisEvent(_Base):
     """What the query is and what will be searched."""
 
     type: Literal["analysis"] = "analysis"
-    kind: Literal["question", "keywords", "code", "error", "url"]
+    kind: Literal["question", "keywords", "code", "error", "url", "difference"]
     terms: list[str]
     search_query: str
 

@@ -83,6 +83,8 @@ class Passage:
     url: str
     text: str
     score: float
+    #: Whether the passage is where its page begins (a reference entry's summary, an article's definition).
+    opening: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,8 @@ class Analysis:
     """What the analyze stage found in a query (see ``analyze.analyze``)."""
 
     query: str
-    kind: str  # "question" | "keywords" | "code" | "error" | "url"
+    kind: str  # "question" | "keywords" | "code" | "error" | "url" | "difference"
     terms: tuple[str, ...]
     search_query: str
+    #: The key terms of each thing a "difference" question compares ("list vs tuple": (("list",), ("tuple",))).
+    sides: tuple[tuple[str, ...], ...] = ()

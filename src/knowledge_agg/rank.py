@@ -87,13 +87,15 @@ def rank_passages(
     mmr_lambda: float = 0.9,
 ) -> list[Passage]:
     """The ``k`` best passages of ``pages`` for the query: BM25, diversified by MMR, best first."""
-    candidates: list[tuple[Page, str]] = [
-        (page, text) for page in pages for text in split_passages(page.text, min_words=min_words, max_words=max_words)
+    candidates: list[tuple[Page, str, bool]] = [
+        (page, text, n == 0)
+        for page in pages
+        for n, text in enumerate(split_passages(page.text, min_words=min_words, max_words=max_words))
     ]
     if not candidates or k <= 0:
         return []
     query = query_terms(analysis)
-    tokens = [tokenize(text) for _, text in candidates]
+    tokens = [tokenize(text) for _, text, _ in candidates]
     bm25 = BM25(tokens)
     relevance = bm25.scores(query)
     top = max(relevance) or 1.0
@@ -114,6 +116,7 @@ def rank_passages(
             url=candidates[i][0].source.hit.url,
             text=candidates[i][1],
             score=round(relevance[i], 4),
+            opening=candidates[i][2],
         )
         for i in chosen
     ]

@@ -4,9 +4,11 @@ and, with the ``semantic`` flag, closeness in meaning."""
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from .analyze import error_name
 from .models import Analysis, Hit, Source
 from .rank import query_terms
 from .semantic import Closeness
@@ -14,7 +16,7 @@ from .settings import setting_default
 from .text import terms
 from .urls import domain_of, normalize_url
 
-__all__ = ["select_sources"]
+__all__ = ["names", "select_sources", "side_of"]
 
 #: How much one query term found in the title weighs against one rank step, and how much the
 #: idf-weighted query coverage of the hit's best snippet (its description or one extra snippet) weighs.
@@ -24,6 +26,16 @@ _SNIPPET_WEIGHT = 8.0
 #: XQuAD dev the top source scores the same from 16 to 30, one question less from 10 to 15
 #: (``benchmarks/results/quality_log.md``, variant 32).
 _MEANING_WEIGHT = 20.0
+
+
+#: How much a hit whose title is a name the question spells out (``asyncio.run()``, ``str.isdigit``) gains.
+_NAMED_WEIGHT = 2.0
+_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z_]\w*(?=\(\))")
+
+
+def _named(query: str) -> set[str]:
+    """The dotted names and called names (``json.dumps``, ``eval()``) written in the question."""
+    return {match.group() for match in _NAME.finditer(query)}
 
 
 def _key(hit: Hit) -> str:
@@ -56,6 +68,22 @@ def _score(hit: Hit, query: Sequence[str], idf: Mapping[str, float]) -> tuple[fl
     total = sum(idf.values()) or 1.0
     score = 1.0 / (1 + 0.25 * (hit.rank - 1)) + _TITLE_WEIGHT * len(title) / share + _SNIPPET_WEIGHT * coverage / total
     return score, title, snippet
+
+
+def names(title: str, name: str) -> bool:
+    """Whether a page titled ``title`` documents ``name`` (``TypeError``, ``subprocess.TimeoutExpired``)."""
+    return title == name or title.endswith(f".{name}") or name.endswith(f".{title}")
+
+
+def side_of(title: str, analysis: Analysis) -> int | None:
+    """Which side of a comparison a page titled ``title`` is about: the first whose own words (those
+    not shared by every side) its title has, or ``None`` (also for a question that compares nothing)."""
+    sides = [terms(side) for side in analysis.sides]
+    if not sides:
+        return None
+    shared = set.intersection(*(set(side) for side in sides))
+    named = set(terms([title]))
+    return next((i for i, side in enumerate(sides) if named & (set(side) - shared)), None)
 
 
 def _quote(words: Sequence[str]) -> str:
@@ -96,12 +124,23 @@ def select_sources(
             seen.add(key)
             distinct.append(hit)
     scored: list[tuple[float, int, Hit, list[str], list[str], float | None]] = []
+    named = _named(analysis.query)
     for order, (hit, meaning) in enumerate(zip(distinct, _meanings(distinct, analysis.query, closeness), strict=True)):
         score, title, snippet = _score(hit, query, idf)
+        if hit.title in named:
+            score += _NAMED_WEIGHT
         if meaning is not None:
             score += _MEANING_WEIGHT * meaning
         scored.append((score, order, hit, title, snippet, meaning))
     scored.sort(key=lambda item: (-item[0], item[1]))
+    if analysis.sides:  # a comparison reads the best page on each side first
+        firsts = {side_of(item[2].title, analysis): n for n, item in reversed(list(enumerate(scored)))}
+        ahead = sorted(n for side, n in firsts.items() if side is not None)
+        scored = [scored[n] for n in ahead] + [item for n, item in enumerate(scored) if n not in ahead]
+    error = error_name(analysis)
+    meaning = next((n for n, item in enumerate(scored) if error and names(item[2].title, error)), None)
+    if meaning is not None and meaning > 1:  # an error's own page (what it means) right after the best
+        scored.insert(1, scored.pop(meaning))
     per_domain: Counter[str] = Counter()
     picked: list[tuple[float, Hit, list[str], list[str], float | None]] = []
     for score, _, hit, title, snippet, meaning in scored:

@@ -17,8 +17,10 @@ from typing import Any
 
 from .errors import MissingDependency, require
 
-__all__ = ["Closeness", "check", "closeness", "load"]
+__all__ = ["Closeness", "MODEL_ID", "check", "closeness", "embed", "load"]
 
+#: Names the model and its dimensions, so vectors stored with an index are remade when it changes.
+MODEL_ID = "wordllama-l2_supercat-256"
 #: For each group of texts, how close in meaning its closest text is to the query (cosine, about 0–1).
 Closeness = Callable[[str, Sequence[Sequence[str]]], list[float]]
 
@@ -51,6 +53,11 @@ def check() -> None:
 def load() -> None:
     """Load the model now (about 0.4 s with its imports, once per process)."""
     _model()
+
+
+def embed(texts: Sequence[str]) -> Any:
+    """Unit-length vectors of ``texts`` as a float32 numpy array (one row per text)."""
+    return _model().embed(list(texts), norm=True)
 
 
 def closeness(query: str, groups: Sequence[Sequence[str]]) -> list[float]:

@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS events (
     t_ms REAL NOT NULL,
     json TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS batch_items (
     batch TEXT NOT NULL,
     question TEXT NOT NULL,

@@ -7,9 +7,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .analyze import error_name
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
+from .select import names, side_of
 from .settings import setting_default
 from .text import sentence_spans, tokenize, word_count
 
@@ -21,6 +23,12 @@ _MIN_WORDS = 4
 #: A line without end punctuation and at most this many words, before a line break, is a heading.
 _HEADING_WORDS = 8
 _TERMINAL = re.compile(r"""[.!?:;]["'”’)\]]*$""")
+#: Brackets and operators; a unit with more than this share of them among its characters is code.
+_CODE_MARKS = re.compile(r"[\[\]{}()=<>;|\\#@%&^~$]")
+_CODE_SHARE = 0.15
+_VERSION_NOTE = re.compile(r"(?:New|Changed|Deprecated|Removed)\s+(?:in|since)\s+version\b", re.IGNORECASE)
+_ASKS_VERSION = re.compile(r"\b(?:version|since|when|added|deprecated|removed)\b", re.IGNORECASE)
+_SIGNATURE = re.compile(r"^(?:class\s+)?[A-Za-z_][\w.]*\(.*\)(?:\s*->\s*\S.*)?$")
 _HEADING = re.compile(r"\A([^\n]*)\n\s*(?=[\"'“‘(\[]?[A-Z0-9])")
 
 
@@ -45,6 +53,8 @@ class _Sentence:
     passage_rank: int
     position: int
     passage_score: float
+    #: The sentence is in a passage where its page begins.
+    opening: bool = False
     coverage: float = 0.0
     score: float = 0.0
 
@@ -95,18 +105,32 @@ def _has_answer_shape(sentence: _Sentence, kind: str | None, query: set[str]) ->
 
 
 def _without_heading(text: str) -> str:
-    """``text`` minus leading heading lines (short, unpunctuated, followed by a line break)."""
-    while (match := _HEADING.match(text)) and word_count(match.group(1)) <= _HEADING_WORDS:
-        if _TERMINAL.search(match.group(1).rstrip()):
+    """``text`` minus leading heading lines (short, unpunctuated, followed by a line break) and call
+    signatures (``shutil.rmtree(path, ignore_errors=False)``: a reference entry's title line, not a sentence)."""
+    while match := _HEADING.match(text):
+        line = match.group(1).strip()
+        if not _SIGNATURE.match(line) and (word_count(line) > _HEADING_WORDS or _TERMINAL.search(line)):
             break
         text = text[match.end() :]
     return text
 
 
 def _is_sentence(text: str) -> bool:
-    """Whether ``text`` reads as a sentence: enough words, and end punctuation unless it is long."""
+    """Whether ``text`` reads as a sentence: enough words, end punctuation unless it is long, and not code
+    (a call signature, an interpreter session, a grammar rule, or mostly brackets and operators)."""
     words = word_count(text)
-    return words >= _MIN_WORDS and (words > _HEADING_WORDS or bool(_TERMINAL.search(text)))
+    return (
+        words >= _MIN_WORDS
+        and (words > _HEADING_WORDS or bool(_TERMINAL.search(text)))
+        and not _SIGNATURE.match(text)
+        and not _is_code(text)
+    )
+
+
+def _is_code(text: str) -> bool:
+    if ">>>" in text or "::=" in text:
+        return True
+    return len(_CODE_MARKS.findall(text)) > _CODE_SHARE * len(text.replace(" ", ""))
 
 
 _CLAUSE_END = re.compile(r"[;:](?=\s)")
@@ -141,7 +165,7 @@ def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
             known = by_text.get(text)
             if known is None:
                 by_text[text] = _Sentence(
-                    text, tokenize(text), [passage.source_id], rank, position, passage.score
+                    text, tokenize(text), [passage.source_id], rank, position, passage.score, passage.opening
                 )
             elif passage.source_id not in known.source_ids:
                 known.source_ids.append(passage.source_id)
@@ -191,6 +215,64 @@ def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> No
         )
 
 
+_HOW_TO = re.compile(r"\bhow\s+(?:to|(?:do|can|could|should|would|shall)\s+(?:i|you|we|one)\b)", re.IGNORECASE)
+_WHAT_IS = re.compile(
+    r"^\W*what(?:'s|\s+is|\s+are)\s+(?P<thing>[^?]+?)\W*$"
+    r"|^\W*what\s+(?:does|do)\s+(?P<doer>.+?)\s+(?:mean|do|stand\s+for|return)\W*$",
+    re.IGNORECASE,
+)
+#: A "what is X" question whose X is longer than this, or has a preposition before its last word ("another
+#: term for rotors", not "__slots__ used for"), asks about a detail of a page, not about a thing.
+_THING_WORDS = 4
+_PREPOSITIONS = frozenset("of for in on to by with at about into than".split())
+
+
+def _asks_about_a_thing(analysis: Analysis) -> bool:
+    """Whether the question asks what something is or how to do something (not a detail of a page).
+
+    Then the best page's key sentence answers it; a factoid question ("When did …", "What was the
+    name of …") is answered by a sentence further in, and a lead sentence would only cost words.
+    """
+    if analysis.kind in ("keywords", "error", "code", "difference"):
+        return True
+    query = analysis.query.strip()
+    if _HOW_TO.search(query):
+        return True
+    match = _WHAT_IS.match(query)
+    if match is None:
+        return False
+    words = (match.group("thing") or match.group("doer")).lower().split()
+    words = words[1:] if words[0] in ("a", "an", "the") else words
+    return len(words) <= _THING_WORDS and not _PREPOSITIONS.intersection(words[:-1])
+
+
+def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis) -> list[_Sentence]:
+    """The key sentences that open the synthesis: the top source's, or for a comparison each side's.
+
+    A page's key sentence is its first, when its opening passage was ranked: a reference entry's summary
+    ("Recursively delete a directory tree.") or an article's definition, which state what the page is
+    about, often in words the question lacks.
+    """
+    if not sentences or not _asks_about_a_thing(analysis):
+        return []
+    read = sorted({i for s in sentences for i in s.source_ids})
+    titles = {source.id: source.hit.title for source in sources}
+    keys = read[:1]
+    if analysis.sides:
+        by_side = {side_of(titles.get(i, ""), analysis): i for i in reversed(read)}
+        keys = sorted(i for side, i in by_side.items() if side is not None) or keys
+    elif (error := error_name(analysis)) is not None:  # what fixes it (the best page), what it means
+        keys = sorted({*keys, *(i for i in read[:_MAX_SENTENCES] if names(titles.get(i, ""), error))})[:2]
+    leads = [_opening(sentences, i) for i in keys]
+    return [lead for lead in leads if lead is not None]
+
+
+def _opening(sentences: Sequence[_Sentence], source_id: int) -> _Sentence | None:
+    """The first sentence of source ``source_id``'s opening passage, if that passage was ranked."""
+    opening = [s for s in sentences if s.opening and s.source_ids[0] == source_id]
+    return min(opening, key=lambda s: (s.passage_rank, s.position), default=None)
+
+
 def _no_result(analysis: Analysis) -> Synthesis:
     return Synthesis(text=f"No relevant sources found for “{analysis.query.strip()}”.", points=[])
 
@@ -206,11 +288,20 @@ def synthesize(
     if not any(qset & set(s.tokens) for s in sentences):
         return _no_result(analysis)
     _score(sentences, query, _question_type(analysis.query))
-    sentences = [s for s in sentences if s.score > 0]
+    if not _ASKS_VERSION.search(analysis.query):  # "New in version 3.3: …" says when, not what or how
+        for sentence in sentences:
+            if _VERSION_NOTE.match(sentence.text):
+                sentence.score = 0.0
+    leads = _leads(sentences, sources, analysis)
+    sentences = [s for s in sentences if s.score > 0 and s not in leads]
     # Equal scores (to float noise) go to the shorter sentence: it leaves room for one more point.
     sentences.sort(key=lambda s: (-round(s.score, 6), len(s.tokens), s.passage_rank, s.position))
     chosen: list[_Sentence] = []
     used = 0
+    for lead in leads:
+        if used + word_count(lead.text) <= max_words // 2:
+            chosen.append(lead)
+            used += word_count(lead.text)
     for sentence in sentences:
         words = word_count(sentence.text)
         if used + words > max_words:

@@ -398,6 +398,60 @@ async def test_a_misspelling_is_compared_with_words_as_written_not_their_porter_
     assert only.respelt == {"cypiddids": "cydippids"} and [h.doc_id for h in only] == ["cten"]
 
 
+async def test_words_run_together_in_a_code_name_are_found_as_words(tmp_path: Path) -> None:
+    # "make" and "dirs" are commoner words of this corpus than "makedirs": the index cuts the name there.
+    docs = [
+        {"id": "makedirs", "title": "os.makedirs", "text": "Super-mkdir; create a leaf directory and all intermediate ones."},
+        {"id": "mkdir", "title": "os.mkdir", "text": "Create a directory named path."},
+        *(
+            {"id": f"make{n}", "title": f"Note {n}", "text": f"Make a list of the dirs, then make {n} more dirs."}
+            for n in range(3)
+        ),
+        {"id": "plain", "title": "Makedirs", "text": "A plain title that is not a code name: it is not cut."},
+    ]
+    hits, plain = await _searches(tmp_path, docs, "make dirs", "create intermediate ones")
+    assert hits[0].doc_id == "makedirs"
+    assert "plain" not in [h.doc_id for h in hits]
+    assert plain[0].doc_id == "makedirs"  # the body still counts as before
+
+
+async def test_a_code_name_typed_in_the_question_puts_its_page_first(tmp_path: Path) -> None:
+    docs = [
+        {"id": "loop", "title": "asyncio.get_running_loop",
+         "text": "Return the running event loop. Raise a RuntimeError if there is none."},
+        {"id": "arun", "title": "asyncio.run", "text": "Execute the coroutine and return the result."},
+        {"id": "srun", "title": "subprocess.run", "text": "Run command with arguments."},
+        {"id": "trun", "title": "unittest.TestCase.run", "text": "Run the test."},
+        {"id": "dc", "title": "dataclasses.dataclass", "text": "Add dunder methods based on the fields defined in the class."},
+        {"id": "frozen", "title": "dataclasses.FrozenInstanceError", "text": "Raised when frozen=True and a field is assigned."},
+    ]
+    error, decorator, ambiguous, plain = await _searches(
+        tmp_path, docs,
+        "RuntimeError: asyncio.run() cannot be called from a running event loop",
+        "What does @dataclass(frozen=True) do?",
+        "how does run() work",
+        "how does run work",
+    )
+    assert [h.doc_id for h in error[:2]] == ["arun", "loop"]  # named first, then BM25's best
+    assert decorator[0].doc_id == "dc"  # the one title ending in .dataclass
+    # Three titles end in .run: the name names none of them, and words decide as without the parentheses.
+    assert [h.doc_id for h in ambiguous] == [h.doc_id for h in plain]
+
+
+async def test_a_long_document_is_ranked_by_the_passage_that_answers(tmp_path: Path) -> None:
+    filler = "\n\n".join("Logging handlers, formatters and filters shape records. " * 16 for _ in range(10))
+    docs = [
+        {"id": "long", "title": "Reference", "text": f"{filler}\n\nTo delete a directory tree, call rmtree.\n\n{filler}"},
+        {"id": "short", "title": "Notes",
+         "text": "A directory listing. " + "Handlers and formatters. " * 55 + "Delete old entries. Tree views."},
+    ]
+    hits, = await _searches(tmp_path, docs, "delete a directory tree")
+    # As whole documents the short note wins (the long one's three words are lost in its length);
+    # by their best passages the paragraph that answers does.
+    assert [h.doc_id for h in hits] == ["long", "short"]
+    assert "delete a directory tree" in hits[0].snippet
+
+
 _HALF_GOOD = (
     b'{"id": "a", "title": "Queues", "text": "asyncio queues pass items between tasks"}\n'
     b"not json at all\n"

@@ -17,13 +17,50 @@ import re
 import sys
 import sysconfig
 import warnings
+from collections import defaultdict
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-__all__ = ["fingerprint", "collect"]
+__all__ = ["collect", "fingerprint", "topic_url"]
 
 _DOCS = "https://docs.python.org/3"
+#: Bumped when the documents' links change, so indexes built with the old links are rebuilt.
+_LINKS = "section-links-1"
+#: Each pydoc topic key is the Sphinx label its text was taken from (``pydoc_topic_labels`` in CPython's
+#: ``Doc/tools/extensions``), and Sphinx makes every label an anchor of its section, so a topic links to
+#: its page and label (``if`` → ``reference/compound_stmts.html#if``). Only the page, below by page as in
+#: CPython 3.11's docs, is not in the running Python; a label missing here keeps a search-page link.
+_TOPIC_PAGES: dict[str, tuple[str, ...]] = {
+    "reference/simple_stmts": (
+        "assert", "assignment", "augassign", "break", "continue", "del", "global", "import", "nonlocal", "pass",
+        "raise", "return", "yield",
+    ),
+    "reference/compound_stmts": ("async", "class", "compound", "else", "for", "function", "if", "try", "while", "with"),
+    "reference/expressions": (
+        "atom-identifiers", "atom-literals", "attribute-references", "await", "binary", "bitwise", "booleans",
+        "calls", "comparisons", "conversions", "dict", "exprlists", "in", "lambda", "lists", "operator-summary",
+        "power", "shifting", "slicings", "subscriptions", "unary",
+    ),
+    "reference/datamodel": (
+        "attribute-access", "callable-types", "context-managers", "customization", "numeric-types", "objects",
+        "sequence-types", "specialnames", "types",
+    ),
+    "reference/executionmodel": ("dynamic-features", "exceptions", "execmodel", "naming"),
+    "reference/lexical_analysis": ("floating", "id-classes", "identifiers", "imaginary", "integers", "numbers", "strings"),
+    "library/stdtypes": (
+        "bltin-code-objects", "bltin-ellipsis-object", "bltin-null-object", "bltin-type-objects", "specialattrs",
+        "string-methods", "truth", "typesfunctions", "typesmapping", "typesmethods", "typesmodules", "typesseq",
+        "typesseq-mutable",
+    ),
+    "library/string": ("formatstrings",),
+    "library/pdb": ("debugger",),
+}
+_TOPIC_PAGE = {label: page for page, labels in _TOPIC_PAGES.items() for label in labels}
+_MARKUP = re.compile(r"[\"*`]")
+_NOT_ID = re.compile(r"[^a-z0-9]+")
+_ID_ENDS = re.compile(r"^[-0-9]+|-+$")
+
 #: Modules whose import has side effects (a browser, a printout, a GUI) or that only hold tests.
 _SKIP = frozenset(
     {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "test", "tests", "idle_test",
@@ -44,7 +81,7 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 def fingerprint() -> str:
     """What the corpus depends on: the Python version and where its standard library lives."""
-    return f"pydocs:{sys.version}:{sysconfig.get_paths()['stdlib']}"
+    return f"pydocs:{_LINKS}:{sys.version}:{sysconfig.get_paths()['stdlib']}"
 
 
 def collect() -> Iterator[dict[str, str]]:
@@ -59,19 +96,53 @@ def _topics() -> Iterator[dict[str, str]]:
     """The language reference topics of ``help()``, one document per section and subsection."""
     from pydoc_data.topics import topics
 
+    parts = {key: _sections(text) for key, text in topics.items()}
+    # The headings that would claim each (page, id): a topic's label and its subsections' headings'
+    # ids; the same section printed in two topics has the same heading, so it claims the id once.
+    claims: dict[tuple[str | None, str], set[str]] = defaultdict(set)
+    for key, sections in parts.items():
+        page = _TOPIC_PAGE.get(key)
+        claims[(page, key)].add(sections[0][1])
+        for _, heading, _ in sections[1:]:
+            claims[(page, _section_anchor(heading))].add(heading)
     seen: set[str] = set()
-    for key, text in topics.items():
-        title, _, body = text.strip().partition("\n")
-        title, url = title.strip(), f"{_DOCS}/search.html?q={key}"
-        headings = [m for m in _SECTION.finditer(body) if len(m.group(2)) == len(m.group(1))]
-        starts = [0, *(m.start() for m in headings)]
-        names = [title, *(f"{title}: {m.group(1).strip()}" for m in headings)]
-        for n, (start, name) in enumerate(zip(starts, names, strict=True)):
-            end = starts[n + 1] if n + 1 < len(starts) else len(body)
-            section = _RULE_LINE.sub("", body[start:end]).strip()
+    for key, sections in parts.items():
+        title = sections[0][1]
+        for n, (section, subtitle, _) in enumerate(sections):
             if section and section not in seen:  # several topics repeat the same section
                 seen.add(section)
+                # A subsection links to its own heading's id unless another section of the page has that id.
+                own = n and len(claims[(_TOPIC_PAGE.get(key), _section_anchor(subtitle))]) == 1
+                url = topic_url(key, subtitle if own else None)
+                name = f"{title}: {subtitle}" if n else title
                 yield {"id": f"topic:{key}" + (f"#{n}" if n else ""), "title": name, "url": url, "text": section}
+
+
+def _sections(text: str) -> list[tuple[str, str, int]]:
+    """A topic's ``(text, heading, start)`` per section: the topic's own title first, then each subsection's."""
+    title, _, body = text.strip().partition("\n")
+    headings = [m for m in _SECTION.finditer(body) if len(m.group(2)) == len(m.group(1))]
+    starts = [0, *(m.start() for m in headings)]
+    names = [title.strip(), *(m.group(1).strip() for m in headings)]
+    ends = [*starts[1:], len(body)]
+    return [(_RULE_LINE.sub("", body[a:b]).strip(), name, a) for a, b, name in zip(starts, ends, names, strict=True)]
+
+
+def _section_anchor(heading: str) -> str:
+    """The id Sphinx (docutils' ``make_id``) gives a section titled ``heading`` as pydoc prints it."""
+    return _ID_ENDS.sub("", _NOT_ID.sub("-", _MARKUP.sub("", heading).lower()))
+
+
+def topic_url(label: str, heading: str | None = None) -> str:
+    """The docs.python.org link of topic ``label``, or of its subsection ``heading``; a search page if unknown.
+
+    A subsection's anchor is its heading's id, so pass ``heading`` only when no other section of the page
+    has that id (docutils numbers repeated ids, which cannot be predicted).
+    """
+    page = _TOPIC_PAGE.get(label)
+    if page is None:
+        return f"{_DOCS}/search.html?q={label}"
+    return f"{_DOCS}/{page}.html#{_section_anchor(heading) if heading else label}"
 
 
 def _modules() -> Iterator[ModuleType]:

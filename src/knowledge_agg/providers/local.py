@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..analyze import key_terms
+from ..analyze import code_names, key_terms
 from ..errors import ProviderError
 from ..models import Document, Hit, Hits
-from . import _fts
+from . import _fts, _vectors
 from ._corpora import Corpus, Skipped
 
 if TYPE_CHECKING:
@@ -30,6 +30,9 @@ _T = TypeVar("_T")
 #: One lock per index file, so threads of one process never build the same index twice at once.
 _BUILD_LOCKS: dict[Path, threading.Lock] = {}
 _BUILD_LOCKS_GUARD = threading.Lock()
+#: How deep each ranking goes before fusion, and the weight of the ranking by meaning against BM25's.
+_FUSION_DEPTH = 100
+_MEANING_WEIGHT = 1.0
 _RULE = re.compile(r"([=\-~^*#_])\1{2,}")
 
 
@@ -60,8 +63,13 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, corpus: str | os.PathLike[str] = "pydocs", *, cache_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, corpus: str | os.PathLike[str] = "pydocs", *, cache_dir: str | os.PathLike[str], meaning: bool = False
+    ) -> None:
         self.corpus = Corpus.parse(corpus)
+        #: Also search by meaning (the ``semantic`` extra): BM25 fused with the nearest documents' vectors.
+        self.meaning = meaning
+        self._vectors: _vectors.Vectors | None = None
         self.path = Path(cache_dir).expanduser() / "index" / f"{self.corpus.key}.sqlite"
         self._status: IndexStatus | None = None
         self._pool: list[sqlite3.Connection] = []
@@ -73,7 +81,7 @@ class LocalProvider:
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalProvider:
         """The provider over ``settings.corpus``, indexed under ``settings.cache_dir``."""
-        return cls(settings.corpus, cache_dir=settings.cache_dir)
+        return cls(settings.corpus, cache_dir=settings.cache_dir, meaning=settings.flags["semantic"])
 
     def __repr__(self) -> str:
         return f"LocalProvider(corpus={self.corpus.name!r}, path={str(self.path)!r})"
@@ -126,10 +134,12 @@ class LocalProvider:
             )
             self._reset_pool()
             self._status = status
+            self._vectors = None
             return status
 
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
-        """Up to ``count`` hits for the query's key terms, best BM25 score first.
+        """Up to ``count`` hits for the query's key terms, best BM25 score first (fused with the
+        documents nearest in meaning when ``meaning`` is on), after the documents its code names name.
 
         A term no document contains is searched as the index word spelt most like it (Ghandi → gandhi).
         """
@@ -145,7 +155,11 @@ class LocalProvider:
             for old, new in respelt.items():
                 notify(f"no document has {old!r}: searching for {new!r} instead")
         terms = tuple(dict.fromkeys(respelt.get(t, t) for t in terms))
-        rows = await asyncio.to_thread(self._query, _fts.search, terms, count)
+        if self.meaning and self._vectors is None:
+            if notify is not None and not _vectors.vectors_path(self.path).is_file():
+                notify("embedding the documents of the local index (once per index build)")
+            await asyncio.to_thread(self._query, self._load_vectors)
+        rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count)
         return Hits((
             Hit(
                 rank=rank,
@@ -168,6 +182,31 @@ class LocalProvider:
         lines = f"{status.skipped_lines} line{'s' if status.skipped_lines > 1 else ''}"
         message = f"{self.corpus.path}: {lines} skipped; the first is {status.first_skipped}"
         return [ProviderError(message, kind="corpus_lines_skipped")]
+
+    def _ranked(
+        self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int
+    ) -> list[tuple[str, str, str, str]]:
+        """The documents the query names by their code names first, then BM25's ranking, fused with the
+        ranking by meaning when there are vectors."""
+        named = _fts.named(conn, code_names(query), terms)
+        vectors = self._vectors if self.meaning else None
+        if vectors is None:
+            ranking = _fts.ranked(conn, terms, count)
+        else:
+            depth = max(count, _FUSION_DEPTH)
+            lexical = _fts.ranked(conn, terms, depth)
+            ranking = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, _MEANING_WEIGHT], count)
+        return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms)
+
+    def _load_vectors(self, conn: sqlite3.Connection) -> None:
+        """Read this build's vectors, embedding the documents first when they are missing or stale."""
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        stamp = f"{meta.get('fingerprint')}:{meta.get('built_at')}"
+        vectors = _vectors.load(self.path, stamp)
+        if vectors is None:
+            with _fts.file_lock(self.path.with_name(self.path.name + ".lock")):
+                vectors = _vectors.load(self.path, stamp) or _vectors.build(self.path, conn, stamp)
+        self._vectors = vectors
 
     async def document(self, hit: Hit) -> str | None:
         """The full text of a hit this provider returned, read from the index (no HTTP)."""
