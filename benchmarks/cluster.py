@@ -72,7 +72,7 @@ def _settings(url: str, cache: Path) -> Any:
     return Settings(
         provider="brave", brave_api_key=_KEY, brave_base_url=url, brave_rate_limit=1000, brave_cache=False,
         fetch_allow_hosts=[url.removeprefix("http://")], fetch_per_host=16, max_per_domain=_PAGES_PER_RUN,
-        max_sources=_PAGES_PER_RUN, cache_dir=cache, store="off",
+        max_sources=_PAGES_PER_RUN, cache_dir=cache,
     )
 
 
