@@ -21,7 +21,10 @@ def _isolated_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test reads the developer's key, flags, cache or run store."""
-    for name in ("BRAVE_API_KEY", "KNOWLEDGE_AGG_FLAGS", "KNOWLEDGE_AGG_PROVIDER", "KNOWLEDGE_AGG_BRAVE_API_KEY"):
+    for name in (
+        "BRAVE_API_KEY", "KNOWLEDGE_AGG_FLAGS", "KNOWLEDGE_AGG_PROVIDER", "KNOWLEDGE_AGG_BRAVE_API_KEY",
+        "OPENAI_API_KEY", "KNOWLEDGE_AGG_LLM_API_KEY", "KNOWLEDGE_AGG_ANSWER", "KNOWLEDGE_AGG_LLM_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KNOWLEDGE_AGG_CACHE_DIR", str(_shared_cache(tmp_path_factory)))
     monkeypatch.setenv("KNOWLEDGE_AGG_STORE", str(_shared_cache(tmp_path_factory) / "runs.sqlite3"))

@@ -15,6 +15,7 @@ from knowledge_agg.analyze import (
     code_names,
     compared,
     error_name,
+    python_words,
     read_as,
     respell,
 )
@@ -278,3 +279,19 @@ def test_an_error_names_its_exception() -> None:
     )
     assert error_name(analyze("TypeError: unhashable type: 'list'")) == "TypeError"
     assert error_name(analyze("what is a TypeError")) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("When does the else block after a for loop run?", ("else", "for")),
+        ("How do I use global variables?", ("global",)),
+        ("how do I check if a file exists", ()),  # an English stop word alone is not a keyword
+        ("Is 1 < x < 10 valid?", ("operators", "comparison")),
+        ("What does ... mean", ("ellipsis",)),
+        ("no attribute '__balance'", ("privatenames", "specialmethods")),
+        ("x_1 and y", ()),
+    ],
+)
+def test_python_words_are_keywords_and_the_topics_of_symbols(query: str, words: tuple[str, ...]) -> None:
+    assert python_words(query) == words

@@ -95,3 +95,19 @@ async def test_store_benchmark_measures_both_sides_and_the_size() -> None:
     assert results["append_us"]["n"] == 20_000
     assert results["contention"]["runs_stored"] == 6 and results["contention"]["commit_ms"]["n"] == 6
     assert "store size per run" in store_table(results)
+
+
+def test_llm_answer_benchmark_runs_every_part_with_tiny_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import llm_answer
+
+    out = tmp_path / "llm_answer.json"
+    argv = ["--limit", "2", "--stream-runs", "2", "--failure-runs", "1", "--concurrency", "2", "--out", str(out)]
+    assert llm_answer.main(argv) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    check = report["check"]
+    assert check["runs"] == 2 * 7 and check["planted_sentences"] > 0 and check["faithful_sentences"] > 0
+    assert set(check["per_fault"]) == set(llm_answer.CLAIM_FAULTS)
+    assert report["streaming"]["held_after_first_token_ms"]["n"] == 2
+    assert set(report["failures"]) == set(llm_answer.FAILURES)
+    assert all(f["runs"] == 1 and f["done_last"] == 1.0 for f in report["failures"].values())
+    assert "planted unsupported sentences flagged" in capsys.readouterr().out

@@ -305,3 +305,82 @@ def test_development_endpoints_are_off_by_default(tmp_path: Path) -> None:
         run = client.post("/v1/answer", json={"query": "asyncio tasks"}).json()
     assert flags["mutable"] is False and flags["flags"]["error_injection"]["enabled"] is False
     assert not run["partial"]
+
+
+# ---------------------------------------------------------------- the LLM key
+
+LLM_KEY = "sk-canary-4c8e2a9f7d1b-knowledge-agg-llm"
+LLM_WRONG = "sk-wrong-9a7b5c3d1e0f-rejected-llm-key"
+
+
+def _assert_no_llm_key(text: str | bytes, where: str) -> None:
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
+    for secret in (LLM_KEY, LLM_WRONG):
+        for needle in (secret, secret[6:22]):
+            assert needle.encode() not in data, f"{needle!r} leaked into {where}"
+
+
+@pytest.fixture(scope="module")
+def keyed_model() -> Iterator[str]:
+    """The stand-in model alone, accepting only LLM_KEY (its 401 echoes a masked key, as OpenAI's does)."""
+    from fastapi import FastAPI
+
+    from knowledge_agg.standin.model import model_router
+
+    app = FastAPI()
+    app.include_router(model_router(keys={LLM_KEY}))
+    with serve(app) as url:
+        yield f"{url}/v1"
+
+
+@pytest.mark.parametrize("key", [LLM_KEY, LLM_WRONG], ids=["accepted", "refused"])
+async def test_the_llm_key_never_shows(
+    keyed_model: str, tmp_path: Path, logs: pytest.LogCaptureFixture, key: str
+) -> None:
+    for name in ("openai", "httpx2", "httpcore2"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+        logging.getLogger(name).addHandler(logs.handler)
+    store = tmp_path / "runs.sqlite3"
+    settings = corpus_settings(
+        tmp_path, answer="llm", llm_base_url=keyed_model, llm_model="standin", llm_api_key=key, llm_max_retries=0,
+        store=str(store),
+    )
+    try:
+        async with KnowledgeAggregator(settings) as agg:
+            run = await agg.run(QUERY)
+            _assert_no_llm_key(repr(agg._writer(settings)), "repr(writer)")
+    finally:
+        for name in ("openai", "httpx2", "httpcore2"):
+            logging.getLogger(name).removeHandler(logs.handler)
+    kinds = [e.kind for e in run.errors]
+    assert kinds == ([] if key == LLM_KEY else ["llm_auth"]), kinds
+    assert run.synthesis is not None
+    _assert_no_llm_key("\n".join(e.to_json() for e in run.events) + repr(run) + run._repr_html_(), "events")
+    _assert_no_llm_key(repr(settings) + settings.model_dump_json() + json.dumps(settings.public()), "settings")
+    assert settings.public()["llm_api_key_set"] is True
+    for df in (run.events_df(), run.points_df()):
+        _assert_no_llm_key(df.to_string(), "frames")
+    _assert_no_llm_key(logs.text + "\n".join(str(r.__dict__) for r in logs.records), "logs")
+    files = list(_all_bytes(tmp_path))
+    assert any(p == store and data for p, data in files), "the run store was written"
+    for path, data in files:
+        _assert_no_llm_key(data, f"file {path.name}")
+
+
+def test_the_llm_key_stays_out_of_the_cli_and_its_debug_logs(keyed_model: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KNOWLEDGE_AGG_", "BRAVE_", "OPENAI_"))}
+    corpus = write_corpus(tmp_path)
+    code = "import logging, sys; logging.basicConfig(level=logging.DEBUG); " \
+           "from knowledge_agg.cli import main; sys.exit(main(sys.argv[1:]))"
+    for key in (LLM_KEY, LLM_WRONG):
+        env.update(OPENAI_API_KEY=key, KNOWLEDGE_AGG_LLM_BASE_URL=keyed_model, KNOWLEDGE_AGG_LLM_MODEL="standin",
+                   KNOWLEDGE_AGG_LLM_MAX_RETRIES="0", KNOWLEDGE_AGG_CACHE_DIR=str(tmp_path / "cache"),
+                   OPENAI_LOG="debug")
+        proc = subprocess.run(
+            [sys.executable, "-c", code, "ask", QUERY, "--provider", "local", "--corpus", str(corpus), "--answer", "llm"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert ("Citation check" in proc.stdout) == (key == LLM_KEY), proc.stdout[-1000:]
+        assert "DEBUG:" in proc.stderr
+        _assert_no_llm_key(proc.stdout + proc.stderr, "CLI output with debug logging")

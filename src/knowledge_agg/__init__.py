@@ -39,10 +39,13 @@ from .events import (
     ResultEvent,
     SourcesEvent,
     StatusEvent,
+    SynthesisDeltaEvent,
     SynthesisEvent,
+    SynthesisPoint,
     parse_event,
 )
 from .flags import FLAGS
+from .llm import LLMError
 from .models import Document, Hit, Hits
 from .providers import SearchProvider
 from .run import Run
@@ -77,7 +80,9 @@ __all__ = [
     "ResultEvent",
     "SourcesEvent",
     "PassageEvent",
+    "SynthesisDeltaEvent",
     "SynthesisEvent",
+    "SynthesisPoint",
     "ErrorEvent",
     "DoneEvent",
     "KnowledgeAggError",
@@ -87,6 +92,7 @@ __all__ = [
     "ProviderError",
     "FetchError",
     "MissingDependency",
+    "LLMError",
 ]
 
 

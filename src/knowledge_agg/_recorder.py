@@ -6,7 +6,21 @@ import time
 from typing import Any
 
 from .errors import KnowledgeAggError
-from .events import COUNTS, PEAK_MEMORY, STAGES, TIMINGS, Count, DoneEvent, ErrorEvent, Event, Stage, StatusEvent, Timing
+from .events import (
+    ANSWER_TIMINGS,
+    COUNTS,
+    PEAK_MEMORY,
+    STAGES,
+    TIMINGS,
+    AnswerTiming,
+    Count,
+    DoneEvent,
+    ErrorEvent,
+    Event,
+    Stage,
+    StatusEvent,
+    Timing,
+)
 
 __all__ = ["PROGRESS", "Recorder"]
 
@@ -21,7 +35,7 @@ class Recorder:
         self.start = time.perf_counter()
         self.seq = 0
         self.stage: Stage = "started"
-        self.marks: dict[Timing, float] = {}
+        self.marks: dict[Timing | AnswerTiming, float] = {}
         self.counts: dict[Count, int] = dict.fromkeys(COUNTS, 0)
 
     def ms(self) -> float:
@@ -52,7 +66,7 @@ class Recorder:
         """The closing event: its metrics, and ``partial`` when any error was reported."""
         self.marks["total_ms"] = self.ms()
         metrics: dict[str, Any] = {
-            **{timing: self.marks.get(timing) for timing in TIMINGS},
+            **{timing: self.marks.get(timing) for timing in (*TIMINGS, *ANSWER_TIMINGS)},
             PEAK_MEMORY: peak,
             **{count: self.counts[count] for count in COUNTS},
         }

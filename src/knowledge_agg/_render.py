@@ -11,6 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from .events import COUNTS, PEAK_MEMORY, TIMINGS, ErrorEvent, PassageEvent, ResultEvent, SourceInfo
+from .synthesize import UNSUPPORTED_MARK
 
 if TYPE_CHECKING:
     from .run import Run
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 _CITATION = re.compile(r"\[(\d+)\]")
+#: How the synthesis text marks a sentence its citations do not support (see ``synthesize.markdown``).
+_UNSUPPORTED = re.compile(re.escape(UNSUPPORTED_MARK).replace(re.escape("{reason}"), "[^)]*"))
 _TABLE = 'style="border-collapse:collapse;font-size:90%;text-align:left"'
 
 
@@ -52,8 +55,14 @@ def cite_html(text: str, sources: Sequence[SourceInfo]) -> str:
             return match[0]
         return f'<a href="{escape(source.url)}" title="{escape(source.title)}" target="_blank">[{source.id}]</a>'
 
+    def mark(match: re.Match[str]) -> str:
+        return f'<span style="color:#a00;font-weight:bold">{match[0]}</span>'
+
     paragraphs = (p for p in text.split("\n\n") if p.strip())
-    return "".join(f"<p>{_CITATION.sub(link, escape(p, quote=False)).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    return "".join(
+        f"<p>{_CITATION.sub(link, _UNSUPPORTED.sub(mark, escape(p, quote=False))).replace(chr(10), '<br>')}</p>"
+        for p in paragraphs
+    )
 
 
 #: Inline, because JupyterLab's table styles do not reach HTML inside widgets.

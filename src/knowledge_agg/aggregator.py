@@ -11,6 +11,7 @@ from typing import Any
 from ._sync import run_sync
 from .events import Event
 from .fetch import Fetcher
+from .llm import AnswerWriter
 from .pipeline import run_pipeline
 from .providers import SearchProvider, make_provider
 from .run import Run
@@ -44,6 +45,7 @@ _FETCH_KEYS = (
     "fetch_max_connections",
     "fetch_allow_hosts",
 )
+_WRITER_KEYS = ("llm_base_url", "llm_api_key", "llm_timeout", "llm_max_retries")
 
 
 class KnowledgeAggregator:
@@ -58,6 +60,7 @@ class KnowledgeAggregator:
         self._given_provider = provider
         self._providers: dict[tuple[Any, ...], SearchProvider] = {}
         self._fetchers: dict[tuple[Any, ...], Fetcher] = {}
+        self._writers: dict[tuple[Any, ...], AnswerWriter] = {}
         self._stores: dict[str, RunStore | None] = {}
 
     def stream(self, query: str, *, batch: str | None = None, **options: Any) -> EventStream:
@@ -96,12 +99,24 @@ class KnowledgeAggregator:
             self._fetchers[key] = Fetcher(settings)
         return self._fetchers[key]
 
+    def _writer(self, settings: Settings) -> AnswerWriter | None:
+        """The model client for a written answer (``answer="llm"``), shared by runs with the same endpoint."""
+        if settings.answer != "llm":
+            return None
+        key = tuple(getattr(settings, k) for k in _WRITER_KEYS)
+        if key not in self._writers:
+            self._writers[key] = AnswerWriter(settings)
+        return self._writers[key]
+
     async def aclose(self) -> None:
         """Close every provider and HTTP client this aggregator opened."""
-        owned: list[SearchProvider | Fetcher] = [*self._providers.values(), *self._fetchers.values()]
+        owned: list[SearchProvider | Fetcher | AnswerWriter] = [
+            *self._providers.values(), *self._fetchers.values(), *self._writers.values()
+        ]
         stores = [s for s in self._stores.values() if s is not None]
         self._providers.clear()
         self._fetchers.clear()
+        self._writers.clear()
         self._stores.clear()
         await asyncio.gather(*(o.aclose() for o in owned), return_exceptions=True)
         for store in stores:  # commit what the runs queued
@@ -150,7 +165,9 @@ class EventStream:
 
     def _start(self) -> AsyncIterator[Event]:
         agg, settings = self._aggregator, self.settings
-        events = run_pipeline(self.query, settings, agg._provider(settings), agg._fetcher(settings))
+        events = run_pipeline(
+            self.query, settings, agg._provider(settings), agg._fetcher(settings), agg._writer(settings)
+        )
         store = agg.run_store(settings)
         if store is not None:  # the one place runs are recorded, so every face's runs are
             options = public_options(settings, self._options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -15,8 +16,8 @@ from .text import SEARCH_KEEPS, STOPWORDS, TOKEN, nearest_spelling, stem
 from .text import respell as _respell
 
 __all__ = [
-    "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms", "code_names", "compared", "error_name",
-    "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
+    "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms", "code_names", "python_words", "compared",
+    "error_name", "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
 ]
 
 #: Brave Search's limits on the ``q`` parameter.
@@ -27,6 +28,7 @@ _MAX_TERMS = 64
 
 #: The words left out of a query's key terms.
 _STOP_WORDS = STOPWORDS - SEARCH_KEEPS
+_WORD = re.compile(r"[A-Za-z]+")
 _EXCEPTION_NAME = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Iteration|Expired))\b")
 #: Words that frame a comparison rather than name what is compared: not searched for in the pages.
 _COMPARISON_WORDS = frozenset({"vs", "versus", "difference", "differences", "compare", "comparison", "actual"})
@@ -93,6 +95,30 @@ def key_terms(text: str) -> tuple[str, ...]:
         if len(terms) >= _MAX_TERMS:
             break
     return tuple(terms)
+
+
+def python_words(text: str) -> tuple[str, ...]:
+    """The Python keywords written in ``text`` (``global``; ``else`` and ``for`` together) and the ``help()``
+    topic names of the operator symbols standing alone in it (``...`` → ellipsis, ``<`` → operators comparison,
+    ``__x`` → privatenames), lower-cased: the pydocs topics carry these names as aliases."""
+    keywords, symbols = _python_vocabulary()
+    written = [word for word in _WORD.findall(text) if word in keywords]
+    # A keyword that is an English stop word (if, for, is) speaks of Python only beside another keyword.
+    found = dict.fromkeys(w.lower() for w in written if len(written) > 1 or w not in _STOP_WORDS)
+    for token in text.split():
+        token = token.strip("'\"`,;?!()")
+        symbol = "__" if token.startswith("__") else "_" if token.startswith("_") and token != "_" else token
+        found.update(dict.fromkeys(name.lower() for name in symbols.get(symbol, "").split()))
+    return tuple(found)
+
+
+@functools.cache
+def _python_vocabulary() -> tuple[frozenset[str], dict[str, str]]:
+    """The running Python's keywords and its operator symbols with the help() topics they lead to."""
+    import pydoc
+
+    symbols = {symbol: topics for symbol, topics in pydoc.Helper.symbols.items() if not symbol.isalnum()}
+    return frozenset(pydoc.Helper.keywords), symbols
 
 
 def code_names(text: str) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from .events import (
     PassageEvent,
     ResultEvent,
     SourcesEvent,
+    SynthesisDeltaEvent,
     SynthesisEvent,
     to_ndjson,
     to_sse,
@@ -75,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-passages", type=_setting("max_passages"), help="passages to keep")
     ask.add_argument("--max-words", type=_setting("max_words"), help="word budget of the synthesis")
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
+    ask.add_argument(
+        "--answer", choices=get_args(Settings.model_fields["answer"].annotation),
+        help="'llm': written by the chat model at KNOWLEDGE_AGG_LLM_BASE_URL, every sentence's citations checked",
+    )
+    ask.add_argument("--model", dest="llm_model", help="chat model for --answer llm")
+    ask.add_argument(
+        "--drop-unsupported", action="store_true", help="leave out written sentences their cited passages do not support"
+    )
     ask.set_defaults(func=_ask)
 
     runs = sub.add_parser("runs", help="list recent runs from the run store")
@@ -175,10 +184,12 @@ def _corpus(text: str) -> str:
 
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings from the environment with the command line's options on top."""
-    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words")
+    options = ("provider", "corpus", "flags", "max_sources", "max_passages", "max_words", "answer", "llm_model")
     overrides: dict[str, Any] = {k: getattr(args, k) for k in options if getattr(args, k, None) is not None}
     if getattr(args, "no_cache", False):
         overrides["brave_cache"] = False
+    if getattr(args, "drop_unsupported", False):
+        overrides["llm_drop_unsupported"] = True
     return Settings().override(**overrides)
 
 
@@ -256,6 +267,8 @@ class _TextWriter:
         self.out = out
         self.width = 100
         self.section = ""
+        self.streamed = False  # pieces of a written answer were printed
+        self.written_failed = False  # ... and then the model failed, so the synthesis is extractive
 
     def _head(self, title: str) -> None:
         if self.section != title:
@@ -279,15 +292,37 @@ class _TextWriter:
             self._head("Best passages")
             print(f"  [{event.source_id}] {event.score:.2f}", file=self.out)
             print(self._wrap(event.text, 6, 3), file=self.out)
+        elif isinstance(event, SynthesisDeltaEvent):
+            self._head("Answer (written by the model)")
+            self.streamed = True
+            self.out.write(event.text)
         elif isinstance(event, SynthesisEvent):
-            self._head("Answer")
-            print(event.text, file=self.out)
+            self._synthesis(event)
         elif isinstance(event, ErrorEvent):
+            if self.streamed and event.stage == "synthesizing":
+                self.written_failed = True
+                print(file=self.out)
             where = f" {event.url}" if event.url else ""
             print(f"! {event.stage} {event.kind}{where}: {event.message}", file=sys.stderr)
         elif isinstance(event, DoneEvent):
             print("\n" + metrics_line(event.metrics) + (" · partial" if event.partial else ""), file=self.out)
         self.out.flush()
+
+    def _synthesis(self, event: SynthesisEvent) -> None:
+        """The answer; after a streamed one, only its citation check and sources (its text is on screen)."""
+        if not self.streamed or self.written_failed:
+            self._head("Answer (extractive)" if self.written_failed else "Answer")
+            print(event.text, file=self.out)
+            return
+        unsupported = [p for p in event.points if not p.supported]
+        supported = len(event.points) - len(unsupported)
+        print(f"\n\nCitation check: {supported} of {len(event.points)} sentences supported by what they cite",
+              file=self.out)
+        for p in unsupported:
+            print(self._wrap(f"⚠ {p.text} — {p.reason}", 2, 3), file=self.out)
+        _, _, listing = event.text.partition("\n\nSources:\n")
+        if listing:
+            print("Sources:\n" + listing, file=self.out)
 
     def _wrap(self, text: str, indent: int, lines: int) -> str:
         pad = " " * indent

@@ -11,6 +11,8 @@ __all__ = [
     "STAGES",
     "Timing",
     "TIMINGS",
+    "AnswerTiming",
+    "ANSWER_TIMINGS",
     "Count",
     "COUNTS",
     "PEAK_MEMORY",
@@ -23,6 +25,7 @@ __all__ = [
     "SourcesEvent",
     "PassageEvent",
     "SynthesisPoint",
+    "SynthesisDeltaEvent",
     "SynthesisEvent",
     "ErrorEvent",
     "DoneEvent",
@@ -49,13 +52,16 @@ STAGES: tuple[Stage, ...] = get_args(Stage)
 #: The timings in ``DoneEvent.metrics``: milliseconds since the run started, in the order they happen.
 Timing = Literal["first_status_ms", "first_result_ms", "source_select_ms", "synthesis_ms", "total_ms"]
 TIMINGS: tuple[Timing, ...] = get_args(Timing)
+#: A written answer's timings (``answer="llm"``, else ``None``): its first piece reached the client, its event.
+AnswerTiming = Literal["first_token_ms", "first_delta_ms"]
+ANSWER_TIMINGS: tuple[AnswerTiming, ...] = get_args(AnswerTiming)
 #: The counts in ``DoneEvent.metrics``: results, chosen sources, passages kept, errors reported.
 Count = Literal["results", "sources", "passages", "errors"]
 COUNTS: tuple[Count, ...] = get_args(Count)
 #: The peak traced memory in bytes (``None`` unless the ``memory_tracking`` flag is on).
 PEAK_MEMORY = "peak_memory_bytes"
 #: Every key of ``DoneEvent.metrics``, in order.
-METRICS: tuple[str, ...] = (*TIMINGS, PEAK_MEMORY, *COUNTS)
+METRICS: tuple[str, ...] = (*TIMINGS, *ANSWER_TIMINGS, PEAK_MEMORY, *COUNTS)
 
 
 class _Base(BaseModel):
@@ -131,10 +137,22 @@ class PassageEvent(_Base):
 
 
 class SynthesisPoint(BaseModel):
+    """One sentence of the synthesis, the sources it cites, and whether they back it (``support`` 0-1)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     text: str
     source_ids: list[int]
+    supported: bool = Field(True, description="whether the cited passages state what the sentence says")
+    support: float = Field(1.0, ge=0.0, le=1.0, description="share of the sentence's words and facts found in them")
+    reason: str = Field("", description="why the sentence is not supported (empty when it is)")
+
+
+class SynthesisDeltaEvent(_Base):
+    """A piece of a written answer as the model streams it; the checked ``synthesis`` follows."""
+
+    type: Literal["synthesis_delta"] = "synthesis_delta"
+    text: str
 
 
 class SynthesisEvent(_Base):
@@ -165,7 +183,15 @@ class DoneEvent(_Base):
 
 
 Event = (
-    StatusEvent | AnalysisEvent | ResultEvent | SourcesEvent | PassageEvent | SynthesisEvent | ErrorEvent | DoneEvent
+    StatusEvent
+    | AnalysisEvent
+    | ResultEvent
+    | SourcesEvent
+    | PassageEvent
+    | SynthesisDeltaEvent
+    | SynthesisEvent
+    | ErrorEvent
+    | DoneEvent
 )
 #: ``Event`` discriminated by its ``type`` field, for validating wire data.
 AnyEvent = Annotated[Event, Field(discriminator="type")]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import require
 from .events import (
+    ANSWER_TIMINGS,
     COUNTS,
     METRICS,
     PEAK_MEMORY,
@@ -31,6 +32,7 @@ from .events import (
     ResultEvent,
     SourcesEvent,
     StatusEvent,
+    SynthesisDeltaEvent,
     SynthesisEvent,
 )
 
@@ -46,6 +48,7 @@ __all__ = [
     "results_frame",
     "sources_frame",
     "passages_frame",
+    "points_frame",
     "events_frame",
     "metrics_frame",
     "conform",
@@ -53,7 +56,7 @@ __all__ = [
     "load",
 ]
 
-FrameKind = Literal["results", "sources", "passages", "events", "metrics"]
+FrameKind = Literal["results", "sources", "passages", "points", "events", "metrics"]
 
 # Column → dtype name; "stage" is an ordered category over STAGES, "utc" a UTC datetime.
 _SCHEMAS: dict[str, dict[str, str]] = {
@@ -70,12 +73,17 @@ _SCHEMAS: dict[str, dict[str, str]] = {
         "seq": "Int64", "t_ms": "float64", "source_id": "Int64", "domain": "category",
         "url": "string", "score": "float64", "words": "Int64", "text": "string",
     },
+    "points": {
+        "point": "Int64", "text": "string", "source_ids": "string", "supported": "boolean",
+        "support": "float64", "reason": "string",
+    },
     "events": {
         "seq": "Int64", "t_ms": "float64", "type": "category", "stage": "stage", "kind": "category",
         "summary": "string", "progress": "float64", "url": "string", "recoverable": "boolean",
     },
     "metrics": {
-        "partial": "boolean", **{t: "float64" for t in TIMINGS}, PEAK_MEMORY: "Int64", **{c: "Int64" for c in COUNTS},
+        "partial": "boolean", **{t: "float64" for t in (*TIMINGS, *ANSWER_TIMINGS)}, PEAK_MEMORY: "Int64",
+        **{c: "Int64" for c in COUNTS},
         "error": "string",
     },
 }
@@ -138,6 +146,14 @@ def _passage_rows(run: Run) -> Iterator[dict[str, Any]]:
         }
 
 
+def _point_rows(run: Run) -> Iterator[dict[str, Any]]:
+    for i, p in enumerate(run.synthesis.points if run.synthesis else [], start=1):
+        yield {
+            "point": i, "text": p.text, "source_ids": ",".join(map(str, p.source_ids)),
+            "supported": p.supported, "support": p.support, "reason": p.reason,
+        }
+
+
 def _summary(e: Event) -> tuple[str | None, str]:
     """The ``kind`` and a one-line summary of an event, for the events frame."""
     match e:
@@ -151,6 +167,8 @@ def _summary(e: Event) -> tuple[str | None, str]:
             return None, ", ".join(f"[{s.id}] {s.domain or s.url}" for s in e.sources)
         case PassageEvent():
             return None, e.text[:80]
+        case SynthesisDeltaEvent():
+            return None, e.text
         case SynthesisEvent():
             return None, e.text.split("\n", 1)[0][:120]
         case ErrorEvent():
@@ -191,6 +209,8 @@ def _rows(kind: FrameKind, run: Run, now: datetime | None) -> Iterator[dict[str,
         return _source_rows(run)
     if kind == "passages":
         return _passage_rows(run)
+    if kind == "points":
+        return _point_rows(run)
     if kind == "events":
         return _event_rows(run)
     raise ValueError(f"unknown frame kind {kind!r}; choose one of {sorted(_SCHEMAS)}")
@@ -265,6 +285,11 @@ def sources_frame(run: Run) -> pd.DataFrame:
 def passages_frame(run: Run) -> pd.DataFrame:
     """The ranked passages, with their source's domain and word count."""
     return _single("passages", run)
+
+
+def points_frame(run: Run) -> pd.DataFrame:
+    """The synthesis sentence by sentence: what each cites, and whether the cited passages support it."""
+    return _single("points", run)
 
 
 def events_frame(run: Run) -> pd.DataFrame:

@@ -10,12 +10,14 @@ __all__ = ["Analysis", "Document", "Hit", "Hits", "Source", "Page", "Passage"]
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One corpus document: a stable ``id``, a ``title``, a ``url`` and its full ``text``."""
+    """One corpus document: a stable ``id``, a ``title``, a ``url`` and its full ``text``; ``aliases`` are
+    other names the corpus itself gives it (searched like its title, never shown)."""
 
     id: str
     title: str
     url: str
     text: str
+    aliases: str = ""
 
 
 @dataclass(frozen=True, slots=True)

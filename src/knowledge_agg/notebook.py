@@ -17,7 +17,6 @@ end always shows the final state.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import sys
 import threading
 import time
@@ -25,9 +24,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ._render import cite_markdown, errors_html, metrics_line, results_html, run_html, run_text, sources_html
+from ._sync import run_sync
 from .aggregator import KnowledgeAggregator
 from .errors import require
-from .events import ErrorEvent, Event, PassageEvent, StatusEvent
+from .events import ErrorEvent, Event, PassageEvent, StatusEvent, SynthesisDeltaEvent
 from .run import Run
 from .settings import Settings
 
@@ -55,6 +55,8 @@ class LiveView:
         self.sources = w.HTML()
         self.passages = w.Accordion(children=())
         self.synthesis = w.Output()
+        self._written = ""  # the written answer shown so far, while it streams
+        self._final = False  # the checked synthesis is shown
         self.errors = w.HTML()
         self.metrics = w.HTML()
         sections = [("Synthesis", self.synthesis), ("Sources", self.sources), ("Passages", self.passages),
@@ -113,13 +115,20 @@ class LiveView:
         self._show(self.errors, errors_html(run.errors))
         self._show(self.metrics, _esc(metrics_line(run.metrics)) if run.done else "")
         self._render_passages(run.passages)
-        if run.synthesis and not self.synthesis.outputs:
-            markdown = cite_markdown(run.synthesis.text, run.sources)
-            self.synthesis.outputs = (
-                {"output_type": "display_data", "metadata": {},
-                 "data": {"text/markdown": markdown, "text/plain": run.synthesis.text}},
-            )
-            self._sections[self.synthesis].layout.display = None
+        if run.synthesis and not self._final:
+            self._final = True
+            self._show_synthesis(cite_markdown(run.synthesis.text, run.sources), run.synthesis.text)
+        elif not run.synthesis:
+            written = "".join(e.text for e in run.events if isinstance(e, SynthesisDeltaEvent))
+            if written != self._written:  # the written answer so far, with a cursor while it streams
+                self._written = written
+                self._show_synthesis(cite_markdown(written, run.sources) + " ▍", written)
+
+    def _show_synthesis(self, markdown: str, plain: str) -> None:
+        self.synthesis.outputs = (
+            {"output_type": "display_data", "metadata": {}, "data": {"text/markdown": markdown, "text/plain": plain}},
+        )
+        self._sections[self.synthesis].layout.display = None
 
     def _render_passages(self, passages: list[PassageEvent]) -> None:
         shown = len(self.passages.children)
@@ -143,10 +152,20 @@ class TextView:
         self.run = Run(query)
         self._write = write or sys.stdout.write
         self._stage: str | None = None
+        self._streaming = False
 
     def feed(self, event: Event) -> None:
-        """Print a line when a new stage starts or an error arrives."""
+        """Print a line when a new stage starts or an error arrives, and a written answer as it streams."""
         self.run.events.append(event)
+        if isinstance(event, SynthesisDeltaEvent):
+            if not self._streaming:
+                self._streaming = True
+                self._write(f"[{event.t_ms:8.0f} ms] written answer: ")
+            self._write(event.text)
+            return
+        if self._streaming:
+            self._streaming = False
+            self._write("\n")
         if isinstance(event, StatusEvent) and event.stage != self._stage:
             self._stage = event.stage
             self._write(f"[{event.t_ms:8.0f} ms] {event.stage}: {event.message}\n")
@@ -231,33 +250,8 @@ async def live(
 
 def live_sync(query: str, *, settings: Settings | None = None, widgets: bool | None = None, **options: Any) -> Run:
     """:func:`live` without ``await``: in Jupyter the run goes to a private loop in a worker thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(live(query, settings=settings, widgets=widgets, **options))
-    view = _make_view(query, widgets)
-    result: concurrent.futures.Future[Run] = concurrent.futures.Future()
-    started: dict[str, Any] = {}
-
-    def work() -> None:
-        async def main() -> Run:
-            started["loop"], started["task"] = asyncio.get_running_loop(), asyncio.current_task()
-            return await _drive(view, query, settings, None, options)
-
-        try:
-            result.set_result(asyncio.run(main()))
-        except BaseException as exc:  # handed to the waiting cell, which re-raises it
-            result.set_exception(exc)
-
-    thread = threading.Thread(target=work, name="knowledge-agg-live", daemon=True)
-    thread.start()
-    try:
-        return result.result()
-    except KeyboardInterrupt:
-        if "task" in started:
-            started["loop"].call_soon_threadsafe(started["task"].cancel)
-        thread.join()
-        raise
+    view = _make_view(query, widgets)  # shown from the caller's thread, in the cell that asked
+    return run_sync(_drive(view, query, settings, None, options))
 
 
 def synthesis_markdown(run: Run) -> Any:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import tracemalloc
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import Any
 
-from . import semantic
+from . import llm, semantic
 from ._recorder import PROGRESS, Recorder
 from .analyze import analyze, read_as, respell
 from .errors import KnowledgeAggError, ProviderError
@@ -26,6 +26,7 @@ from .events import (
     SourceInfo,
     SourcesEvent,
     Stage,
+    SynthesisDeltaEvent,
     SynthesisEvent,
 )
 from .extract import extract_text
@@ -35,7 +36,7 @@ from .providers import SearchProvider
 from .rank import rank_passages
 from .select import select_sources
 from .settings import Settings
-from .synthesize import synthesize
+from .synthesize import Synthesis, synthesize
 
 __all__ = ["run_pipeline"]
 
@@ -44,8 +45,12 @@ async def run_pipeline(
     settings: Settings,
     provider: SearchProvider,
     fetcher: Fetcher,
+    writer: llm.AnswerWriter | None = None,
 ) -> AsyncGenerator[Event, None]:
-    """Yield the events of one run; ``done`` always comes last, whatever failed before it."""
+    """Yield the events of one run; ``done`` always comes last, whatever failed before it.
+
+    ``writer`` writes the answer when ``settings.answer`` is ``"llm"``; without one the synthesis is extractive.
+    """
     rec = Recorder()
     tracking = settings.flags["memory_tracking"]
     started_tracing = tracking and not tracemalloc.is_tracing()
@@ -58,7 +63,7 @@ async def run_pipeline(
         rec.marks["first_status_ms"] = first.t_ms
         yield first
         try:
-            async with aclosing(_stages(query, settings, provider, fetcher, rec)) as events:
+            async with aclosing(_stages(query, settings, provider, fetcher, writer, rec)) as events:
                 async for event in events:
                     yield event
         except Exception as exc:  # a bug in a stage still ends the run with done
@@ -72,7 +77,12 @@ async def run_pipeline(
 
 
 async def _stages(
-    query: str, settings: Settings, provider: SearchProvider, fetcher: Fetcher, rec: Recorder
+    query: str,
+    settings: Settings,
+    provider: SearchProvider,
+    fetcher: Fetcher,
+    writer: llm.AnswerWriter | None,
+    rec: Recorder,
 ) -> AsyncGenerator[Event, None]:
     yield rec.status("analyzing", "reading the question")
     try:
@@ -81,12 +91,14 @@ async def _stages(
         yield rec.error("analyzing", exc)
         return
     yield rec.make(AnalysisEvent, kind=analysis.kind, terms=list(analysis.terms), search_query=analysis.search_query)
-    if settings.flags["semantic"]:
-        try:  # before the search, so a missing extra loses nothing
+    try:  # before the search, so a missing extra loses nothing
+        if settings.flags["semantic"]:
             semantic.check()
-        except KnowledgeAggError as exc:
-            yield rec.error("analyzing", exc)
-            return
+        if settings.answer == "llm" and settings.flags["synthesis"]:
+            llm.check()
+    except KnowledgeAggError as exc:
+        yield rec.error("analyzing", exc)
+        return
 
     yield rec.status("searching", f"searching {provider.name} for {analysis.search_query!r}")
     hits: list[Hit] = []
@@ -109,7 +121,7 @@ async def _stages(
         rec.counts["results"] += 1
         yield result
     if not hits:
-        for event in _synthesis([], [], analysis, settings, rec):
+        async for event in _synthesis([], [], analysis, settings, writer, rec):
             yield event
         return
 
@@ -151,21 +163,49 @@ async def _stages(
     for p in passages:
         yield rec.make(PassageEvent, source_id=p.source_id, url=p.url, text=p.text, score=p.score)
 
-    for event in _synthesis(passages, sources, analysis, settings, rec):
-        yield event
+    async with aclosing(_synthesis(passages, sources, analysis, settings, writer, rec)) as written:
+        async for event in written:
+            yield event
 
 
-def _synthesis(
-    passages: list[Passage], sources: list[Source], analysis: Analysis, settings: Settings, rec: Recorder
-) -> Iterator[Event]:
-    """The synthesis stage's events (none with the flag off); lazy, so its status goes out before the work."""
+async def _synthesis(
+    passages: list[Passage],
+    sources: list[Source],
+    analysis: Analysis,
+    settings: Settings,
+    writer: llm.AnswerWriter | None,
+    rec: Recorder,
+) -> AsyncGenerator[Event, None]:
+    """The synthesis stage's events (none with the flag off): the written answer when asked for and
+    possible, else (or when the model fails, after its ``error`` event) the extractive summary."""
     if not settings.flags["synthesis"]:
         return
+    if settings.answer == "llm" and writer is not None and passages:
+        yield rec.status("synthesizing", f"asking {settings.llm_model} for a written answer")
+        result: Synthesis | None = None
+        try:
+            async with aclosing(llm.write_answer(writer, analysis.query, passages, sources, settings)) as parts:
+                async for part in parts:
+                    if isinstance(part, llm.Delta):
+                        rec.marks.setdefault("first_token_ms", round((part.at - rec.start) * 1000, 3))
+                        delta = rec.make(SynthesisDeltaEvent, text=part.text)
+                        rec.marks.setdefault("first_delta_ms", delta.t_ms)
+                        yield delta
+                    else:
+                        result = part
+        except Exception as exc:
+            yield rec.error("synthesizing", exc)
+        if result is not None:
+            yield _synthesis_event(result, rec)
+            return
     yield rec.status("synthesizing", "writing a cited summary")
-    result = synthesize(passages, sources, analysis, max_words=settings.max_words)
+    yield _synthesis_event(synthesize(passages, sources, analysis, max_words=settings.max_words), rec)
+
+
+def _synthesis_event(result: Synthesis, rec: Recorder) -> Event:
     synthesis = rec.make(SynthesisEvent, text=result.text, points=result.points)
     rec.marks["synthesis_ms"] = synthesis.t_ms
-    yield synthesis
+    return synthesis
 
 
 def _source_info(s: Source) -> SourceInfo:

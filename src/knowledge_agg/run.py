@@ -18,6 +18,7 @@ from .events import (
     SourceInfo,
     SourcesEvent,
     SynthesisEvent,
+    SynthesisPoint,
     parse_event,
 )
 from .settings import Settings
@@ -69,6 +70,11 @@ class Run:
     @property
     def synthesis(self) -> SynthesisEvent | None:
         return next((e for e in self.events if isinstance(e, SynthesisEvent)), None)
+
+    @property
+    def unsupported(self) -> list[SynthesisPoint]:
+        """The synthesis' sentences that their cited passages do not support."""
+        return [p for p in (self.synthesis.points if self.synthesis else []) if not p.supported]
 
     @property
     def errors(self) -> list[ErrorEvent]:
@@ -127,6 +133,12 @@ class Run:
         from .frames import passages_frame
 
         return passages_frame(self)
+
+    def points_df(self) -> pd.DataFrame:
+        """The synthesis' sentences with their citation check (see ``knowledge_agg.frames.points_frame``)."""
+        from .frames import points_frame
+
+        return points_frame(self)
 
     def events_df(self) -> pd.DataFrame:
         """Every event as a DataFrame row (see ``knowledge_agg.frames.events_frame``)."""

@@ -68,6 +68,20 @@ class Settings(BaseSettings):
     max_passages: int = Field(8, ge=1, le=100)
     max_words: int = Field(120, ge=10, le=2000)
 
+    # written answer (issue 18): the synthesis from a chat model behind any OpenAI-compatible endpoint
+    answer: Literal["extractive", "llm"] = Field(
+        "extractive", description="'extractive' (verbatim cited sentences) or 'llm' (written by a chat model)"
+    )
+    llm_base_url: str = Field("http://localhost:11434/v1", description="OpenAI-compatible endpoint (Ollama's by default)")
+    llm_model: str = "llama3.2"
+    llm_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("KNOWLEDGE_AGG_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_timeout: float = Field(60.0, gt=0, description="seconds the whole written answer may take")
+    llm_max_tokens: int = Field(400, ge=16, le=32_000, description="token budget of the written answer")
+    llm_max_retries: int = Field(1, ge=0, le=5, description="retries of a 429/5xx/refused call before falling back")
+    llm_drop_unsupported: bool = Field(False, description="leave out sentences the cited passages do not support")
+
     # runtime
     cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("knowledge_agg")))
     flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
@@ -109,8 +123,9 @@ class Settings(BaseSettings):
 
     def public(self) -> dict[str, Any]:
         """The settings as JSON with every secret replaced by whether it is set."""
-        data = self.model_dump(mode="json", exclude={"brave_api_key"})
+        data = self.model_dump(mode="json", exclude={"brave_api_key", "llm_api_key"})
         data["brave_api_key_set"] = self.brave_api_key is not None
+        data["llm_api_key_set"] = self.llm_api_key is not None
         return data
 
 

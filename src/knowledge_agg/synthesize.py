@@ -15,7 +15,10 @@ from .select import names, side_of
 from .settings import setting_default
 from .text import sentence_spans, tokenize, word_count
 
-__all__ = ["Synthesis", "synthesize"]
+__all__ = ["UNSUPPORTED_MARK", "Synthesis", "markdown", "synthesize"]
+
+#: What follows a sentence of the synthesis text that its citations do not support.
+UNSUPPORTED_MARK = "⚠ (unsupported: {reason})"
 
 _MAX_SENTENCES = 7
 #: A candidate shorter than this many words is a heading or a fragment, never a point.
@@ -313,13 +316,20 @@ def synthesize(
     if not chosen:
         return _no_result(analysis)
     points = [SynthesisPoint(text=s.text, source_ids=sorted(s.source_ids)) for s in chosen]
-    return Synthesis(text=_markdown(points, sources), points=points)
+    return Synthesis(text=markdown(points, sources), points=points)
 
 
-def _markdown(points: Sequence[SynthesisPoint], sources: Sequence[Source]) -> str:
-    body = " ".join(f"{_one_line(p.text)} {''.join(f'[{i}]' for i in p.source_ids)}" for p in points)
+def markdown(points: Sequence[SynthesisPoint], sources: Sequence[Source]) -> str:
+    """The points as one paragraph, each followed by its ``[n]`` (and a mark when unsupported), then the source list."""
+    body = " ".join(_point(p) for p in points)
     listing = [f"[{s.id}] {s.hit.title} — {s.hit.url}" for s in sources]
     return body + "\n\nSources:\n" + "\n".join(listing)
+
+
+def _point(p: SynthesisPoint) -> str:
+    cited = f" {''.join(f'[{i}]' for i in p.source_ids)}" if p.source_ids else ""
+    mark = "" if p.supported else " " + UNSUPPORTED_MARK.format(reason=p.reason)
+    return f"{_one_line(p.text)}{cited}{mark}"
 
 
 def _one_line(text: str) -> str:

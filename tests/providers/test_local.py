@@ -474,3 +474,36 @@ async def test_jsonl_lines_left_out_are_counted_and_the_first_is_named(tmp_path:
     assert not (await provider.search("asyncio queues", count=5)).problems  # said once per provider
     status = await LocalProvider(path, cache_dir=tmp_path).status()  # and kept with the index
     assert (status.documents, status.skipped_lines, status.first_skipped) == (2, 3, "line 2: not valid JSON")
+
+
+async def test_a_documents_aliases_are_found_by_the_python_words_of_the_question(tmp_path: Path) -> None:
+    # The loops are shorter or as short: only the aliases say which statement is meant.
+    docs = [
+        {"id": "for", "title": "The for statement", "aliases": "for",
+         "text": "A block of code that runs in a loop over the elements of a sequence."},
+        {"id": "ellipsis", "title": "The Ellipsis Object", "aliases": "ellipsis", "text": "A special value."},
+        {"id": "loops", "title": "Loops", "text": "A block of code that runs in a loop."},
+        {"id": "loops2", "title": "More loops", "text": "A block of code that runs in a loop until it stops."},
+        {"id": "dots", "title": "Dots", "text": "Three dots may mean many things in code."},
+    ]
+    else_for, dots, words, english, plain = await _searches(
+        tmp_path, docs,
+        "When does the else block after a for loop run?",
+        "What does ... (three dots) mean in code?",
+        "What does (three dots) mean in code?",
+        "a block for each loop run",  # one English "for" alone is no Python keyword
+        "a block each loop run",
+    )
+    assert else_for[0].doc_id == "for"
+    assert "ellipsis" in [h.doc_id for h in dots] and "ellipsis" not in [h.doc_id for h in words]
+    assert [h.doc_id for h in english] == [h.doc_id for h in plain]
+
+
+async def test_pydocs_topics_carry_the_names_help_gives_them(pydocs: LocalProvider) -> None:
+    for question, title in [
+        ("When does the else block after a for loop run?", 'The "for" statement'),
+        ("What does ... (three dots) mean when I see it in Python code?", "The Ellipsis Object"),
+        ("difference between is and == in python", "Comparisons"),
+    ]:
+        hits = await pydocs.search(question, count=20)
+        assert title in [h.title for h in hits], question

@@ -130,7 +130,7 @@ def _pydocs_documents() -> Iterator[Document]:
             assert proc.stdout is not None
             for line in proc.stdout:
                 data = json.loads(line)
-                yield Document(data["id"], data["title"], data["url"], data["text"])
+                yield Document(data["id"], data["title"], data["url"], data["text"], data.get("aliases", ""))
             code = proc.wait()
         finally:
             watchdog.cancel()
@@ -139,7 +139,7 @@ def _pydocs_documents() -> Iterator[Document]:
 
 
 def _jsonl_documents(path: Path, name: str, skipped: Skipped) -> Iterator[Document]:
-    """``{id, title, text, url?}`` per line; other lines (blank ones aside) are left out and tallied."""
+    """``{id, title, text, url?, aliases?}`` per line; other lines (blank ones aside) are left out and tallied."""
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, 1):
             if not raw.strip():
@@ -159,11 +159,13 @@ def _jsonl_documents(path: Path, name: str, skipped: Skipped) -> Iterator[Docume
             title = data.get("title") if isinstance(data.get("title"), str) and data["title"].strip() else None
             url = data.get("url") if isinstance(data.get("url"), str) and data["url"].strip() else None
             text = data["text"]
+            aliases = data["aliases"] if isinstance(data.get("aliases"), str) else ""
             yield Document(
                 doc_id,
                 title or _first_line(text) or doc_id,
                 url or f"local://{quote(name, safe='')}/{quote(doc_id, safe='')}",
                 text,
+                aliases,
             )
 
 

@@ -21,10 +21,14 @@ __all__ = [
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
-SCHEMA = "7"
+SCHEMA = "8"
 #: BM25 weights of the columns: a term in the title, or among the words run together in a code name
-#: (``names``: makedirs → make dirs), counts this many times more than in the body.
-_TITLE_WEIGHT, _NAMES_WEIGHT, _BODY_WEIGHT = 16.0, 16.0, 1.0
+#: (``names``: makedirs → make dirs), counts this many times more than in the body; among the other names
+#: the corpus gives a document (``aliases``, sought also by the query's Python words, ``analyze.python_words``)
+#: 4 times (pydocs-qa dev r@1 /
+#: r@5 / r@20 at 2 · 4 · 8 · 16 with stop-word keywords left out: 38.4 / 62.8 / 72.1 · 36.0 / 64.0 / 73.3 ·
+#: 36.0 / 62.8 / 74.4 · 33.7 / 62.8 / 74.4).
+_TITLE_WEIGHT, _NAMES_WEIGHT, _BODY_WEIGHT, _ALIAS_WEIGHT = 16.0, 16.0, 1.0, 4.0
 #: Documents are ranked by their best passage of about this many characters (whole paragraphs): a long
 #: reference section then competes with a docstring on the part that answers, not on its length
 #: (pydocs-qa dev r@5 48.8 → 55.8 against whole documents; 1200 and 2400 measured lower).
@@ -39,15 +43,16 @@ _CREATE = f"""
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE docs(rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
                   url TEXT NOT NULL, body TEXT NOT NULL, names TEXT NOT NULL DEFAULT '',
-                  leaf TEXT NOT NULL DEFAULT '');
-CREATE VIRTUAL TABLE fts USING fts5(title, names, body, content='docs', content_rowid='rowid',
+                  leaf TEXT NOT NULL DEFAULT '', aliases TEXT NOT NULL DEFAULT '');
+CREATE VIRTUAL TABLE fts USING fts5(title, names, body, aliases, content='docs', content_rowid='rowid',
                                     tokenize='porter unicode61 remove_diacritics 2');
-INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_NAMES_WEIGHT}, {_BODY_WEIGHT})');
+INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_NAMES_WEIGHT}, {_BODY_WEIGHT}, {_ALIAS_WEIGHT})');
 CREATE TABLE passages(rowid INTEGER PRIMARY KEY, doc INTEGER NOT NULL, title TEXT NOT NULL, names TEXT NOT NULL,
-                      body TEXT NOT NULL);
-CREATE VIRTUAL TABLE passage_fts USING fts5(title, names, body, content='passages', content_rowid='rowid',
+                      body TEXT NOT NULL, aliases TEXT NOT NULL);
+CREATE VIRTUAL TABLE passage_fts USING fts5(title, names, body, aliases, content='passages', content_rowid='rowid',
                                             tokenize='porter unicode61 remove_diacritics 2');
-INSERT INTO passage_fts(passage_fts, rank) VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_NAMES_WEIGHT}, {_BODY_WEIGHT})');
+INSERT INTO passage_fts(passage_fts, rank)
+    VALUES('rank', 'bm25({_TITLE_WEIGHT}, {_NAMES_WEIGHT}, {_BODY_WEIGHT}, {_ALIAS_WEIGHT})');
 CREATE VIRTUAL TABLE words USING fts5(title, body, content='docs', content_rowid='rowid',
                                       tokenize='unicode61 remove_diacritics 2', detail='none');
 CREATE VIRTUAL TABLE vocab USING fts5vocab(words, 'row');
@@ -91,8 +96,8 @@ def build(
             conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _CREATE)
             for batch in _batches(documents):
                 conn.executemany(
-                    "INSERT OR IGNORE INTO docs(doc_id, title, url, body) VALUES (?, ?, ?, ?)",
-                    [(_safe(d.id), _safe(d.title), _safe(d.url), _safe(d.text)) for d in batch],
+                    "INSERT OR IGNORE INTO docs(doc_id, title, url, body, aliases) VALUES (?, ?, ?, ?, ?)",
+                    [(_safe(d.id), _safe(d.title), _safe(d.url), _safe(d.text), _safe(d.aliases)) for d in batch],
                 )
             conn.execute("INSERT INTO words(words) VALUES('rebuild')")
             _name_code_names(conn)
@@ -115,10 +120,10 @@ def build(
 
 def _cut_passages(conn: sqlite3.Connection) -> None:
     """Fill ``passages`` with each document's runs of whole paragraphs of up to ``_PASSAGE_CHARS``."""
-    docs = conn.execute("SELECT rowid, title, names, body FROM docs").fetchall()
+    docs = conn.execute("SELECT rowid, title, names, body, aliases FROM docs").fetchall()
     conn.executemany(
-        "INSERT INTO passages(doc, title, names, body) VALUES (?, ?, ?, ?)",
-        ((rowid, title, names, text) for rowid, title, names, body in docs for text in _passages(body)),
+        "INSERT INTO passages(doc, title, names, body, aliases) VALUES (?, ?, ?, ?, ?)",
+        ((rowid, title, names, text, aliases) for rowid, title, names, body, aliases in docs for text in _passages(body)),
     )
 
 
@@ -167,9 +172,11 @@ def connect(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
 
 
-def match_expression(terms: Iterable[str]) -> str:
-    """An FTS5 query OR-ing each term as a quoted string, so no user text is ever read as FTS syntax."""
-    return " OR ".join('"' + _safe(term).replace('"', '""') + '"' for term in terms if term.strip())
+def match_expression(terms: Iterable[str], aliases: Iterable[str] = ()) -> str:
+    """An FTS5 query OR-ing each term as a quoted string, so no user text is ever read as FTS syntax, and
+    each of ``aliases`` sought in the ``aliases`` column only."""
+    quoted = ['"' + _safe(term).replace('"', '""') + '"' for term in terms if term.strip()]
+    return " OR ".join([*quoted, *(f'aliases : "{w}"' for w in aliases if w.isalpha())])
 
 
 def search(conn: sqlite3.Connection, terms: Sequence[str], count: int) -> list[tuple[str, str, str, str]]:
@@ -177,9 +184,10 @@ def search(conn: sqlite3.Connection, terms: Sequence[str], count: int) -> list[t
     return hits(conn, ranked(conn, terms, count), terms)
 
 
-def ranked(conn: sqlite3.Connection, terms: Sequence[str], count: int) -> list[int]:
-    """The rowids of the best ``count`` documents for ``terms``, best first, by their best passages' BM25."""
-    expression = match_expression(terms)
+def ranked(conn: sqlite3.Connection, terms: Sequence[str], count: int, aliases: Sequence[str] = ()) -> list[int]:
+    """The rowids of the best ``count`` documents for ``terms`` (and ``aliases``, see ``match_expression``),
+    best first, by their best passages' BM25."""
+    expression = match_expression(terms, aliases)
     if not expression or count < 1:
         return []
     rows = conn.execute(_RANKED, (expression, count * _PASSAGES_PER_DOC)).fetchall()

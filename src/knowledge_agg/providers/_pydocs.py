@@ -97,6 +97,7 @@ def _topics() -> Iterator[dict[str, str]]:
     from pydoc_data.topics import topics
 
     parts = {key: _sections(text) for key, text in topics.items()}
+    aliases = _topic_aliases()
     # The headings that would claim each (page, id): a topic's label and its subsections' headings'
     # ids; the same section printed in two topics has the same heading, so it claims the id once.
     claims: dict[tuple[str | None, str], set[str]] = defaultdict(set)
@@ -115,7 +116,30 @@ def _topics() -> Iterator[dict[str, str]]:
                 own = n and len(claims[(_TOPIC_PAGE.get(key), _section_anchor(subtitle))]) == 1
                 url = topic_url(key, subtitle if own else None)
                 name = f"{title}: {subtitle}" if n else title
-                yield {"id": f"topic:{key}" + (f"#{n}" if n else ""), "title": name, "url": url, "text": section}
+                names = " ".join(sorted(aliases.get(key, ()))) if not n else ""
+                yield {"id": f"topic:{key}" + (f"#{n}" if n else ""), "title": name, "url": url, "text": section,
+                       "aliases": names}
+
+
+def _topic_aliases() -> dict[str, set[str]]:
+    """The names ``help()`` gives each topic label, lower-cased: its topic names (``TRUTHVALUE`` → truth)
+    and keywords (``global``, ``elif`` → if), as the running Python's ``pydoc.Helper`` lists them."""
+    import pydoc
+
+    helper = pydoc.Helper
+    entries: dict[str, str | tuple[str, ...]] = {**helper.topics, **helper.keywords}
+
+    def label(entry: str | tuple[str, ...], depth: int = 0) -> str | None:
+        if isinstance(entry, tuple):
+            return entry[0]
+        target = entries.get(entry)  # another topic or keyword name, followed a few steps at most
+        return label(target, depth + 1) if target and depth < 4 else None
+
+    found: dict[str, set[str]] = defaultdict(set)
+    for name, entry in entries.items():
+        if (key := label(entry)) is not None:
+            found[key].add(name.lower())
+    return found
 
 
 def _sections(text: str) -> list[tuple[str, str, int]]:

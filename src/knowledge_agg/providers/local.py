@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..analyze import code_names, key_terms
+from ..analyze import code_names, key_terms, python_words
 from ..errors import ProviderError
 from ..models import Document, Hit, Hits
 from . import _fts, _vectors
@@ -191,10 +191,10 @@ class LocalProvider:
         named = _fts.named(conn, code_names(query), terms)
         vectors = self._vectors if self.meaning else None
         if vectors is None:
-            ranking = _fts.ranked(conn, terms, count)
+            ranking = _fts.ranked(conn, terms, count, python_words(query))
         else:
             depth = max(count, _FUSION_DEPTH)
-            lexical = _fts.ranked(conn, terms, depth)
+            lexical = _fts.ranked(conn, terms, depth, python_words(query))
             ranking = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, _MEANING_WEIGHT], count)
         return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
@@ -32,6 +32,11 @@ class RunOptions(BaseModel):
     fetch_read_timeout: float | None = Field(None, gt=0, le=120, description="seconds to wait for page data")
     fetch_total_timeout: float | None = Field(None, gt=0, le=300, description="seconds one page may take")
     flags: str | None = Field(None, description='feature flags for this run, e.g. "synthesis=off,content_fetch=off"')
+    answer: Literal["extractive", "llm"] | None = Field(
+        None, description="'llm' for an answer written by the server's chat model, every sentence checked"
+    )
+    llm_model: str | None = Field(None, min_length=1, max_length=200, description="chat model for a written answer")
+    llm_drop_unsupported: bool | None = Field(None, description="leave out sentences their citations do not support")
 
     def overrides(self) -> dict[str, Any]:
         """The options that were given, as keyword arguments for ``KnowledgeAggregator.stream``."""

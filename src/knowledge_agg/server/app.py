@@ -40,7 +40,8 @@ Also here: a Brave Search API stand-in (`/res/v1/web/search`, `/res/v1/news/sear
 from this server's local corpus, whose result URLs point at `/pages/{id}`; error injection for
 recovery tests (flag `error_injection`; server-wide via `KNOWLEDGE_AGG_STANDIN_INJECTION` or
 `PUT /v1/injection`, per request via the `X-Inject` header holding a JSON object of
-`InjectionConfig` fields).
+`InjectionConfig` fields); and an OpenAI-compatible stand-in chat model (`POST /v1/chat/completions`,
+model `standin`, faults planted through the model name) for written answers (`answer="llm"`).
 """
 
 
