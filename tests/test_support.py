@@ -22,8 +22,13 @@ PASSAGES = {
          [("It covers a large area.", (1,)), ("Orellana came in 1542.", (2, 3))]),
         ("Cattle and soy drive it [1, 3].", [("Cattle and soy drive it.", (1, 3))]),
         ("No marks here. Nor here [2].", [("No marks here.", ()), ("Nor here.", (2,))]),
+        ("Tasks can be cancelled [1]. asyncio.Task.cancel requests it [2]. e.g. this stays [3].",
+         [("Tasks can be cancelled.", (1,)), ("asyncio.Task.cancel requests it.", (2,)), ("e.g. this stays.", (3,))]),
+        ("It is cancelled. [1] asyncio.timeout bounds it. [2]",
+         [("It is cancelled.", (1,)), ("asyncio.timeout bounds it.", (2,))]),
     ],
-    ids=["mark-before-stop", "mark-after-stop", "comma-list", "uncited-first"],
+    ids=["mark-before-stop", "mark-after-stop", "comma-list", "uncited-first", "lower-case-after-mark",
+         "lower-case-after-stop-and-mark"],
 )
 def test_split_claims_reads_every_way_of_citing(answer: str, expected: list[tuple[str, tuple[int, ...]]]) -> None:
     assert [(c.text, c.source_ids) for c in split_claims(answer)] == expected

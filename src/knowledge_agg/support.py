@@ -22,8 +22,10 @@ __all__ = ["MIN_COVERAGE", "Claim", "check_answer", "check_claim", "split_claims
 #: most of them; a sentence about something else keeps few). Measured in benchmarks/llm_answer.py.
 MIN_COVERAGE = 0.6
 
+_MARK = r"\[\d+(?:\s*,\s*\d+)*\]"
 _CITES = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_LEADING_CITES = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+[.!?]?")
+_LEADING_CITES = re.compile(rf"^(?:\s*{_MARK})+[.!?]?")
+_CLAIM_END = re.compile(rf"(?:{_MARK}\s*[.!?]|[.!?]\s*(?:{_MARK})+)(?=\s)")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 #: A word as ``_text.tokenize`` reads one (hyphenated words are two), so claim and passage split alike.
 _WORD = re.compile(r"\b[^\W\d_]\w*(?:['’]\w+)*")
@@ -50,8 +52,7 @@ def split_claims(answer: str) -> list[Claim]:
     Marks written after the full stop (``Text. [1]``) belong to the sentence before them.
     """
     claims: list[Claim] = []
-    for start, end in sentence_spans(answer):
-        sentence = answer[start:end]
+    for sentence in _sentences(answer):
         leading = _LEADING_CITES.match(sentence)
         if leading and claims:  # "Text. [1] Next sentence": the [1] closes the sentence before
             last = claims[-1]
@@ -63,6 +64,17 @@ def split_claims(answer: str) -> list[Claim]:
         if text.strip(" .!?"):
             claims.append(Claim(text, ids))
     return claims
+
+
+def _sentences(answer: str) -> list[str]:
+    """Sentences cut where a citation closes one (``… [2]. next``, ``…. [2] next``), whatever case follows,
+    then by the ordinary rule: a written answer often starts a sentence with a lower-case name (``asyncio.run``)."""
+    pieces, cut = [], 0
+    for match in _CLAIM_END.finditer(answer):
+        pieces.append(answer[cut : match.end()])
+        cut = match.end()
+    pieces.append(answer[cut:])
+    return [piece[start:end] for piece in pieces for start, end in sentence_spans(piece)]
 
 
 def _ids(text: str) -> tuple[int, ...]:

@@ -18,10 +18,12 @@ import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 from .rate_headers import RateState
 
-__all__ = ["RateLimiter", "shared_limiter"]
+__all__ = ["Limiter", "RateLimiter", "install_limiter", "shared_limiter"]
 
 #: Windows resetting further away than this are quota: refused early by the client, not waited for.
 _MAX_HOLD = 3600.0
@@ -36,6 +38,21 @@ def _permits(rate: float) -> tuple[int, float]:
     """``rate`` requests per second as (permits, window seconds): 5/s → (5, 1.0); 0.5/s → (1, 2.0)."""
     permits = max(1, math.floor(rate))
     return permits, permits / rate
+
+
+class Limiter(Protocol):
+    """What the Brave client asks of a limiter: this process's :class:`RateLimiter`, or a cluster-wide one."""
+
+    @property
+    def rate(self) -> float: ...
+
+    def slow_to(self, limit: int, window: float) -> None: ...
+
+    def hold(self, seconds: float) -> None: ...
+
+    def slot(self, notify: Callable[[float], None] | None = None) -> AbstractAsyncContextManager[None]: ...
+
+    def learn(self, state: RateState) -> None: ...
 
 
 class RateLimiter:
@@ -118,11 +135,17 @@ class RateLimiter:
             self.hold(max(0.0, window.reset - (time.monotonic() - state.received_at)))
 
 
-_limiters: dict[tuple[str, str], RateLimiter] = {}
+_limiters: dict[tuple[str, str], Limiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def shared_limiter(base_url: str, key_digest: str, rate: float) -> RateLimiter:
+def install_limiter(base_url: str, key_digest: str, limiter: Limiter) -> None:
+    """Make ``limiter`` the one every later provider of this key and endpoint uses (a Dask worker's shared plan)."""
+    with _limiters_lock:
+        _limiters[(base_url.rstrip("/"), key_digest)] = limiter
+
+
+def shared_limiter(base_url: str, key_digest: str, rate: float) -> Limiter:
     """The process-wide limiter for one API key at one endpoint (every run and provider shares it)."""
     with _limiters_lock:
         limiter = _limiters.get((base_url, key_digest))
