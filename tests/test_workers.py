@@ -71,3 +71,17 @@ def test_pool_size_follows_the_setting_or_the_cores() -> None:
     assert workers.pool_size(0) == 0 and workers.pool_size(3) == 3
     cores = os.cpu_count() or 1
     assert workers.pool_size(None) == (cores if cores > 1 else 0)
+
+
+async def test_shutdown_stops_the_workers_and_a_later_page_still_extracts() -> None:
+    await pool_up()
+    pool = workers._pool
+    assert pool is not None
+    pids = set(pool._processes)
+    await asyncio.to_thread(workers.shutdown)
+    assert workers._pool is None
+    for pid in pids:  # each worker has exited (and been reaped)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    text = await workers.extract(ARTICLE.encode(), "utf-8", None, 2, busy=5)  # not a burst: in a thread
+    assert text == extract_text(ARTICLE, None)

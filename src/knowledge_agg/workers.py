@@ -6,7 +6,8 @@ processes (page bytes in, main text out), each with the extractor already import
 preloads it). Starting them takes about a second of CPU, so a process starts its pool only once
 more pages wait for extraction at once than one run reads (a single ``knowledge-agg ask`` never
 does), in a background thread; until the workers are up, pages are extracted in threads as before.
-``extract_workers = 0`` never starts it.
+``extract_workers = 0`` never starts it. :func:`shutdown` stops the workers (the server does when it
+stops); a later burst of pages starts a new pool.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-__all__ = ["extract", "pool_size"]
+__all__ = ["extract", "pool_size", "shutdown"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None  # set once its workers are up
 _starting = False
+_starter: threading.Thread | None = None  # the thread starting the pool, while it does
 _waiting = 0  # extractions in flight in this process
 
 
@@ -56,12 +58,26 @@ def _start(size: int) -> None:
 
 def _begin(size: int) -> None:
     """Start the pool in a background thread, once, so no event loop waits for it."""
-    global _starting
+    global _starting, _starter
     with _lock:
         if _pool is not None or _starting:
             return
         _starting = True
-    threading.Thread(target=_start, args=(size,), name="extract-pool-start", daemon=True).start()
+        _starter = threading.Thread(target=_start, args=(size,), name="extract-pool-start", daemon=True)
+        _starter.start()
+
+
+def shutdown() -> None:
+    """Stop the workers (after a start in progress, and the extractions already given to them); blocking."""
+    global _pool
+    with _lock:
+        starter = _starter
+    if starter is not None:
+        starter.join()
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True)
 
 
 def _discard(broken: ProcessPoolExecutor) -> None:
@@ -90,6 +106,9 @@ async def extract(body: bytes, charset: str | None, url: str | None, size: int, 
                 return await asyncio.get_running_loop().run_in_executor(pool, extract_page, body, charset, url)
             except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool for later pages
                 _discard(pool)
+            except RuntimeError:
+                if pool is _pool:  # the extractor's own failure, not a pool shut down meanwhile
+                    raise
         return await asyncio.to_thread(extract_page, body, charset, url)
     finally:
         _waiting -= 1

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
-from .. import __version__
+from .. import __version__, workers
 from ..aggregator import KnowledgeAggregator
 from ..providers import make_provider
 from ..providers.local import LocalProvider
@@ -84,6 +84,7 @@ def create_app(
             if product is not index:
                 await product.aclose()
             await index.aclose()
+            await asyncio.to_thread(workers.shutdown)  # the extraction workers this server's load started
 
     app = FastAPI(title="knowledge-agg", version=__version__, description=_DESCRIPTION, lifespan=lifespan)
     app.state.knowledge_agg = state
