@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,7 +122,7 @@ def test_help_lists_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert exited.value.code == 0
     statuses = re.findall(r"^\s+(\d+)\s+\w", out.split("exit status:")[1], re.M)
-    assert statuses == ["0", "1", "2", "130"]
+    assert statuses == ["0", "1", "2", "130", "141"]
 
 
 def test_runs_lists_stored_runs_and_show_prints_one_as_ask_did(
@@ -149,3 +151,17 @@ def test_runs_lists_stored_runs_and_show_prints_one_as_ask_did(
     monkeypatch.setenv("KNOWLEDGE_AGG_STORE", "off")
     assert main(["runs"]) == 2
     assert "run store is off" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    # `knowledge-agg ask ... | head -1`: the pipe closes while events are still being written
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "knowledge_agg.cli", "ask", "asyncio tasks", "--format", "ndjson"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

@@ -4,6 +4,7 @@ or run the 8001 server (``serve``)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 import time
@@ -27,7 +28,8 @@ EXIT_STATUSES = """exit status:
   0    answered: passages were found (and, with the synthesis flag on, summarised)
   1    no answer: nothing relevant was found, or the search failed
   2    usage error: a bad option, setting or flag, a refused query, a missing extra
-  130  interrupted (Ctrl-C)"""
+  130  interrupted (Ctrl-C)
+  141  the output was closed early (e.g. piped into head)"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
     except Exception as exc:
         from pydantic import ValidationError
 
