@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from .output import write_json
+
 _ROOT = Path(__file__).resolve().parent.parent
 _RESULTS = _ROOT / "benchmarks" / "results"
 #: The stand-in plan's requests per second (what its headers state).
@@ -107,8 +109,7 @@ def main() -> int:
     for name, r in results.items():
         print(f"{name[-28:]:>28} {r['searches']:>9} {r['wall_s']:>8} {r['per_second']:>7} {r['responses_429']:>5} "
               f"{r['busiest_second']:>12}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"plan_per_second": _PLAN, "results": results}, indent=2) + "\n")
+    write_json(args.out, {"plan_per_second": _PLAN, "results": results})
     print(f"wrote {args.out}")
     return 0
 

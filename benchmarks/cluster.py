@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import platform
 import socket
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import EXTRACTION, relative
+from .output import write_json
 
 __all__ = ["main"]
 
@@ -144,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "one_process": single, "local_cluster": two, "speedup": round(speedup, 3),
         "cpu_ms_per_run": round(cpu_per_run * 1000, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(args.out, result)
     return 0
 
 

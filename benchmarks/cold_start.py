@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psutil
 
+from .output import write_json
+
 _ROOT = Path(__file__).resolve().parent.parent
 _RESULTS = _ROOT / "benchmarks" / "results"
 _CLI = "from knowledge_agg.cli import main; import sys; sys.exit(main())"
@@ -126,8 +128,7 @@ def main() -> int:
             f"{r[figure]['min']:>10.0f}{r[figure]['median']:>10.0f}{r[figure]['max']:>10.0f}" for r in results.values()
         )
         print(f"{figure:36}{row}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"repeats": args.repeats, "results": results}, indent=2) + "\n")
+    write_json(args.out, {"repeats": args.repeats, "results": results})
     print(f"wrote {args.out}")
     return 0
 

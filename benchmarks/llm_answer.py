@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import platform
 import socket
 import subprocess
@@ -47,6 +46,7 @@ from knowledge_agg.settings import Settings
 from knowledge_agg.standin.model import compose, parse_model
 
 from .data import XQUAD_DEV, relative
+from .output import write_json
 from .quality_data import Question, load_squad, write_corpus
 from .report import summary
 
@@ -297,8 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": _TARGETS,
         **result,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(args.out, report)
     print(_table(report))
     return 0
 

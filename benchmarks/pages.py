@@ -34,6 +34,7 @@ from typing import Any
 import psutil
 
 from .data import EXTRACTION, relative
+from .output import write_json
 
 _ROOT = Path(__file__).resolve().parent.parent
 _RESULTS = _ROOT / "benchmarks" / "results"
@@ -146,8 +147,7 @@ def main() -> int:
         print(f"{'figure':26}" + "".join(f"{side:>12}" for side in sides))
         for figure in figures:
             print(f"{figure:26}" + "".join(f"{sides[s][figure]:>12}" for s in sides))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"concurrent": args.concurrent, "results": results}, indent=2) + "\n")
+    write_json(args.out, {"concurrent": args.concurrent, "results": results})
     print(f"wrote {args.out}")
     return 0
 

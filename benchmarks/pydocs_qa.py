@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from knowledge_agg import KnowledgeAggregator, Run, semantic
-from knowledge_agg.errors import KnowledgeAggError
-from knowledge_agg.flags import parse_flags
+from knowledge_agg import KnowledgeAggregator, Run
 
 from .data import PYDOCS_QA_DEV, relative
+from .output import checked_flags, write_json
 
 __all__ = [
     "DATASET",
@@ -227,12 +226,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run the benchmark for parsed options: print the table, write the JSON; 2 with a one-line error."""
-    try:
-        flags = parse_flags(args.flags)
-        if flags.get("semantic"):
-            semantic.check()
-    except KnowledgeAggError as exc:
-        print(exc, file=sys.stderr)
+    flags = checked_flags(args.flags)
+    if flags is None:
         return 2
     if not args.dataset.exists():
         print(f"pydocs-qa questions not found: {args.dataset} (pass --dataset PATH)", file=sys.stderr)
@@ -259,8 +254,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         "summary": summary,
         "questions": rows,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(args.output, report, indent=1)
     print(table(summary))
     print(f"\n{len(rows)} questions in {report['wall_seconds']} s; wrote {args.output}")
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import platform
 import sys
 import time
@@ -20,12 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from knowledge_agg import semantic
-from knowledge_agg.errors import KnowledgeAggError
-from knowledge_agg.flags import parse_flags
-
 from ._quality_eval import DirectPipeline, Outcome, summarize
 from .data import EXTRACTION, XQUAD_DEV, relative
+from .output import checked_flags, write_json
 from .quality_data import load_squad
 
 __all__ = ["main", "run_quality", "extraction_f1"]
@@ -144,12 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None,
                         help="default: benchmarks/results/quality.json, or quality-<flags>.json with --flags")
     args = parser.parse_args(argv)
-    try:
-        flags = parse_flags(args.flags)
-        if flags.get("semantic"):
-            semantic.check()
-    except KnowledgeAggError as exc:
-        print(exc, file=sys.stderr)
+    flags = checked_flags(args.flags)
+    if flags is None:
         return 2
     if flags and args.mode == "direct":
         print("--flags needs --mode http or replay (direct mode calls the stage functions without them)", file=sys.stderr)
@@ -182,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "figures": figures,
         "extraction": extraction,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(args.output, report)
     print(_table(figures, args.max_words))
     print(f"\n{figures['questions']} questions in {figures['wall_seconds']} s ({args.mode}); wrote {args.output}")
     return 0
