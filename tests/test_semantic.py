@@ -13,6 +13,7 @@ from knowledge_agg import KnowledgeAggregator, Settings, semantic
 from knowledge_agg.analyze import analyze
 from knowledge_agg.errors import MissingDependency
 from knowledge_agg.models import Hit
+from knowledge_agg.providers import local as local_provider
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.select import select_sources
 
@@ -190,3 +191,24 @@ async def test_a_folder_corpus_is_searched_by_meaning(tmp_path: Path) -> None:
     assert [p.name.split(".", 1)[1] for p in (tmp_path / "cache" / "index").glob("*.npz")] == [
         f"{semantic.MODEL_ID}.npz"
     ]
+
+
+async def test_a_long_embedding_goes_on_in_the_background_while_searches_use_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    monkeypatch.setattr(local_provider, "_VECTORS_WAIT_S", 0.0)  # as if the corpus took minutes to embed
+    provider = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
+    notes: list[str] = []
+    try:
+        assert await provider.search("pause the program", count=3, notify=notes.append) == []
+        assert notes[1:] == [
+            "embedding the documents of the local index (once per index build)",
+            "searching by words alone until the documents' vectors are made (in the background, once per index build)",
+        ]
+        local_provider._VECTOR_BUILDS[provider.path].join()
+        found = await provider.search("pause the program", count=3, notify=notes.append)
+        assert found[0].doc_id == "sleep" and len(notes) == 3
+    finally:
+        await provider.aclose()

@@ -83,6 +83,7 @@ def build(index: Path, conn: sqlite3.Connection, stamp: str) -> Vectors:
     path = vectors_path(index)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp_name, 0o644)  # readable like the index beside it
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, rowids=vectors.rowids, matrix=matrix, stamp=np.array(stamp))  # float16: half the file
         os.replace(tmp_name, path)
