@@ -92,7 +92,8 @@ async def run(corpus: str, repeats: int, cli_repeats: int) -> dict[str, Any]:
         semantic.load()
         load_s = time.perf_counter() - started
         started = time.perf_counter()
-        await meaning.search(QUERIES[0], count=20)  # embeds every document of this build first
+        await meaning.search(QUERIES[0], count=20)  # starts embedding every document of this build
+        await asyncio.to_thread(meaning.wait_for_vectors)
         embed_s = time.perf_counter() - started
         vectors_mb = sum(f.stat().st_size for f in Path(cache, "index").glob("*.npz")) / 1e6
         samples = await _searches(words, meaning, repeats)

@@ -207,7 +207,7 @@ async def test_a_long_embedding_goes_on_in_the_background_while_searches_use_wor
             "embedding the documents of the local index (once per index build)",
             "searching by words alone until the documents' vectors are made (in the background, once per index build)",
         ]
-        local_provider._VECTOR_BUILDS[provider.path].join()
+        assert provider.wait_for_vectors(timeout=60)
         found = await provider.search("pause the program", count=3, notify=notes.append)
         assert found[0].doc_id == "sleep" and len(notes) == 3
     finally:

@@ -229,6 +229,15 @@ class LocalProvider:
         if self._vectors is None and notify is not None:
             notify("searching by words alone until the documents' vectors are made (in the background, once per index build)")
 
+    def wait_for_vectors(self, timeout: float | None = None) -> bool:
+        """Wait until the vectors this process is making for the index are done (``timeout`` seconds at
+        most); whether none is being made any more. For warm-ups and benchmarks: searches never wait."""
+        with _BUILD_LOCKS_GUARD:
+            building = _VECTOR_BUILDS.get(self.path)
+        if building is not None:
+            building.join(timeout)
+        return building is None or not building.is_alive()
+
     def _load_vectors(self, conn: sqlite3.Connection) -> None:
         """Read this build's stored vectors, if they are there."""
         self._vectors = _vectors.load(self.path, _stamp(conn))
