@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -80,9 +81,11 @@ def _first_results(corpus: str, cache: str, repeats: int) -> dict[str, list[floa
     return samples
 
 
-async def run(corpus: str, repeats: int, cli_repeats: int) -> dict[str, Any]:
-    """Every figure, measured in a fresh temporary cache."""
-    with tempfile.TemporaryDirectory() as cache:
+async def run(corpus: str, repeats: int, cli_repeats: int, keep: Path | None = None) -> dict[str, Any]:
+    """Every figure, measured in a fresh temporary cache (or in the empty folder ``keep``, left in place)."""
+    if keep is not None and keep.exists() and any(keep.iterdir()):
+        raise SystemExit(f"--cache-dir {keep} is not empty: the build would not be cold")
+    with tempfile.TemporaryDirectory() if keep is None else contextlib.nullcontext(str(keep)) as cache:
         words = LocalProvider(corpus, cache_dir=cache)
         meaning = LocalProvider(corpus, cache_dir=cache, meaning=True)
         started = time.perf_counter()
@@ -124,9 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="rounds over the 10 queries")
     parser.add_argument("--cli-repeats", type=int, default=5, help="fresh CLI processes per case")
     parser.add_argument("--out", type=Path, default=_RESULTS)
+    parser.add_argument("--cache-dir", type=Path, help="an empty folder to build in and keep (default: a temporary one)")
     args = parser.parse_args(argv)
     semantic.check()
-    results = asyncio.run(run(args.corpus, args.repeats, args.cli_repeats))
+    results = asyncio.run(run(args.corpus, args.repeats, args.cli_repeats, args.cache_dir))
     installed = results["installed_mb"]
     print(f"installed            {sum(installed.values()):.0f} MB ({', '.join(f'{k} {v}' for k, v in installed.items())})")
     print(f"model load           {results['model_load_s']} s")
