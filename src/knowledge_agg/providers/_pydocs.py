@@ -27,7 +27,7 @@ __all__ = ["collect", "fingerprint", "topic_url"]
 
 _DOCS = "https://docs.python.org/3"
 #: Bumped when the documents' text or links change, so indexes built from the old ones are rebuilt.
-_LINKS = "section-links-1:no-environ"
+_LINKS = "section-links-1:no-environ:agent-verbs"
 #: Each pydoc topic key is the Sphinx label its text was taken from (``pydoc_topic_labels`` in CPython's
 #: ``Doc/tools/extensions``), and Sphinx makes every label an anchor of its section, so a topic links to
 #: its page and label (``if`` → ``reference/compound_stmts.html#if``). Only the page, below by page as in
