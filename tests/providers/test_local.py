@@ -519,3 +519,8 @@ async def test_the_verb_of_an_agent_noun_in_a_code_name_is_found(tmp_path: Path)
     (hits,) = await _searches(tmp_path, docs, "sort")
     assert hits[0].doc_id == "sorter"
     assert "plain" not in [h.doc_id for h in hits]
+
+
+async def test_pydocs_finds_a_class_by_the_verb_of_its_agent_noun(pydocs: LocalProvider) -> None:
+    hits = await pydocs.search("How do I sort tasks so that each one comes after the tasks it depends on?", count=20)
+    assert any(h.title.startswith("graphlib.TopologicalSorter") for h in hits[:5])
