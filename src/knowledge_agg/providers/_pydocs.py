@@ -26,7 +26,8 @@ from typing import Any
 __all__ = ["collect", "fingerprint", "topic_url"]
 
 _DOCS = "https://docs.python.org/3"
-#: Bumped when the documents' text or links change, so indexes built from the old ones are rebuilt.
+#: Bumped when the documents' text or links change, or the way the index reads their titles (``text.name_words``),
+#: so pydocs indexes built the old way are rebuilt.
 _LINKS = "section-links-1:no-environ:agent-verbs"
 #: Each pydoc topic key is the Sphinx label its text was taken from (``pydoc_topic_labels`` in CPython's
 #: ``Doc/tools/extensions``), and Sphinx makes every label an anchor of its section, so a topic links to
