@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from knowledge_agg import ask_many
+from knowledge_agg.batch import ask_many_async
 from knowledge_agg.cluster import warm_aggregators
 from knowledge_agg.providers.brave import BraveQuotaExceeded
 from knowledge_agg.providers.brave.cluster_limiter import ClusterLimiter
@@ -86,7 +87,10 @@ def busiest_second(times: list[float]) -> int:
 
 def stored_questions(path: Path, batch: str) -> list[str]:
     store = RunStore(path)
-    return sorted(run.query for run in store.runs(batch=batch, limit=None))
+    try:
+        return sorted(run.query for run in store.runs(batch=batch, limit=None))
+    finally:
+        store.close()
 
 
 def test_four_workers_share_one_plan_without_a_429(tmp_path: Path, cluster: Any) -> None:
@@ -129,6 +133,36 @@ def test_a_worker_killed_mid_batch_loses_no_question_and_stores_none_twice(tmp_p
     assert batch.errors == [None] * len(QUESTIONS)
     assert [run.query for run in batch] == QUESTIONS
     assert stored_questions(tmp_path / "runs.sqlite", "killed") == sorted(QUESTIONS)
+
+
+def test_ask_many_async_on_a_cluster_stores_each_answer_as_it_completes_without_blocking_the_loop(
+    tmp_path: Path, cluster: Any
+) -> None:
+    questions = QUESTIONS[:12]
+    path = tmp_path / "runs.sqlite"
+
+    async def batch_and_watch(url: str) -> tuple[Any, list[int]]:
+        stored: list[int] = []
+
+        async def watch() -> None:  # runs on the same event loop as the batch
+            while True:
+                stored.append(len(await asyncio.to_thread(stored_questions, path, "async")))
+                await asyncio.sleep(0.05)
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            batch = await ask_many_async(questions, client=cluster, settings=brave_settings(url, tmp_path),
+                                         progress=False, batch="async")
+        finally:
+            watcher.cancel()
+        return batch, stored
+
+    with standin(tmp_path) as (url, _):
+        batch, stored = asyncio.run(batch_and_watch(url))
+    assert batch.errors == [None] * len(questions) and [run.query for run in batch] == questions
+    assert stored_questions(path, "async") == sorted(questions)
+    # the loop kept running while the cluster worked, and answers were in the store before the last one came back
+    assert any(0 < count < len(questions) for count in stored), stored
 
 
 def test_a_question_that_raises_in_its_task_is_an_error_row_and_the_rest_stand(tmp_path: Path, cluster: Any) -> None:
