@@ -26,6 +26,7 @@ import asyncio
 import cProfile
 import functools
 import gzip
+import math
 import os
 import pickle
 import platform
@@ -51,6 +52,7 @@ _PAGES_PER_RUN = 5
 _IN_FLIGHT = 4
 _WORDS = "market policy season election company research music school water city".split()
 _PLANS = (1, 20, 50)
+_CLUSTER = "LocalCluster, 2 workers x 2 threads"
 
 
 def _serve() -> None:
@@ -140,12 +142,15 @@ def _costs(settings: Any, n: int) -> dict[str, Any]:
         extract_page(body, "utf-8", None)
         extract_ms.append((time.thread_time() - started) * 1000)
     asyncio.run(ask_many_async(_questions(4, 30_000), 1, settings=settings, progress=False))  # warm
-    profile = cProfile.Profile(time.thread_time)  # CPU of the loop's thread, not its waits
     cpu, started = time.process_time(), time.perf_counter()
-    profile.enable()
     batch = asyncio.run(ask_many_async(_questions(n, 40_000), 1, settings=settings, progress=False))
-    profile.disable()
     cpu_ms, wall_ms = (time.process_time() - cpu) / n * 1000, (time.perf_counter() - started) / n * 1000
+    profile = cProfile.Profile(time.thread_time)  # CPU of the loop's thread, not its waits
+    profiled = time.process_time()
+    profile.enable()
+    asyncio.run(ask_many_async(_questions(n, 50_000), 1, settings=settings, progress=False))
+    profile.disable()
+    profiled_ms = (time.process_time() - profiled) * 1000
     metrics = batch.metrics_df()
     med = lambda column: round(float(metrics[column].median()), 1)  # noqa: E731
     return {
@@ -155,12 +160,13 @@ def _costs(settings: Any, n: int) -> dict[str, Any]:
         "extract_ms_per_page": round(statistics.median(extract_ms), 1),
         "extract_ms_per_page_mean": round(statistics.fmean(extract_ms), 1),
         "pickled_run_bytes": len(pickle.dumps(batch.runs[0])),
-        "loop_thread_profile": _by_package(profile, cpu_ms * n),
+        "loop_thread_profile": _by_package(profile, profiled_ms),
     }
 
 
 def _by_package(profile: cProfile.Profile, total_ms: float) -> list[dict[str, Any]]:
-    """The event loop thread's own time (the extraction threads are not profiled), by the package of its code."""
+    """The event loop thread's own CPU (the extraction threads are not profiled), by the package of its code,
+    as a share of the process's CPU in the profiled batch (the profiler's own cost included)."""
     shares: dict[str, float] = {}
     for (filename, _, _), (_, _, tottime, _, _) in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
         path = filename.replace("\\", "/")
@@ -180,25 +186,37 @@ def _by_package(profile: cProfile.Profile, total_ms: float) -> list[dict[str, An
 def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ("runs_per_s", "wall_ms_per_run", "cpu_ms_per_run", "caller_cpu_ms_per_run", "server_cpu_ms_per_run",
             "run_ms_median")
+    # cores the way obtained: runs/s x CPU per run (two free cores would give it up to 2)
+    cores = statistics.median(s["runs_per_s"] * s["cpu_ms_per_run"] / 1000 for s in samples)
     return {key: round(statistics.median(s[key] for s in samples), 3) for key in keys} | {
-        "errors": sum(s["errors"] for s in samples), "rounds": samples,
+        "cores_used": round(cores, 2), "errors": sum(s["errors"] for s in samples), "rounds": samples,
     }
 
 
-def plan(costs: dict[str, Any], streaming: dict[str, Any]) -> list[dict[str, Any]]:
-    """How big a cluster each plan keeps busy, from one run's measured CPU and the simulated Brave latencies."""
-    cpu_s = costs["cpu_ms_per_run"] / 1000
+def plan(ways: dict[str, Any], streaming: dict[str, Any]) -> list[dict[str, Any]]:
+    """How big a cluster each plan keeps busy, from the cluster's measured CPU per run and the simulated Brave latency.
+
+    A run is one search, so runs/s = the plan's rate. The workers' cores = rate x the workers' CPU per run
+    (one worker process per core: its runs share one GIL); the caller (client, scheduler, run store) is one
+    process, so it tops out at one core; runs in flight = rate x a run's time with Brave's latencies.
+    """
+    cluster = ways[_CLUSTER]
+    caller_s = cluster["caller_cpu_ms_per_run"] / 1000
+    worker_s = (cluster["cpu_ms_per_run"] - cluster["caller_cpu_ms_per_run"]) / 1000
     run_s = streaming["single"]["consumer"]["total"]["p50"] / 1000
     rows = []
     for rate in _PLANS:
-        cores = rate * cpu_s
-        in_flight = rate * run_s
-        workers = max(1, round(cores / 0.85 + 0.49))  # a worker process keeps under one core busy (its GIL)
-        threads = max(2, -(-round(in_flight) // workers))
-        rows.append({"plan_per_s": rate, "cores_busy": round(cores, 1), "runs_in_flight": round(in_flight, 1),
-                     "workers": workers, "threads_per_worker": threads,
-                     "bottleneck": "the plan (cores idle between searches)" if cores < 1 else
-                     "CPU (extraction) until the cluster has the cores, then the plan"})
+        cores, caller, in_flight = rate * worker_s, rate * caller_s, rate * run_s
+        workers = max(1, math.ceil(cores))
+        if caller >= 0.8:
+            bottleneck = f"the caller: client + scheduler + store in one process need {caller:.2f} of its one core"
+        elif cores < 1:
+            bottleneck = "the plan: one worker idles between searches"
+        else:
+            bottleneck = "the plan, once the workers have these cores; CPU (extraction, ranking) until then"
+        rows.append({"plan_per_s": rate, "worker_cores": round(cores, 1), "caller_cores": round(caller, 2),
+                     "runs_in_flight": round(in_flight, 1), "workers": workers,
+                     "threads_per_worker": max(2, math.ceil(in_flight / workers)), "bottleneck": bottleneck})
     return rows
 
 
@@ -237,11 +255,11 @@ def main(argv: list[str] | None = None) -> int:
                     qs, concurrency=_IN_FLIGHT, settings=threaded, progress=False),
                 "one process + extraction pool": lambda qs: ask_many(
                     qs, concurrency=_IN_FLIGHT, settings=pooled, progress=False),
-                "LocalCluster, 2 workers x 2 threads": lambda qs: ask_many(
+                _CLUSTER: lambda qs: ask_many(
                     qs, client=client, settings=pooled, progress=False),
             }
             started = time.perf_counter()
-            ways["LocalCluster, 2 workers x 2 threads"](_questions(8, 20_000))
+            ways[_CLUSTER](_questions(8, 20_000))
             first_batch_s = time.perf_counter() - started
             for k, way in enumerate(ways.values()):
                 way(_questions(8, 21_000 + 100 * k))  # warm: imports, clients, the pool
@@ -268,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         "questions": args.questions, "repeats": args.repeats, "cluster_workers": workers,
         "cluster_start_s": round(cluster_start_s, 2), "cluster_first_batch_of_8_s": round(first_batch_s, 2),
         "costs": costs, "ways": result_ways, "speedup": speedups,
-        "plan": plan(costs, streaming), "plan_latency_from": "streaming.json single.consumer.total.p50",
+        "plan": plan(result_ways, streaming), "plan_latency_from": "streaming.json single.consumer.total.p50",
     }
     _print(result)
     write_json(args.out, result)
@@ -298,14 +316,15 @@ def _print(result: dict[str, Any]) -> None:
           f"(median; mean {c['extract_ms_per_page_mean']}); a pickled Run {c['pickled_run_bytes']} bytes")
     print(table(["loop thread code", "ms", "share of CPU"],
                 [[p["code"], p["ms_per_batch"], p["share_of_cpu"]] for p in c["loop_thread_profile"]]))
-    print(table(["way (median of rounds)", "runs/s", "wall ms/run", "CPU ms/run", "of it caller", "server CPU ms/run",
-                 "run p50 ms", "errors"],
+    print(table(["way (median of rounds)", "runs/s", "wall ms/run", "CPU ms/run", "of it caller", "cores used",
+                 "server CPU ms/run", "run p50 ms", "errors"],
                 [[name, w["runs_per_s"], w["wall_ms_per_run"], w["cpu_ms_per_run"], w["caller_cpu_ms_per_run"],
-                  w["server_cpu_ms_per_run"], w["run_ms_median"], w["errors"]] for name, w in result["ways"].items()]))
+                  w["cores_used"], w["server_cpu_ms_per_run"], w["run_ms_median"], w["errors"]]
+                 for name, w in result["ways"].items()]))
     print("speed-ups (median of per-round ratios): " + ", ".join(f"{k} {v}x" for k, v in result["speedup"].items()))
-    print(table(["plan req/s", "cores busy", "runs in flight", "workers", "threads/worker", "bottleneck"],
-                [[p["plan_per_s"], p["cores_busy"], p["runs_in_flight"], p["workers"], p["threads_per_worker"],
-                  p["bottleneck"]] for p in result["plan"]]))
+    print(table(["plan req/s", "worker cores", "caller cores", "runs in flight", "workers", "threads/worker", "bottleneck"],
+                [[p["plan_per_s"], p["worker_cores"], p["caller_cores"], p["runs_in_flight"], p["workers"],
+                  p["threads_per_worker"], p["bottleneck"]] for p in result["plan"]]))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from tests.helpers.corpus_server import corpus_settings
 from tests.helpers.servers import serve
 
 distributed = pytest.importorskip("distributed")
+dask_config = pytest.importorskip("dask.config")
 
 KEY = "BSAcluster-test-key"
 PLAN = 5  # requests per second the stand-in allows before it answers 429
@@ -184,9 +185,9 @@ def _hold_everyone(name: str, seconds: float, quota_spent: bool) -> None:
         limiter.learn(RateState((Window(limit=2000, remaining=0, reset=86400.0, seconds=2_592_000.0),), time.monotonic()))
 
 
-def _time_one_request(name: str) -> float | str:
+def _time_one_request(name: str, rate: float = PLAN) -> float | str:
     """On another worker: how long a request waits for its slot, or the error that refused it."""
-    limiter = ClusterLimiter(name, PLAN, distributed.get_client())
+    limiter = ClusterLimiter(name, rate, distributed.get_client())
 
     async def take() -> None:
         async with limiter.slot():
@@ -213,3 +214,34 @@ def test_a_429_on_one_worker_holds_the_others_and_a_spent_quota_refuses_them(clu
 def test_a_client_that_is_no_cluster_is_refused_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"^client must be a distributed.Client, a scheduler address or 'local', not 42$"):
         ask_many(["a question"], client=42, settings=Settings(provider="local", store="off"), progress=False)  # type: ignore[arg-type]
+
+
+def _die_holding_a_lease(name: str, victim: int) -> str:
+    """On the victim worker: take the plan's only lease and die (SIGKILL) before giving it back."""
+    if os.getpid() != victim:  # the task Dask reschedules after the kill does nothing
+        return "spared"
+    limiter = ClusterLimiter(name, 1, distributed.get_client())
+
+    async def hold() -> None:
+        async with limiter.slot():
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(hold())
+    return "survived"
+
+
+def test_a_worker_that_dies_holding_a_lease_slows_the_plan_until_the_lease_timeout_never_speeds_it() -> None:
+    timeouts = {"distributed.scheduler.locks.lease-timeout": "2s",
+                "distributed.scheduler.locks.lease-validation-interval": "0.2s"}
+    with dask_config.set(timeouts), distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+    ) as local, distributed.Client(local) as client:
+        client.run(importlib.import_module, __name__)
+        (victim_address, victim), (other, _) = list(client.run(os.getpid).items())
+        doomed = client.submit(_die_holding_a_lease, "dead-lease", victim, workers=[victim_address], pure=False)
+        while victim_address in client.scheduler_info()["workers"]:
+            time.sleep(0.05)
+        waited = client.submit(_time_one_request, "dead-lease", 1, workers=[other], pure=False).result(timeout=30)
+        doomed.release()
+    # the dead worker's lease counted against the plan until the scheduler timed it out (2 s after its last refresh)
+    assert isinstance(waited, float) and 0.8 < waited < 5.0, waited
