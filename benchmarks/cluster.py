@@ -16,7 +16,7 @@ CPU is counted for the benchmark process and all its descendants (the pool, the 
 workers; the scheduler runs in the benchmark process) and, apart, for the page server. A first phase
 measures what one run costs, alone (one at a time, in threads): its CPU, its stages' times, each page's
 extraction, and a profile of the event loop's thread; the scaling plan in the README is computed from
-these and the simulated Brave latencies of ``streaming.json`` (``python -m benchmarks.cluster --plan``).
+the cluster's measured CPU a run and the simulated Brave latency of ``streaming.json`` (``plan``).
 """
 
 from __future__ import annotations
