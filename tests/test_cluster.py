@@ -211,6 +211,31 @@ def test_a_429_on_one_worker_holds_the_others_and_a_spent_quota_refuses_them(clu
     assert cluster.submit(_time_one_request, "quota-test", workers=[second], pure=False).result() == "refused: QUOTA_LIMITED"
 
 
+def test_a_local_cluster_is_started_for_the_batch_and_closed_after_it(tmp_path: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    with standin(tmp_path) as (url, _):
+        batch = ask_many(QUESTIONS[:4], client="local", settings=brave_settings(url, tmp_path), progress=False)
+    assert batch.errors == [None] * 4 and [run.query for run in batch] == QUESTIONS[:4]
+    assert all(run.sources for run in batch)
+
+    def started() -> list[str]:
+        """Command lines of the processes started since (multiprocessing's resource tracker stays by design)."""
+        lines = []
+        for p in me.children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # it ended meanwhile
+                line = " ".join(p.cmdline())
+                if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in line:
+                    lines.append(line)
+        return lines
+
+    deadline = time.monotonic() + 10
+    while (left := started()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left  # the cluster's nannies and workers are gone
+
+
 def test_a_client_that_is_no_cluster_is_refused_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"^client must be a distributed.Client, a scheduler address or 'local', not 42$"):
         ask_many(["a question"], client=42, settings=Settings(provider="local", store="off"), progress=False)  # type: ignore[arg-type]
