@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -285,13 +286,14 @@ async def _on_cluster(
         dask_client, let_go = await asyncio.to_thread(connect, client)  # a wrong client fails before the bar shows
         bar = tqdm(total=len(items), initial=result.resumed, desc=desc, disable=not progress)
         try:
-            async for i, run, error in as_answered(todo, dask_client, run_settings):
-                if run is not None and store is not None:
-                    run = await _keep(store, run, public_options(run_settings, options), named)
-                if run is not None:
-                    result.runs[i] = run
-                result.errors[i] = error
-                bar.update(1)
+            async with contextlib.aclosing(as_answered(todo, dask_client, run_settings)) as answers:
+                async for i, run, error in answers:  # leaving early cancels the tasks not yet answered
+                    if run is not None and store is not None:
+                        run = await _keep(store, run, public_options(run_settings, options), named)
+                    if run is not None:
+                        result.runs[i] = run
+                    result.errors[i] = error
+                    bar.update(1)
         finally:
             bar.close()
             await asyncio.to_thread(let_go)

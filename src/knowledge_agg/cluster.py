@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .aggregator import KnowledgeAggregator
@@ -68,7 +68,7 @@ def connect(client: Client | str) -> tuple[Client, Callable[[], None]]:
 
 async def as_answered(
     questions: Iterable[tuple[int, str | None]], client: Client, settings: Settings
-) -> AsyncIterator[Answer]:
+) -> AsyncGenerator[Answer, None]:
     """Run each (index, question) as a task on ``client``'s cluster and yield each answer as it completes.
 
     Waiting costs the caller's event loop nothing: Dask calls back (in a thread of its own) as each task
