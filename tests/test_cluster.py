@@ -73,9 +73,9 @@ def brave_settings(url: str, folder: Path) -> Settings:
 
 @pytest.fixture
 def cluster() -> Iterator[Any]:
-    """Four single-threaded worker processes on loopback, no dashboard."""
+    """Four single-threaded worker processes on loopback, the dashboard on a free port (8787 may be taken)."""
     with distributed.LocalCluster(
-        n_workers=4, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+        n_workers=4, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
     ) as local, distributed.Client(local) as client:
         yield client
 
@@ -259,7 +259,7 @@ def test_a_worker_that_dies_holding_a_lease_slows_the_plan_until_the_lease_timeo
     timeouts = {"distributed.scheduler.locks.lease-timeout": "2s",
                 "distributed.scheduler.locks.lease-validation-interval": "0.2s"}
     with dask_config.set(timeouts), distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
     ) as local, distributed.Client(local) as client:
         client.run(importlib.import_module, __name__)
         (victim_address, victim), (other, _) = list(client.run(os.getpid).items())
