@@ -23,10 +23,10 @@ Failure modes:
   (the batch fails in the caller; answers already received are in the run store, so the same
   ``ask_many(..., batch="name")`` resumes from them). The new scheduler starts with every lease free, so
   requests finished less than a window before the restart may share a window with new ones: up to twice
-  the rate once, answered by 429s and a shared hold. A worker process that outlives the restart keeps
-  its semaphore registered with the old scheduler only, and the new one refuses its requests ("Semaphore
-  … not known"): restart the workers with the scheduler (not tested: a restart cannot be staged in the
-  tests' time).
+  the rate once, answered by 429s and a shared hold. Restart the workers with the scheduler: a worker
+  process that outlived it would keep a limiter whose semaphore registered (once) with the old
+  scheduler, and the new one refuses an unknown semaphore ("Semaphore … not known"; read in
+  distributed's code, not tested: a restart could not be staged here in reasonable time).
 - Two workers recording a hold at once may keep the earlier of the two (read, then write): one more 429
   at most. The shared times are wall-clock: the machines' clocks must agree to a fraction of a second.
 - The lease count is fixed by the first worker that registers the plan: a worker with another
