@@ -7,7 +7,7 @@ import pytest
 from knowledge_agg import KnowledgeAggregator
 from knowledge_agg.analyze import analyze
 from knowledge_agg.models import Hit
-from knowledge_agg.select import select_sources
+from knowledge_agg.select import select_sources, side_of
 from knowledge_agg.settings import Settings
 
 
@@ -77,6 +77,27 @@ def test_a_comparison_reads_the_best_page_on_each_side_first() -> None:
     sources = select_sources(hits, analyze("list vs tuple - what is the difference?"))
     assert [s.hit.title for s in sources[:2]] == ["list", "tuple"]
     assert len(sources) == 5  # the rest still follow, by score
+
+
+def test_a_side_is_read_from_the_last_part_of_a_title_first() -> None:
+    # Every section title of the sequence types topic names list and tuple; its last part says which it is.
+    # "list append vs extend": list.extend is about extend, though its title also has the first side's "list".
+    sections = [_doc(1, 'Sequence Types — "list", "tuple", "range": Lists', "Lists are mutable sequences.")]
+    sections += [_doc(n, f"unrelated.page{n}", "nothing") for n in range(2, 6)]
+    sections.append(_doc(6, 'Sequence Types — "list", "tuple", "range": Tuples', "Tuples are immutable sequences."))
+    titles = [s.hit.title for s in select_sources(sections, analyze("list vs tuple in python - what's the difference?"))]
+    assert titles[:2] == [sections[0].title, sections[-1].title]
+    question = analyze("list append vs extend: what's the difference?")
+    assert [side_of(t, question) for t in ("list.extend", "list.append", "bytearray.extend", "list")] == [1, 0, 1, 0]
+
+
+async def test_pydocs_list_vs_tuple_reads_the_tuples_section(settings: Settings) -> None:
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("list vs tuple in python - what is the actual difference and when should I use a tuple?",
+                            provider="local")
+    titles = [s.title for s in run.sources]
+    assert 'Sequence Types — "list", "tuple", "range": Tuples' in titles[:2]
+    assert "Tuples are immutable sequences" in run.answer
 
 
 def test_an_error_reads_the_exceptions_own_page_right_after_the_best() -> None:

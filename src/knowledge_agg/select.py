@@ -92,13 +92,27 @@ def names(title: str, name: str) -> bool:
 
 def side_of(title: str, analysis: Analysis) -> int | None:
     """Which side of a comparison a page titled ``title`` is about: the first whose own words (those
-    not shared by every side) its title has, or ``None`` (also for a question that compares nothing)."""
+    not shared by every side) the title's last part has (``list.extend`` is about extend, the section
+    ``Sequence Types — "list", "tuple", "range": Tuples`` about tuples), else its whole title, or ``None``
+    (also for a question that compares nothing)."""
     sides = [terms(side) for side in analysis.sides]
     if not sides:
         return None
     shared = set.intersection(*(set(side) for side in sides))
-    named = set(terms([title]))
-    return next((i for i, side in enumerate(sides) if named & (set(side) - shared)), None)
+    own = [set(side) - shared for side in sides]
+    for part in (_last_part(title), title):
+        named = set(terms([part]))
+        found = next((i for i, words in enumerate(own) if named & words), None)
+        if found is not None:
+            return found
+    return None
+
+
+def _last_part(title: str) -> str:
+    """What a title names last: a section after its topic's ``": "``, or a dotted name's last name."""
+    if ": " in title:
+        return title.rsplit(": ", 1)[1]
+    return title.rsplit(".", 1)[-1]
 
 
 def _quote(words: Sequence[str]) -> str:
