@@ -120,7 +120,7 @@ def _without_heading(text: str) -> str:
 
 def _is_sentence(text: str) -> bool:
     """Whether ``text`` reads as a sentence: enough words, end punctuation unless it is long, and not code
-    (a call signature, an interpreter session, a grammar rule, or mostly brackets and operators)."""
+    (a call signature, an interpreter session or its traceback, a grammar rule, or mostly brackets and operators)."""
     words = word_count(text)
     return (
         words >= _MIN_WORDS
@@ -131,7 +131,7 @@ def _is_sentence(text: str) -> bool:
 
 
 def _is_code(text: str) -> bool:
-    if ">>>" in text or "::=" in text:
+    if ">>>" in text or "::=" in text or "Traceback (most recent call last)" in text:
         return True
     return len(_CODE_MARKS.findall(text)) > _CODE_SHARE * len(text.replace(" ", ""))
 
@@ -250,7 +250,9 @@ def _asks_about_a_thing(analysis: Analysis) -> bool:
 
 
 def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis) -> list[_Sentence]:
-    """The key sentences that open the synthesis: the top source's, or for a comparison each side's.
+    """The key sentences that open the synthesis: the top source's, or for a comparison each side's and then
+    the sentence after each ("Evaluate the given source …", "Execute the given source …", then what each
+    source may be: an expression, statements).
 
     A page's key sentence is its first, when its opening passage was ranked: a reference entry's summary
     ("Recursively delete a directory tree.") or an article's definition, which state what the page is
@@ -267,7 +269,18 @@ def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: 
     elif (error := error_name(analysis)) is not None:  # what fixes it (the best page), what it means
         keys = sorted({*keys, *(i for i in read[:_MAX_SENTENCES] if names(titles.get(i, ""), error))})[:2]
     leads = [_opening(sentences, i) for i in keys]
-    return [lead for lead in leads if lead is not None]
+    found = [lead for lead in leads if lead is not None]
+    if analysis.sides:  # each side in two sentences: what it is, then how it differs
+        found += [after for lead in found if (after := _following(sentences, lead)) is not None]
+    return found
+
+
+def _following(sentences: Sequence[_Sentence], sentence: _Sentence) -> _Sentence | None:
+    """The candidate sentence right after ``sentence`` in its passage, if there is one."""
+    return next(
+        (s for s in sentences if s.passage_rank == sentence.passage_rank and s.position == sentence.position + 1),
+        None,
+    )
 
 
 #: What the key sentence of a source other than the leading one gains when the question asks what a thing is
@@ -291,6 +304,11 @@ def _opening(sentences: Sequence[_Sentence], source_id: int) -> _Sentence | None
     return min(opening, key=lambda s: (s.passage_rank, s.position), default=None)
 
 
+def _plain(text: str) -> str:
+    """``text`` lower-cased with its whitespace collapsed, to find a sentence the question repeats."""
+    return " ".join(text.lower().split())
+
+
 def _no_result(analysis: Analysis) -> Synthesis:
     return Synthesis(text=f"No relevant sources found for “{analysis.query.strip()}”.", points=[])
 
@@ -310,6 +328,10 @@ def synthesize(
         for sentence in sentences:
             if _VERSION_NOTE.match(sentence.text):
                 sentence.score = 0.0
+    asked = _plain(analysis.query)
+    for sentence in sentences:  # the question's own words (a pasted error message) tell the asker nothing
+        if _plain(sentence.text).rstrip(".:") in asked:
+            sentence.score = 0.0
     leads = _leads(sentences, sources, analysis)
     if _asks_about_a_thing(analysis):
         _favour_key_sentences(sentences, sources)
