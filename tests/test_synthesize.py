@@ -232,3 +232,22 @@ def test_the_questions_own_words_and_tracebacks_are_never_points() -> None:
     texts = [p.text for p in _run(question, [text])[0].points]
     assert texts and not any(t.startswith(("The above exception", "Traceback")) for t in texts)
     assert any(t.startswith("The from clause is used for exception chaining") for t in texts)
+
+
+async def test_an_error_answer_says_in_a_few_words_what_the_exception_means(settings: Settings) -> None:
+    # TypeError's page says what it is in three words; a summary line that short is still a point.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("TypeError: unhashable type: 'list'", provider="local")
+    type_error = next(s.id for s in run.sources if s.title == "TypeError")
+    point = next(p for p in run.synthesis.points if p.text == "Inappropriate argument type.")
+    assert point.source_ids == [type_error]
+
+
+def test_only_a_pages_first_sentence_may_be_that_short() -> None:
+    text = "filecmp.cmp(f1, f2, shallow=True)\n\nCompare two files.\n\nFiles are compared.\n\nTrue if the files are the same."
+    pages = [Page(_source(1, "filecmp.cmp"), text, "local")]
+    analysis = analyze("how do I compare two files?")
+    passages = rank_passages(pages, analysis, k=8)
+    texts = [p.text for p in synthesize(passages, [pages[0].source], analysis).points]
+    assert texts[0] == "Compare two files."
+    assert "Files are compared." not in texts

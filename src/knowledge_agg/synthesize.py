@@ -23,6 +23,8 @@ UNSUPPORTED_MARK = "⚠ (unsupported: {reason})"
 _MAX_SENTENCES = 7
 #: A candidate shorter than this many words is a heading or a fragment, never a point.
 _MIN_WORDS = 4
+#: A page's first sentence (its summary line) is a point from this many words on.
+_MIN_SUMMARY_WORDS = 2
 #: A line without end punctuation and at most this many words, before a line break, is a heading.
 _HEADING_WORDS = 8
 _TERMINAL = re.compile(r"""[.!?:;]["'”’)\]]*$""")
@@ -130,6 +132,13 @@ def _is_sentence(text: str) -> bool:
     )
 
 
+def _is_summary(text: str) -> bool:
+    """Whether ``text``, the first sentence of a page, can be its summary line though shorter than a point may be:
+    a reference entry says what it is in a few words ("Compare two files.", "Inappropriate argument type.")."""
+    short = word_count(text) >= _MIN_SUMMARY_WORDS and text.rstrip().endswith(".")
+    return short and not _SIGNATURE.match(text) and not _is_code(text)
+
+
 def _is_code(text: str) -> bool:
     if ">>>" in text or "::=" in text or "Traceback (most recent call last)" in text:
         return True
@@ -162,8 +171,10 @@ def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
             for start, end in sentence_spans(passage.text)
             for unit in _units(_without_heading(passage.text[start:end].strip()))
         ]
+        # A page's first sentence is a point even when short: its summary line ("Compare two files.").
+        first = next((n for n, t in enumerate(units) if _is_sentence(t) or _is_summary(t)), None) if passage.opening else None
         for position, text in enumerate(units):
-            if not _is_sentence(text):
+            if not _is_sentence(text) and not (position == first and _is_summary(text)):
                 continue
             known = by_text.get(text)
             if known is None:
@@ -304,6 +315,17 @@ def _opening(sentences: Sequence[_Sentence], source_id: int) -> _Sentence | None
     return min(opening, key=lambda s: (s.passage_rank, s.position), default=None)
 
 
+_QUOTED = re.compile(r"""'([^']{8,})'|"([^"]{8,})"|`([^`]{8,})`|“([^”]{8,})”|‘([^’]{8,})’""")
+
+
+def _quoted(analysis: Analysis) -> list[str]:
+    """What the question quotes: the error line of an error, and any text in quote marks."""
+    found = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(analysis.query)]
+    if analysis.kind == "error":
+        found.append(analysis.search_query)
+    return [_plain(text) for text in found]
+
+
 def _plain(text: str) -> str:
     """``text`` lower-cased with its whitespace collapsed, to find a sentence the question repeats."""
     return " ".join(text.lower().split())
@@ -328,9 +350,9 @@ def synthesize(
         for sentence in sentences:
             if _VERSION_NOTE.match(sentence.text):
                 sentence.score = 0.0
-    asked = _plain(analysis.query)
-    for sentence in sentences:  # the question's own words (a pasted error message) tell the asker nothing
-        if _plain(sentence.text).rstrip(".:") in asked:
+    quoted = _quoted(analysis)
+    for sentence in sentences:  # a message the question quotes (a pasted error) tells the asker nothing new
+        if any(_plain(sentence.text).rstrip(".:") in q for q in quoted):
             sentence.score = 0.0
     leads = _leads(sentences, sources, analysis)
     if _asks_about_a_thing(analysis):
