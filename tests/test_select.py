@@ -140,3 +140,20 @@ async def test_pydocs_how_to_questions_read_the_page_the_index_ranks_first(setti
         run = await agg.run(question, provider="local")
     assert run.results[0].title == page
     assert run.sources[0].title == page
+
+
+def test_two_words_in_a_row_match_the_code_name_that_runs_them_together() -> None:
+    question = analyze("How do I write a context manager as a generator function?")
+    hits = [
+        _doc(1, "email.generator.Generator", "Generate a message as a generator of lines for a function."),
+        _doc(2, "contextlib.contextmanager", "@contextmanager decorator."),
+    ]
+    sources = select_sources(hits, question)
+    assert "'contextmanager'" in sources[[s.hit.title for s in sources].index("contextlib.contextmanager")].reason
+
+
+async def test_pydocs_a_context_manager_from_a_generator_reads_contextlib(settings: Settings) -> None:
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("How do I write a context manager as a generator function instead of a class?",
+                            provider="local")
+    assert "contextlib.contextmanager" in [s.title for s in run.sources]

@@ -3,6 +3,7 @@ and, with the ``semantic`` flag, closeness in meaning."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -45,6 +46,17 @@ _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z
 def _named(query: str) -> set[str]:
     """The dotted names and called names (``json.dumps``, ``eval()``) written in the question."""
     return {match.group() for match in _NAME.finditer(query)}
+
+
+def _run_together(analysis: Analysis, hits: Sequence[Hit], query: Sequence[str]) -> list[str]:
+    """Two key terms in a row run together as one word (context manager → contextmanager, priority queue →
+    priorityqueue) when a hit's title or snippet has that word: code names write what a question says in
+    two words as one, so the page named ``contextlib.contextmanager`` matches "context manager" too."""
+    shown = set(terms([text for hit in hits for text in (hit.title, hit.snippet)]))
+    found: dict[str, None] = {}
+    for first, second in itertools.pairwise(analysis.terms):
+        found.update(dict.fromkeys(word for word in terms([first + second]) if word in shown and word not in query))
+    return list(found)
 
 
 def _key(hit: Hit) -> str:
@@ -144,6 +156,7 @@ def select_sources(
     snippets are in meaning to the question, for questions that share few words with the answer.
     """
     query = query_terms(analysis)
+    query += _run_together(analysis, hits, query)
     idf = _idf(hits, query)
     seen: set[str] = set()
     distinct: list[Hit] = []
