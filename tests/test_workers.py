@@ -19,8 +19,9 @@ CHALLENGE = "<html><body><p>Just a moment...</p><p>Checking your browser before 
 
 
 async def pool_up() -> None:
-    """Start the pool (busy=0: any extraction counts as a burst) and wait until its workers run."""
-    await workers.extract(ARTICLE.encode(), None, None, 2, busy=0)
+    """Start the pool (an extraction while two runs are in flight) and wait until its workers run."""
+    with workers.running(), workers.running():
+        await workers.extract(ARTICLE.encode(), None, None, 2)
     for _ in range(600):  # a guard against hanging, not a timing assert
         if workers._pool is not None:
             return
@@ -30,28 +31,53 @@ async def pool_up() -> None:
 
 async def test_a_single_run_never_starts_the_pool() -> None:
     if workers._pool is None:
-        await workers.extract(ARTICLE.encode(), None, None, 2, busy=5)
+        with workers.running():
+            pages = [ARTICLE.replace("Paragraph", f"Part{i}").encode() for i in range(12)]
+            await asyncio.gather(*(workers.extract(page, None, None, 2) for page in pages))
         assert workers._pool is None and not workers._starting
+
+
+async def test_two_runs_in_flight_start_the_pool_and_it_stays_warm_for_one() -> None:
+    await asyncio.to_thread(workers.shutdown)
+    with workers.running():
+        await workers.extract(ARTICLE.encode(), None, None, 2)
+        assert workers._pool is None and not workers._starting
+        with workers.running():
+            await workers.extract(ARTICLE.encode(), None, None, 2)
+            assert workers._pool is not None or workers._starting
+    await pool_up()
+    pool = workers._pool
+    with workers.running():  # one run again: the warm pool carries its pages
+        assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2)
+    assert workers._pool is pool
+
+
+def test_running_counts_runs_and_forgets_a_run_that_raised() -> None:
+    before = workers._runs
+    with pytest.raises(ValueError), workers.running():
+        assert workers._runs == before + 1
+        raise ValueError("a run that failed")
+    assert workers._runs == before
 
 
 async def test_a_worker_extracts_what_the_run_would() -> None:
     await pool_up()
-    assert await workers.extract(ARTICLE.encode(), "utf-8", "http://example.org/a", 2, busy=0) == extract_text(
+    assert await workers.extract(ARTICLE.encode(), "utf-8", "http://example.org/a", 2) == extract_text(
         ARTICLE, "http://example.org/a"
     )
     cp1251 = ARTICLE.replace("Paragraph", "Абзац").encode("cp1251")
-    assert "Абзац 3" in await workers.extract(cp1251, "windows-1251", None, 2, busy=0)  # decoded in the worker
+    assert "Абзац 3" in await workers.extract(cp1251, "windows-1251", None, 2)  # decoded in the worker
 
 
 async def test_a_challenge_page_error_crosses_the_process_boundary() -> None:
     await pool_up()
     with pytest.raises(ChallengePageError, match="bot check"):
-        await workers.extract(CHALLENGE.encode(), None, None, 2, busy=0)
+        await workers.extract(CHALLENGE.encode(), None, None, 2)
 
 
 async def test_many_pages_at_once_all_come_back() -> None:
     pages = [ARTICLE.replace("Paragraph", f"Part{i}") for i in range(12)]
-    texts = await asyncio.gather(*(workers.extract(page.encode(), None, None, 2, busy=5) for page in pages))
+    texts = await asyncio.gather(*(workers.extract(page.encode(), None, None, 2) for page in pages))
     assert [t.count(f"Part{i}") for i, t in enumerate(texts)] == [12] * 12
 
 
@@ -61,10 +87,10 @@ async def test_a_killed_worker_costs_no_page() -> None:
     assert pool is not None
     for pid in list(pool._processes):  # the pool breaks as a worker killed by the OS would break it
         os.kill(pid, signal.SIGKILL)
-    assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2, busy=0)  # read in a thread
+    assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2)  # read in a thread
     await pool_up()  # and a new pool serves the next pages
     assert workers._pool is not pool
-    assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2, busy=0)
+    assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2)
 
 
 def test_pool_size_follows_the_setting_or_the_cores() -> None:
@@ -83,5 +109,24 @@ async def test_shutdown_stops_the_workers_and_a_later_page_still_extracts() -> N
     for pid in pids:  # each worker has exited (and been reaped)
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-    text = await workers.extract(ARTICLE.encode(), "utf-8", None, 2, busy=5)  # not a burst: in a thread
+    with workers.running():  # one run: in a thread
+        text = await workers.extract(ARTICLE.encode(), "utf-8", None, 2)
+    assert workers._pool is None
     assert text == extract_text(ARTICLE, None)
+
+
+def test_a_script_a_worker_may_re_run_only_imports_defines_and_guards() -> None:
+    guarded = (
+        '"""A batch."""\nimport sys\nfrom knowledge_agg import ask_many\nQUESTIONS = ["a", "b"]\n\n'
+        'def main() -> None:\n    ask_many(QUESTIONS)\n\nif __name__ == "__main__":\n    sys.exit(main())\n'
+    )
+    assert workers.script_reruns_safely(guarded)
+    assert workers.script_reruns_safely(guarded.replace('__name__ == "__main__"', '"__main__" == __name__'))
+    assert not workers.script_reruns_safely('from knowledge_agg import ask_many\nask_many(["a", "b"])\n')
+    assert not workers.script_reruns_safely('from knowledge_agg import ask_many\nbatch = ask_many(["a"])\n')
+    assert not workers.script_reruns_safely('if True:\n    print("x")\n')
+    assert not workers.script_reruns_safely("def broken(:\n")
+
+
+def test_this_test_process_may_start_workers() -> None:
+    assert workers.main_reruns_safely()  # pytest's entry point is guarded (or run with -m)

@@ -68,7 +68,8 @@ def connect(client: Client | str) -> tuple[Client, Callable[[], None]]:
 def as_answered(questions: Iterable[tuple[int, str | None]], client: Client, settings: Settings) -> Iterator[Answer]:
     """Run each (index, question) as a task on ``client``'s cluster and yield each answer as it completes."""
     distributed = require("distributed", "dask")
-    on_workers = settings.model_copy(update={"store": "off"})  # the caller stores what comes back, once
+    # The caller stores what comes back, once; the cluster's workers are the cores, so none starts an extraction pool.
+    on_workers = settings.model_copy(update={"store": "off", "extract_workers": 0})
     tag = uuid.uuid4().hex[:8]
     futures = {
         client.submit(answer, query, i, on_workers, key=f"knowledge-agg-{tag}-{i}", pure=False): i

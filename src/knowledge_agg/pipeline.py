@@ -65,9 +65,10 @@ async def run_pipeline(
         rec.marks["first_status_ms"] = first.t_ms
         yield first
         try:
-            async with aclosing(_stages(query, settings, provider, fetcher, writer, rec)) as events:
-                async for event in events:
-                    yield event
+            with workers.running():  # concurrent runs in one process move extraction to worker processes
+                async with aclosing(_stages(query, settings, provider, fetcher, writer, rec)) as events:
+                    async for event in events:
+                        yield event
         except Exception as exc:  # a bug in a stage still ends the run with done
             yield rec.error(rec.stage, exc)
         peak = tracemalloc.get_traced_memory()[1] if tracking else None
@@ -278,7 +279,7 @@ async def _read_all(
     fetcher = functools.cache(open_fetcher)  # opened by the first source that is not in the provider's index
     extract_workers = workers.pool_size(settings.extract_workers)
     tasks = [
-        asyncio.ensure_future(_read(s, provider, fetcher, fetch, extract_workers, settings.max_sources)) for s in sources
+        asyncio.ensure_future(_read(s, provider, fetcher, fetch, extract_workers)) for s in sources
     ]
     try:
         for i, next_done in enumerate(asyncio.as_completed(tasks), start=1):
@@ -312,7 +313,6 @@ async def _settle(tasks: Sequence[asyncio.Future[Any]]) -> None:
 
 async def _read(
     source: Source, provider: SearchProvider, fetcher: Callable[[], Fetcher], fetch: bool, extract_workers: int,
-    max_sources: int,
 ) -> tuple[Source, Page | None, BaseException | None]:
     """One source's text: from the provider, or fetched and extracted; the snippet when that fails."""
     hit = source.hit
@@ -325,9 +325,7 @@ async def _read(
                 return source, Page(source, text, "local"), None
             raise KnowledgeAggError(f"document {hit.doc_id!r} is no longer in the index")
         fetched = await fetcher().fetch(hit.url)
-        text = await workers.extract(
-            fetched.body, fetched.charset, fetched.final_url, extract_workers, busy=max_sources
-        )
+        text = await workers.extract(fetched.body, fetched.charset, fetched.final_url, extract_workers)
         del fetched  # drop the raw HTML as soon as its text is out
         if text.strip():
             return source, Page(source, text, "extracted"), None

@@ -3,29 +3,99 @@
 Extraction is most of a run's CPU. In a thread it shares the event loop's GIL, so concurrent runs
 (``ask_many``, the server) use one core however many the machine has. Here it runs in worker
 processes (page bytes in, main text out), each with the extractor already imported (a ``forkserver``
-preloads it). Starting them takes about a second of CPU, so a process starts its pool only once
-more pages wait for extraction at once than one run reads (a single ``knowledge-agg ask`` never
-does), in a background thread; until the workers are up, pages are extracted in threads as before.
-``extract_workers = 0`` never starts it. :func:`shutdown` stops the workers (the server does when it
-stops); a later burst of pages starts a new pool.
+preloads it). Starting them takes about a second of CPU, so a process starts its pool, in a
+background thread, at the first extraction while two or more runs are in flight in it (each run
+is counted by :func:`running`): ``ask_many`` and a server with concurrent clients start it, a
+single ``knowledge-agg ask`` never does. Until the workers are up (and with no pool), pages are
+extracted one at a time in one thread of the process: under the GIL more threads would not be
+faster, and each page in extraction holds its transient memory, so one at a time bounds the peak.
+Once up the pool stays warm for every later page, one run's as well, until :func:`shutdown`
+(the server calls it when it stops; a later pair of runs starts a new pool).
+``extract_workers = 0`` never starts it.
+
+A new worker process re-runs the main script (as ``__mp_main__``) before it takes a page, as every
+``multiprocessing`` child does; a script that calls ``ask_many`` at top level, outside an
+``if __name__ == "__main__":`` block, would then run its whole batch again in each worker. So the pool
+starts only when that re-run is harmless (:func:`main_reruns_safely`: no main file, as in Jupyter,
+or one whose top level only imports, defines and guards); otherwise pages stay in the extraction thread.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import contextlib
+import functools
 import multiprocessing
 import os
+import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-__all__ = ["extract", "pool_size", "shutdown"]
+__all__ = ["extract", "main_reruns_safely", "pool_size", "running", "script_reruns_safely", "shutdown"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None  # set once its workers are up
 _starting = False
 _starter: threading.Thread | None = None  # the thread starting the pool, while it does
-_waiting = 0  # extractions in flight in this process
+#: The thread that extracts pages while there is no pool: one page at a time, in the order they came.
+_thread = ThreadPoolExecutor(1, thread_name_prefix="knowledge-agg-extract")
+_runs = 0  # runs in flight in this process (every event loop's)
+#: Runs in flight at once that make the pool worth its start: more than one run shares the process.
+_CONCURRENT_RUNS = 2
+
+
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """Count one run in flight for as long as the block lasts (the pipeline wraps each run in it)."""
+    global _runs
+    with _lock:
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _runs -= 1
+
+
+def _harmless(node: ast.stmt) -> bool:
+    """A top-level statement that does nothing when a worker re-runs the script: import, define, guard."""
+    if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return True
+    if isinstance(node, ast.Assign | ast.AnnAssign | ast.Expr):
+        return node.value is None or not any(isinstance(n, ast.Call | ast.Await) for n in ast.walk(node.value))
+    if isinstance(node, ast.If):  # if __name__ == "__main__": ... (or the reverse order)
+        test = node.test
+        return isinstance(test, ast.Compare) and {"__name__", "__main__"} == {
+            getattr(part, "id", getattr(part, "value", None)) for part in (test.left, *test.comparators)
+        } and all(_harmless(n) for n in node.orelse)
+    return False
+
+
+@functools.cache
+def main_reruns_safely() -> bool:
+    """Whether a worker process may re-run this process's main module: none (Jupyter, a REPL) or a guarded one."""
+    main = sys.modules.get("__main__")
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    path = getattr(main, "__file__", None)
+    if path is None or spec_name == "__main__" or spec_name.endswith(".__main__"):
+        return True  # multiprocessing leaves such a main alone
+    try:
+        with open(path, "rb") as source:
+            return script_reruns_safely(source.read())
+    except OSError:
+        return False
+
+
+def script_reruns_safely(source: str | bytes) -> bool:
+    """Whether running ``source`` as a module only imports, defines and guards (no call at its top level)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return all(_harmless(node) for node in tree.body)
 
 
 def pool_size(configured: int | None) -> int:
@@ -49,7 +119,7 @@ def _start(size: int) -> None:
     try:
         for future in [pool.submit(_ready) for _ in range(size)]:
             future.result()
-    except Exception:  # the workers could not start: pages stay in threads, a later burst tries again
+    except Exception:  # the workers could not start: pages stay in the thread, later runs try again
         pool.shutdown(wait=False, cancel_futures=True)
         pool = None  # type: ignore[assignment]
     with _lock:
@@ -88,27 +158,23 @@ def _discard(broken: ProcessPoolExecutor) -> None:
     broken.shutdown(wait=False, cancel_futures=True)
 
 
-async def extract(body: bytes, charset: str | None, url: str | None, size: int, *, busy: int) -> str:
-    """``extract_page(body, charset, url)`` in a worker process once the pool is up, else in a thread.
+async def extract(body: bytes, charset: str | None, url: str | None, size: int) -> str:
+    """``extract_page(body, charset, url)`` in a worker process once the pool is up, else in the extraction thread.
 
-    ``busy``: how many extractions in flight at once start the pool (more than one run's pages).
+    ``size``: the pool's worker processes (0: always a thread). The first page extracted while
+    two or more runs are in flight starts the pool.
     """
-    global _waiting
     from .extract import extract_page
 
-    _waiting += 1
-    try:
-        if size > 0 and _waiting > busy:
-            _begin(size)
-        pool = _pool if size > 0 else None
-        if pool is not None:
-            try:
-                return await asyncio.get_running_loop().run_in_executor(pool, extract_page, body, charset, url)
-            except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool for later pages
-                _discard(pool)
-            except RuntimeError:
-                if pool is _pool:  # the extractor's own failure, not a pool shut down meanwhile
-                    raise
-        return await asyncio.to_thread(extract_page, body, charset, url)
-    finally:
-        _waiting -= 1
+    if size > 0 and _pool is None and _runs >= _CONCURRENT_RUNS and main_reruns_safely():
+        _begin(size)
+    pool = _pool if size > 0 else None
+    if pool is not None:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, extract_page, body, charset, url)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool for later pages
+            _discard(pool)
+        except RuntimeError:
+            if pool is _pool:  # the extractor's own failure, not a pool shut down meanwhile
+                raise
+    return await asyncio.get_running_loop().run_in_executor(_thread, extract_page, body, charset, url)
