@@ -12,7 +12,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from knowledge_agg.decode import BodyDecoder, DecodeError, decode_text, looks_binary
+from knowledge_agg.decode import BodyDecoder, DecodeError, decode_text, detect_codec, looks_binary
 from knowledge_agg.errors import FetchError
 from knowledge_agg.fetch import Fetcher
 from knowledge_agg.settings import Settings
@@ -270,6 +270,17 @@ def test_binary_sniffing() -> None:
     assert not looks_binary(PAGE.encode())
     assert not looks_binary("<p>ünïcödé\t\r\n</p>".encode())
     assert not looks_binary("<p>hi</p>".encode("utf-16"))
+
+
+def test_detect_codec_names_a_codec_that_decodes_the_whole_page() -> None:
+    russian = "<p>Привет, мир</p>" * 10_000  # longer than one validation chunk
+    assert detect_codec(russian.encode("utf-8"), "windows-1251") == "utf-8"  # mislabelled single-byte: UTF-8 wins
+    assert detect_codec(russian.encode("cp1251"), "windows-1251") == "cp1251"
+    assert detect_codec(b"<p>plain</p>", None) == "utf-8"
+    assert detect_codec("<p>hi</p>".encode("utf-16"), "utf-8") == "utf-16"  # the BOM first
+    cut = "é".encode() * 40_000  # a two-byte character split by every 64 KiB chunk boundary
+    assert detect_codec(cut, None) == "utf-8"
+    assert detect_codec(cut + b"\xff", "utf-8") != "utf-8"  # invalid at the very end
 
 
 def test_decode_text_prefers_bom_and_never_fails() -> None:

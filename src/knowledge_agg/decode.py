@@ -8,7 +8,7 @@ import zlib
 
 import charset_normalizer
 
-__all__ = ["BodyDecoder", "DecodeError", "decode_text", "looks_binary"]
+__all__ = ["BodyDecoder", "DecodeError", "decode_text", "detect_codec", "looks_binary"]
 
 _MAGIC = (b"%PDF-", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"RIFF", b"\x7fELF")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
@@ -98,29 +98,47 @@ def _codec(name: str | None) -> str | None:
     return _WHATWG.get(codec, codec)
 
 
-def _strict(body: bytes, codec: str | None) -> str | None:
+#: Bytes validated at a time: a codec is checked without holding the whole page as a ``str``.
+_CHUNK = 1 << 16
+
+
+def _decodes(body: bytes, codec: str | None) -> bool:
+    """Whether ``body`` decodes strictly with ``codec``, checked chunk by chunk (the text is not kept)."""
     if codec is None:
-        return None
+        return False
     try:
-        return body.decode(codec)
+        decoder = codecs.getincrementaldecoder(codec)()
+        for start in range(0, len(body), _CHUNK):
+            decoder.decode(body[start : start + _CHUNK])
+        decoder.decode(b"", final=True)
     except (UnicodeDecodeError, LookupError):
-        return None
+        return False
+    return True
 
 
-def decode_text(body: bytes, header_charset: str | None) -> str:
-    """Decode ``body`` using its BOM, the header charset, ``<meta charset>``, then detection, never failing."""
+def detect_codec(body: bytes, header_charset: str | None) -> str:
+    """The codec for ``body``: its BOM, the header charset, ``<meta charset>``, UTF-8, then detection.
+
+    A declared or guessed codec is chosen only if the bytes decode with it, so ``body.decode(codec, "replace")``
+    replaces nothing then; the page itself is never decoded here (a byte parser can take it as is).
+    """
     for bom, name in _BOMS:
         if body.startswith(bom):
-            return body.decode(name, errors="replace")
+            return name
     meta = _META_CHARSET.search(body[:8192])
     declared = [c for c in (_codec(header_charset), _codec(meta.group(1).decode("ascii")) if meta else None) if c]
     for codec in dict.fromkeys(declared):
         # A single-byte label decodes anything; if the bytes are valid UTF-8 with non-ASCII, it is mislabelled.
-        if _SINGLE_BYTE.match(codec) and not body.isascii() and (text := _strict(body, "utf-8")) is not None:
-            return text
-        if (text := _strict(body, codec)) is not None:
-            return text
-    if (text := _strict(body, "utf-8")) is not None:
-        return text
+        if _SINGLE_BYTE.match(codec) and not body.isascii() and _decodes(body, "utf-8"):
+            return "utf-8"
+        if _decodes(body, codec):
+            return codec
+    if _decodes(body, "utf-8"):
+        return "utf-8"
     best = charset_normalizer.from_bytes(body[:200_000]).best()
-    return body.decode(best.encoding if best else "cp1252", errors="replace")
+    return best.encoding if best else "cp1252"
+
+
+def decode_text(body: bytes, header_charset: str | None) -> str:
+    """Decode ``body`` using its BOM, the header charset, ``<meta charset>``, then detection, never failing."""
+    return body.decode(detect_codec(body, header_charset), errors="replace")
