@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -115,18 +119,33 @@ async def test_shutdown_stops_the_workers_and_a_later_page_still_extracts() -> N
     assert text == extract_text(ARTICLE, None)
 
 
-def test_a_script_a_worker_may_re_run_only_imports_defines_and_guards() -> None:
-    guarded = (
-        '"""A batch."""\nimport sys\nfrom knowledge_agg import ask_many\nQUESTIONS = ["a", "b"]\n\n'
-        'def main() -> None:\n    ask_many(QUESTIONS)\n\nif __name__ == "__main__":\n    sys.exit(main())\n'
-    )
-    assert workers.script_reruns_safely(guarded)
-    assert workers.script_reruns_safely(guarded.replace('__name__ == "__main__"', '"__main__" == __name__'))
-    assert not workers.script_reruns_safely('from knowledge_agg import ask_many\nask_many(["a", "b"])\n')
-    assert not workers.script_reruns_safely('from knowledge_agg import ask_many\nbatch = ask_many(["a"])\n')
-    assert not workers.script_reruns_safely('if True:\n    print("x")\n')
-    assert not workers.script_reruns_safely("def broken(:\n")
+def test_workers_do_not_re_run_an_unguarded_main_script(tmp_path: Path) -> None:
+    ran, script = tmp_path / "ran.txt", tmp_path / "batch.py"
+    script.write_text(textwrap.dedent(f"""\
+        import asyncio, os
+        from knowledge_agg import workers
 
+        with open({str(ran)!r}, "a") as log:  # top-level work, no __main__ guard
+            log.write(f"{{os.getpid()}}\\n")
 
-def test_this_test_process_may_start_workers() -> None:
-    assert workers.main_reruns_safely()  # pytest's entry point is guarded (or run with -m)
+        async def main():
+            with workers.running(), workers.running():
+                await workers.extract(b"<html><body><p>warm</p></body></html>", None, None, 2)
+            for _ in range(600):
+                if workers._pool is not None:
+                    break
+                await asyncio.sleep(0.1)
+            loop = asyncio.get_running_loop()
+            pids = await asyncio.gather(*(loop.run_in_executor(workers._pool, os.getpid) for _ in range(6)))
+            print(" ".join(map(str, sorted(set(pids)))))
+
+        asyncio.run(main())
+        workers.shutdown()
+    """))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    script_pid = ran.read_text().split()
+    worker_pids = done.stdout.split()
+    assert len(script_pid) == 1, "the script's top level ran once, in its own process only"
+    assert worker_pids and script_pid[0] not in worker_pids  # the tasks ran in worker processes

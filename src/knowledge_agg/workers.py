@@ -13,28 +13,31 @@ Once up the pool stays warm for every later page, one run's as well, until :func
 (the server calls it when it stops; a later pair of runs starts a new pool).
 ``extract_workers = 0`` never starts it.
 
-A new worker process re-runs the main script (as ``__mp_main__``) before it takes a page, as every
-``multiprocessing`` child does; a script that calls ``ask_many`` at top level, outside an
-``if __name__ == "__main__":`` block, would then run its whole batch again in each worker. So the pool
-starts only when that re-run is harmless (:func:`main_reruns_safely`: no main file, as in Jupyter,
-or one whose top level only imports, defines and guards); otherwise pages stay in the extraction thread.
+A ``multiprocessing`` child re-runs the parent's main script (as ``__mp_main__``) before its first
+task; a script that calls ``ask_many`` at top level, outside ``if __name__ == "__main__":``, would run
+its whole batch again in each worker. The workers need nothing from the main script (their task is
+``extract.extract_page``, found by its module), so they are started without it, as loky (joblib's
+process pool) starts its workers (``init_main_module=False``): the preparation data multiprocessing
+sends to a process named as an extraction worker leaves the main module out; every other process
+gets it unchanged.
 """
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import contextlib
-import functools
 import multiprocessing
+import multiprocessing.context
+import multiprocessing.spawn
 import os
 import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
-__all__ = ["extract", "main_reruns_safely", "pool_size", "running", "script_reruns_safely", "shutdown"]
+__all__ = ["extract", "pool_size", "running", "shutdown"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None  # set once its workers are up
@@ -60,42 +63,33 @@ def running() -> Iterator[None]:
             _runs -= 1
 
 
-def _harmless(node: ast.stmt) -> bool:
-    """A top-level statement that does nothing when a worker re-runs the script: import, define, guard."""
-    if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return True
-    if isinstance(node, ast.Assign | ast.AnnAssign | ast.Expr):
-        return node.value is None or not any(isinstance(n, ast.Call | ast.Await) for n in ast.walk(node.value))
-    if isinstance(node, ast.If):  # if __name__ == "__main__": ... (or the reverse order)
-        test = node.test
-        return isinstance(test, ast.Compare) and {"__name__", "__main__"} == {
-            getattr(part, "id", getattr(part, "value", None)) for part in (test.left, *test.comparators)
-        } and all(_harmless(n) for n in node.orelse)
-    return False
+#: The name every extraction worker process's name starts with.
+WORKER_NAME = "knowledge-agg-extract"
+_usual_preparation = multiprocessing.spawn.get_preparation_data
 
 
-@functools.cache
-def main_reruns_safely() -> bool:
-    """Whether a worker process may re-run this process's main module: none (Jupyter, a REPL) or a guarded one."""
-    main = sys.modules.get("__main__")
-    spec_name = getattr(getattr(main, "__spec__", None), "name", None) or ""
-    path = getattr(main, "__file__", None)
-    if path is None or spec_name == "__main__" or spec_name.endswith(".__main__"):
-        return True  # multiprocessing leaves such a main alone
-    try:
-        with open(path, "rb") as source:
-            return script_reruns_safely(source.read())
-    except OSError:
-        return False
+def _preparation(name: str) -> dict[str, Any]:
+    """multiprocessing's preparation data for a new process; an extraction worker's leaves the main module out."""
+    data = _usual_preparation(name)
+    if name.startswith(WORKER_NAME):
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+    return data
 
 
-def script_reruns_safely(source: str | bytes) -> bool:
-    """Whether running ``source`` as a module only imports, defines and guards (no call at its top level)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return False
-    return all(_harmless(node) for node in tree.body)
+if sys.platform != "win32":  # forkserver is POSIX only; elsewhere pages are extracted in the thread
+
+    class _Worker(multiprocessing.context.ForkServerProcess):
+        """An extraction worker process: a forkserver child named so that it starts without the main module."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.name = f"{WORKER_NAME}-{self.name}"
+
+    class _Context(multiprocessing.context.ForkServerContext):
+        """The forkserver context, making :class:`_Worker` processes."""
+
+        Process = _Worker
 
 
 def pool_size(configured: int | None) -> int:
@@ -103,7 +97,7 @@ def pool_size(configured: int | None) -> int:
     if configured is not None:
         return configured
     cores = os.cpu_count() or 1
-    return cores if cores > 1 else 0
+    return cores if cores > 1 and sys.platform != "win32" else 0
 
 
 def _ready() -> None:
@@ -113,15 +107,18 @@ def _ready() -> None:
 def _start(size: int) -> None:
     """Create the pool and wait until its workers run (blocking: the forkserver imports the extractor)."""
     global _pool, _starting
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["knowledge_agg.extract"])
-    pool = ProcessPoolExecutor(size, mp_context=context)
+    pool: ProcessPoolExecutor | None = None
     try:
+        multiprocessing.spawn.get_preparation_data = _preparation  # workers start without the main module
+        context = _Context()
+        context.set_forkserver_preload(["knowledge_agg.extract"])
+        pool = ProcessPoolExecutor(size, mp_context=context)
         for future in [pool.submit(_ready) for _ in range(size)]:
             future.result()
     except Exception:  # the workers could not start: pages stay in the thread, later runs try again
-        pool.shutdown(wait=False, cancel_futures=True)
-        pool = None  # type: ignore[assignment]
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        pool = None
     with _lock:
         _pool, _starting = pool, False
 
@@ -166,7 +163,7 @@ async def extract(body: bytes, charset: str | None, url: str | None, size: int) 
     """
     from .extract import extract_page
 
-    if size > 0 and _pool is None and _runs >= _CONCURRENT_RUNS and main_reruns_safely():
+    if size > 0 and _pool is None and _runs >= _CONCURRENT_RUNS:
         _begin(size)
     pool = _pool if size > 0 else None
     if pool is not None:
