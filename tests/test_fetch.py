@@ -254,13 +254,21 @@ def test_body_decoder_stops_at_the_limit_even_inside_one_chunk() -> None:
     bomb = gzip.compress(b" " * 5_000_000)
     decoder = BodyDecoder("gzip", 100_000)
     with pytest.raises(DecodeError) as info:
-        decoder.feed(bomb)
+        b"".join(decoder.feed(bomb))
     assert info.value.kind == "too_large" and decoder.size <= 100_001
+
+
+def test_body_decoder_inflates_a_chunk_in_bounded_pieces() -> None:
+    page = b"<p>" + b"so compressible " * 100_000 + b"</p>"
+    pieces = list(BodyDecoder("gzip", 10_000_000).feed(gzip.compress(page)))
+    assert len(pieces) > 1 and max(map(len, pieces)) <= 65_536 and b"".join(pieces) == page
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # "deflate" sent without its zlib header
+    assert b"".join(BodyDecoder("deflate", 10_000_000).feed(raw.compress(page) + raw.flush())) == page
 
 
 def test_body_decoder_handles_multi_member_gzip() -> None:
     decoder = BodyDecoder("gzip", 1000)
-    assert decoder.feed(gzip.compress(b"ab") + gzip.compress(b"cd")) == b"abcd"
+    assert b"".join(decoder.feed(gzip.compress(b"ab") + gzip.compress(b"cd"))) == b"abcd"
 
 
 def test_binary_sniffing() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import re
 import zlib
+from collections.abc import Iterator
 
 import charset_normalizer
 
@@ -27,6 +28,10 @@ class DecodeError(Exception):
         self.kind = kind
 
 
+#: The most a decompressed piece holds.
+_PIECE = 1 << 16
+
+
 class BodyDecoder:
     """Undo a gzip/deflate ``Content-Encoding`` chunk by chunk, never producing more than ``limit`` bytes."""
 
@@ -43,29 +48,31 @@ class BodyDecoder:
         """zlib's window bits for the coding: with a gzip header or with a zlib header."""
         return zlib.MAX_WBITS | (16 if "gzip" in self._coding else 0)
 
-    def feed(self, chunk: bytes) -> bytes:
-        """The decoded bytes of ``chunk``; raises ``DecodeError("too_large")`` past the limit."""
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        """The decoded bytes of ``chunk`` in pieces of at most 64 KiB; raises ``DecodeError("too_large")`` past the limit.
+
+        Pieces, not one buffer: 64 KiB of gzip can inflate to megabytes, and each piece goes to the
+        page's buffer as it comes, so no second copy of a chunk's output is ever held.
+        """
         inflate = self._zlib
         if inflate is None:
-            return self._count(chunk)
-        out = bytearray()
+            yield self._count(chunk)
+            return
         data = chunk
         while data:
             try:
-                out += inflate.decompress(data, self._limit - self.size - len(out) + 1)
+                piece = inflate.decompress(data, min(_PIECE, self._limit - self.size + 1))
             except zlib.error as exc:
-                if self._coding == "deflate" and self.size == 0 and not out:  # raw deflate without zlib header
+                if self._coding == "deflate" and self.size == 0:  # raw deflate without zlib header
                     inflate = self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
                     self._coding = "raw-deflate"
                     continue
                 raise DecodeError(f"The page's compressed body is corrupt ({exc}).", "binary_content") from exc
-            if self.size + len(out) > self._limit:
-                break
+            yield self._count(piece)
             data = inflate.unconsumed_tail
             if inflate.eof and inflate.unused_data:  # another gzip member follows
                 data = inflate.unused_data
                 inflate = self._zlib = zlib.decompressobj(self._window_bits())
-        return self._count(bytes(out))
 
     def _count(self, data: bytes) -> bytes:
         self.size += len(data)

@@ -262,9 +262,8 @@ class Fetcher:
             decoder = BodyDecoder(response.headers.get("content-encoding", ""), cap)
             body = io.BytesIO()
             async for chunk in response.aiter_raw():
-                body.write(decoder.feed(chunk))
-                if decoder.size > cap:
-                    break
+                for piece in decoder.feed(chunk):
+                    body.write(piece)
             # getvalue() hands over BytesIO's own buffer (trimmed, not copied): the page is held once, where
             # a list of chunks and their join held it twice at the end
             return body.getvalue()
