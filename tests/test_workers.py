@@ -8,10 +8,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from knowledge_agg import extract as extract_module
 from knowledge_agg import workers
 from knowledge_agg.extract import ChallengePageError, extract_text
 
@@ -54,6 +57,25 @@ async def test_two_runs_in_flight_start_the_pool_and_it_stays_warm_for_one() -> 
     with workers.running():  # one run again: the warm pool carries its pages
         assert "Paragraph 3" in await workers.extract(ARTICLE.encode(), None, None, 2)
     assert workers._pool is pool
+
+
+async def test_without_a_pool_pages_are_extracted_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    active, peak, lock = 0, 0, threading.Lock()
+
+    def slow_extract(body: bytes, charset: str | None, url: str | None) -> str:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.02)
+        with lock:
+            active -= 1
+        return body.decode()
+
+    monkeypatch.setattr(extract_module, "extract_page", slow_extract)
+    with workers.running():
+        texts = await asyncio.gather(*(workers.extract(f"page {i}".encode(), None, None, 0) for i in range(8)))
+    assert texts == [f"page {i}" for i in range(8)] and peak == 1
 
 
 def test_running_counts_runs_and_forgets_a_run_that_raised() -> None:

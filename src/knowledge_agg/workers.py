@@ -7,8 +7,9 @@ preloads it). Starting them takes about a second of CPU, so a process starts its
 background thread, at the first extraction while two or more runs are in flight in it (each run
 is counted by :func:`running`): ``ask_many`` and a server with concurrent clients start it, a
 single ``knowledge-agg ask`` never does. Until the workers are up (and with no pool), pages are
-extracted one at a time in one thread of the process: under the GIL more threads would not be
-faster, and each page in extraction holds its transient memory, so one at a time bounds the peak.
+extracted one at a time per event loop in a thread of its default executor: more threads would share the GIL with the
+event loop and with one another, and each page in extraction holds its transient memory (its
+tree, up to about 1.5 MB of Python objects for a large page), so one at a time bounds a run's peak.
 Once up the pool stays warm for every later page, one run's as well, until :func:`shutdown`
 (the server calls it when it stops; a later pair of runs starts a new pool).
 ``extract_workers = 0`` never starts it.
@@ -32,8 +33,9 @@ import multiprocessing.spawn
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -43,8 +45,8 @@ _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None  # set once its workers are up
 _starting = False
 _starter: threading.Thread | None = None  # the thread starting the pool, while it does
-#: The thread that extracts pages while there is no pool: one page at a time, in the order they came.
-_thread = ThreadPoolExecutor(1, thread_name_prefix="knowledge-agg-extract")
+#: Per event loop, the gate that lets one page at a time into a thread while there is no pool.
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 _runs = 0  # runs in flight in this process (every event loop's)
 #: Runs in flight at once that make the pool worth its start: more than one run shares the process.
 _CONCURRENT_RUNS = 2
@@ -77,7 +79,7 @@ def _preparation(name: str) -> dict[str, Any]:
     return data
 
 
-if sys.platform != "win32":  # forkserver is POSIX only; elsewhere pages are extracted in the thread
+if sys.platform != "win32":  # forkserver is POSIX only; elsewhere pages are extracted in threads
 
     class _Worker(multiprocessing.context.ForkServerProcess):
         """An extraction worker process: a forkserver child named so that it starts without the main module."""
@@ -115,7 +117,7 @@ def _start(size: int) -> None:
         pool = ProcessPoolExecutor(size, mp_context=context)
         for future in [pool.submit(_ready) for _ in range(size)]:
             future.result()
-    except Exception:  # the workers could not start: pages stay in the thread, later runs try again
+    except Exception:  # the workers could not start: pages stay in threads, later runs try again
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
         pool = None
@@ -156,7 +158,7 @@ def _discard(broken: ProcessPoolExecutor) -> None:
 
 
 async def extract(body: bytes, charset: str | None, url: str | None, size: int) -> str:
-    """``extract_page(body, charset, url)`` in a worker process once the pool is up, else in the extraction thread.
+    """``extract_page(body, charset, url)`` in a worker process once the pool is up, else in a thread, one page at a time.
 
     ``size``: the pool's worker processes (0: always a thread). The first page extracted while
     two or more runs are in flight starts the pool.
@@ -174,4 +176,9 @@ async def extract(body: bytes, charset: str | None, url: str | None, size: int) 
         except RuntimeError:
             if pool is _pool:  # the extractor's own failure, not a pool shut down meanwhile
                 raise
-    return await asyncio.get_running_loop().run_in_executor(_thread, extract_page, body, charset, url)
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(1)
+    async with gate:  # waiting pages wait here, on the loop, not in threads
+        return await asyncio.to_thread(extract_page, body, charset, url)
