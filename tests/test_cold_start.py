@@ -49,6 +49,29 @@ def test_first_event_comes_before_the_http_client_and_the_extractor() -> None:
     assert not loaded_after(code) & {"httpx", "httpcore", "trafilatura", "readability", "rapidfuzz"}
 
 
+def test_the_first_status_line_of_ask_is_written_before_pydantic_and_asyncio() -> None:
+    # the modules loaded at the moment the CLI first writes to stdout, in a real `ask` run
+    code = (
+        "import io, json, sys\n"
+        "class Out(io.StringIO):\n"
+        "    seen = None\n"
+        "    def write(self, s):\n"
+        "        if Out.seen is None:\n"
+        "            Out.seen = sorted(sys.modules)\n"
+        "        return super().write(s)\n"
+        "out, real = Out(), sys.stdout\n"
+        "sys.stdout = out\n"
+        "from knowledge_agg.cli import main\n"
+        "status = main(['ask', 'asyncio tasks', '--format', 'ndjson', '--provider', 'local'])\n"
+        "sys.stdout = real\n"
+        "print(json.dumps([status, out.getvalue().splitlines()[0], Out.seen]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    status, first, seen = json.loads(out.splitlines()[-1])
+    assert status == 0 and json.loads(first)["type"] == "status" and json.loads(first)["seq"] == 0
+    assert not {name.split(".")[0] for name in seen} & set(HEAVY)
+
+
 @pytest.mark.parametrize("name", knowledge_agg.__all__)
 def test_every_public_name_imports(name: str) -> None:
     namespace: dict[str, object] = {}

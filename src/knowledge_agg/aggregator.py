@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # opened on a run's first need: the first event never waits f
     from .fetch import Fetcher
     from .llm import AnswerWriter
     from .providers import SearchProvider
+    from .started import Started
 
 __all__ = ["KnowledgeAggregator", "EventStream", "ask"]
 
@@ -66,12 +67,18 @@ class KnowledgeAggregator:
         self._writers: dict[tuple[Any, ...], AnswerWriter] = {}
         self._stores: dict[str, RunStore | None] = {}
 
-    def stream(self, query: str, *, batch: str | None = None, **options: Any) -> EventStream:
+    def stream(
+        self, query: str, *, batch: str | None = None, started: Started | None = None, **options: Any
+    ) -> EventStream:
         """An async iterator of the run's events; options override settings for this run only.
 
         Its ``run_id`` is known at once; the run store records it under that id (and ``batch``).
+        ``started`` (for ``query``) is the run's clock and first event when the caller started them
+        earlier, as the CLI does to print that event before this module is imported; else the run
+        starts when it is first iterated.
         """
-        return EventStream(self, query, self.settings.override(**options), options=options, batch=batch)
+        settings = self.settings.override(**options)
+        return EventStream(self, query, settings, options=options, batch=batch, started=started)
 
     async def run(self, query: str, **options: Any) -> Run:
         """Run to the end and return every event gathered in a :class:`Run`."""
@@ -151,14 +158,17 @@ class EventStream:
 
     def __init__(
         self, aggregator: KnowledgeAggregator, query: str, settings: Settings, *,
-        options: dict[str, Any] | None = None, batch: str | None = None,
+        options: dict[str, Any] | None = None, batch: str | None = None, started: Started | None = None,
     ) -> None:
+        if started is not None and started.query != query:
+            raise ValueError("started belongs to another query")
         self.query = query
         self.settings = settings
         self.run_id = uuid.uuid4().hex
         self.batch = batch
         self._options = options or {}
         self._aggregator = aggregator
+        self._started = started
         self._events: AsyncIterator[Event] | None = None
         self._closed = False
 
@@ -176,7 +186,7 @@ class EventStream:
         agg, settings = self._aggregator, self.settings
         events = run_pipeline(
             self.query, settings, functools.partial(agg._provider, settings), functools.partial(agg._fetcher, settings),
-            functools.partial(agg._writer, settings),
+            functools.partial(agg._writer, settings), self._started,
         )
         store = agg.run_store(settings)
         if store is not None:  # the one place runs are recorded, so every face's runs are

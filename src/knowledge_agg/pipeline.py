@@ -29,6 +29,7 @@ from .events import (
     SynthesisEvent,
 )
 from .models import Analysis, Hit, Hits, Page, Passage, Source
+from .started import Started
 
 if TYPE_CHECKING:  # the stages and their libraries are imported after the first event is out
     from .fetch import Fetcher
@@ -46,14 +47,17 @@ async def run_pipeline(
     provider: Callable[[], SearchProvider],
     fetcher: Callable[[], Fetcher],
     writer: Callable[[], AnswerWriter | None],
+    started: Started | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Yield the events of one run; ``done`` always comes last, whatever failed before it.
 
     ``provider``, ``fetcher`` and ``writer`` are called when the run first needs them, so the first event goes
     out before any HTTP client, index or extractor is imported or opened. ``writer`` gives the model client
     that writes the answer when ``settings.answer`` is ``"llm"``; without one the synthesis is extractive.
+    ``started`` is the run's clock and first event when its caller started them earlier (the CLI), else now.
     """
-    rec = Recorder()
+    started = started if started is not None else Started.now(query)
+    rec = Recorder(started.clock)
     tracking = settings.flags["memory_tracking"]
     started_tracing = tracking and not tracemalloc.is_tracing()
     if started_tracing:
@@ -61,9 +65,7 @@ async def run_pipeline(
     elif tracking:
         tracemalloc.reset_peak()
     try:
-        first = rec.status("started", f"query received ({len(query)} characters)")
-        rec.marks["first_status_ms"] = first.t_ms
-        yield first
+        yield rec.first(started)
         try:
             async with aclosing(_stages(query, settings, provider, fetcher, writer, rec)) as events:
                 async for event in events:
