@@ -9,18 +9,17 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._sync import run_sync
 from .pipeline import run_pipeline
-from .run import Run
 from .settings import Settings
-from .store import RunStore, open_store, public_options, record
 
-if TYPE_CHECKING:  # opened on a run's first need: the first event never waits for an HTTP client
+if TYPE_CHECKING:  # opened on a run's first need: the first event never waits for an HTTP client (or the store)
     from .events import Event
     from .fetch import Fetcher
     from .llm import AnswerWriter
     from .providers import SearchProvider
+    from .run import Run
     from .started import Started
+    from .store import RunStore
 
 __all__ = ["KnowledgeAggregator", "EventStream", "ask"]
 
@@ -82,6 +81,8 @@ class KnowledgeAggregator:
 
     async def run(self, query: str, **options: Any) -> Run:
         """Run to the end and return every event gathered in a :class:`Run`."""
+        from .run import Run
+
         async with self.stream(query, **options) as events:
             run = Run(query, run_id=events.run_id)
             async for event in events:
@@ -92,6 +93,8 @@ class KnowledgeAggregator:
         """The run store these settings (default: the aggregator's) write to, or None when it is off."""
         settings = settings if settings is not None else self.settings
         if settings.store not in self._stores:
+            from .store import open_store
+
             self._stores[settings.store] = open_store(settings)
         return self._stores[settings.store]
 
@@ -190,6 +193,8 @@ class EventStream:
         )
         store = agg.run_store(settings)
         if store is not None:  # the one place runs are recorded, so every face's runs are
+            from .store import public_options, record
+
             options = public_options(settings, self._options)
             events = record(events, store, self.run_id, self.query, options, self.batch)
         return events if settings.flags["streaming"] else _buffered(events)
@@ -225,6 +230,8 @@ async def _buffered(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
 
 def ask(query: str, *, settings: Settings | None = None, **options: Any) -> Run:
     """Run a query to the end from synchronous code, in a plain script or inside a running loop."""
+    from ._sync import run_sync
+
 
     async def main() -> Run:
         async with KnowledgeAggregator(settings) as agg:

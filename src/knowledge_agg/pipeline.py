@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
-from . import workers
+from . import _warm, workers
 from ._recorder import PROGRESS, Recorder
 from .errors import KnowledgeAggError, ProviderError
 from .events import (
@@ -91,8 +91,10 @@ async def _stages(
     yield rec.status("analyzing", "reading the question")
     from . import semantic
     from .analyze import analyze, read_as, respell
-    from .rank import rank_passages
-    from .select import select_sources
+
+    # the later stages' modules are imported while the search is in flight, not on the way to it
+    later = ("select", "rank", "synthesize", *(("fetch", "extract") if settings.flags["content_fetch"] else ()))
+    _warm.defer(*(f"{__package__}.{name}" for name in later))
 
     try:
         analysis = analyze(query, max_chars=settings.max_query_chars)
@@ -142,6 +144,9 @@ async def _stages(
         return
 
     yield rec.status("selecting", f"choosing sources among {len(hits)} results")
+    from .rank import rank_passages
+    from .select import select_sources
+
     searched = read_as(analysis, hits.respelt) if isinstance(hits, Hits) else analysis
     closeness: semantic.Closeness | None = None
     if settings.flags["semantic"]:
