@@ -11,7 +11,9 @@ every search held 300 ms) and subtracts the search itself: a plain request of th
 process's warm HTTP client, sent right after (the stand-in's own work on a loaded machine is in both, so
 it cancels out instead of counting against the client). Two figures: on the run's own clock
 (``first_result_ms``, which starts when the run has the question), and from Enter (the first result
-line's wall time), which does not depend on where a checkout starts its run's clock.
+line's wall time), which does not depend on where a checkout starts its run's clock. The warm figure is
+the same difference for the second and third run of one process (the limiter set out of the way: its
+pace is ``benchmarks.brave_pace``'s figure).
 """
 
 from __future__ import annotations
@@ -109,6 +111,29 @@ def bare_search(client: httpx.Client, query: str) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+#: A process that runs one search first (cold), then ``warm`` more on the same aggregator; prints their first_result_ms.
+_WARM = """
+import asyncio, json, sys
+from knowledge_agg import KnowledgeAggregator, Settings
+
+async def main(url, queries):
+    settings = Settings(provider="brave", brave_api_key="cold-start-key", brave_base_url=url, brave_cache=False,
+                        brave_rate_limit=1000)  # the limiter's own pace is benchmarks.brave_pace's figure
+    async with KnowledgeAggregator(settings) as agg:
+        runs = [await agg.run(q, flags="content_fetch=off") for q in queries]
+    print(json.dumps([run.metrics["first_result_ms"] for run in runs]))
+
+asyncio.run(main(sys.argv[1], sys.argv[2:]))
+"""
+
+
+def warm_first_results(env: dict[str, str], standin: str, queries: list[str]) -> list[float]:
+    """``first_result_ms`` of each query run one after another on one aggregator in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", _WARM, standin, *queries], env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    return [float(ms) for ms in json.loads(out.splitlines()[-1])]
+
+
 def _ask(provider: str) -> list[str]:
     return [sys.executable, "-c", _CLI, "ask", "--format", "ndjson", "--provider", provider]
 
@@ -136,6 +161,10 @@ def one_round(code: Path, standin: str, samples: dict[str, list[float]], i: int,
     samples.setdefault("brave_first_result_minus_search", []).append(run_clock - search)
     samples.setdefault("brave_enter_to_first_result_minus_search", []).append(wall - search)
     samples.setdefault("brave_bare_search", []).append(search)
+    # the same process's later runs: the client, the stages and their imports are warm
+    queries = [f"asyncio task cancellation {i} {code.name} {n}" for n in range(3)]
+    for query, first in list(zip(queries, warm_first_results(env, standin, queries), strict=True))[1:]:
+        samples.setdefault("brave_warm_first_result_minus_search", []).append(first - bare_search(client, query))
 
 
 def _summary(values: list[float]) -> dict[str, float]:
