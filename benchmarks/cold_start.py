@@ -76,18 +76,22 @@ def _event(kind: str) -> Callable[[str], bool]:
     return lambda line: line.startswith("{") and json.loads(line).get("type") == kind
 
 
-def brave_first_result(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """A fresh process's first result: (wall ms from spawn to its line, ``first_result_ms`` on the run's clock)."""
+def brave_first_result(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """A fresh process's run: (wall ms from spawn to its first result line, ``first_result_ms`` on the run's
+    clock, wall ms from spawn to its ``done`` line)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     seen: float | None = None
+    ended = 0.0
     lines: list[str] = []
     try:
         for line in proc.stdout:
             if seen is None and _event("result")(line):
                 seen = (time.perf_counter() - start) * 1000
             lines.append(line)
+            if _event("done")(line):
+                ended = (time.perf_counter() - start) * 1000
         proc.wait(timeout=120)
     finally:
         proc.kill()
@@ -95,7 +99,7 @@ def brave_first_result(argv: list[str], env: dict[str, str]) -> tuple[float, flo
     done = json.loads(lines[-1]) if lines else {}
     if seen is None or done.get("type") != "done" or done["metrics"]["first_result_ms"] is None:
         raise RuntimeError(f"{' '.join(argv)}: no result (exit {proc.returncode})")
-    return seen, float(done["metrics"]["first_result_ms"])
+    return seen, float(done["metrics"]["first_result_ms"]), ended
 
 
 def bare_search(client: httpx.Client, query: str) -> float:
@@ -156,11 +160,12 @@ def one_round(code: Path, standin: str, samples: dict[str, list[float]], i: int,
     brave = {**env, "BRAVE_API_KEY": "cold-start-key", "KNOWLEDGE_AGG_BRAVE_BASE_URL": standin,
              "KNOWLEDGE_AGG_FETCH_ALLOW_HOSTS": standin.split("//", 1)[1]}
     query = f"asyncio task cancellation {i} {code.name}"
-    wall, run_clock = brave_first_result([*_ask("brave"), "--no-cache", query], brave)
+    wall, run_clock, ended = brave_first_result([*_ask("brave"), "--no-cache", query], brave)
     search = bare_search(client, query)
     samples.setdefault("brave_first_result_minus_search", []).append(run_clock - search)
     samples.setdefault("brave_enter_to_first_result_minus_search", []).append(wall - search)
     samples.setdefault("brave_bare_search", []).append(search)
+    samples.setdefault("brave_enter_to_done", []).append(ended)  # 5 pages at 200 ms each, read and extracted
     # the same process's later runs: the client, the stages and their imports are warm
     queries = [f"asyncio task cancellation {i} {code.name} {n}" for n in range(3)]
     for query, first in list(zip(queries, warm_first_results(env, standin, queries), strict=True))[1:]:

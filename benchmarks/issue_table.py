@@ -130,6 +130,8 @@ ROWS: dict[str, list[Row]] = {
         ("first result - search, fresh process, from Enter, ms (median)",
          lambda f: f"{f['brave_enter_to_first_result_minus_search']['median']:.0f}",
          "-", lambda this, before: None),
+        ("Enter -> done, Brave, 5 pages (200 ms each), fresh process, ms (median)",
+         lambda f: f"{f['brave_enter_to_done']['median']:.0f}", "-", lambda this, before: None),
         ("first result - search, warm (2nd/3rd run), ms (median)",
          lambda f: f"{f['brave_warm_first_result_minus_search']['median']:.0f}",
          "<= 15 ms", _at_most(_median("brave_warm_first_result_minus_search"), 15)),
@@ -186,7 +188,7 @@ def markdown(table: list[dict[str, Any]], previous: str, this: str) -> str:
     lines = [f"| figure | previous commit ({previous}) | this commit ({this}) | target | met? |", "|---|---|---|---|---|"]
     for r in table:
         met = {True: "yes", False: "no", None: "-"}[r["met"]]
-        this_cell = r["this"] if r["this"] is not None else f"not measured ({r.get('note', '')})"
+        this_cell = r["this"] if r["this"] is not None else f"not measured ({r.get('note', '')[:100]})"
         lines.append(f"| {r['figure']} | {r['previous'] or '-'} | {this_cell} | {r['target']} | {met} |")
     return "\n".join(lines)
 

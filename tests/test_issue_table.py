@@ -13,7 +13,7 @@ def _cold(status: float, brave: float) -> dict[str, Any]:
 
     return {"first_status": s(status), "first_status_cpu": s(status / 2), "help": s(60), "help_cpu": s(40),
             "brave_first_result_minus_search": s(brave), "brave_enter_to_first_result_minus_search": s(brave + 50),
-            "brave_warm_first_result_minus_search": s(3)}
+            "brave_warm_first_result_minus_search": s(3), "brave_enter_to_done": s(brave + 900)}
 
 
 def _pages(rate: float, peak_max: float) -> dict[str, Any]:
