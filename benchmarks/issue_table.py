@@ -5,8 +5,8 @@ It runs the benchmarks that measure them, each as a child process of its own (``
 extractor), with ``--code DIR`` (a ``git worktree`` of the previous commit) measured in the same run
 beside this checkout, then prints one table — figure | previous commit | this commit | target | met? —
 and writes it with every sub-benchmark's figures to ``benchmarks/results/issue15.json``. Without
-``--code`` the previous column stays empty. A sub-benchmark that fails leaves its rows unmeasured and
-says why; the others still run.
+``--code`` the previous column stays empty. A sub-benchmark that fails is run once more (the first
+failure is kept in the JSON); failing twice, its rows are left unmeasured, saying why, and the others still run.
 """
 
 from __future__ import annotations
@@ -60,14 +60,21 @@ def measure(code: Path | None, *, quick: bool, out_dir: Path) -> dict[str, Any]:
     parts: dict[str, Any] = {}
 
     def part(name: str, run: Callable[[], tuple[Figures, Figures | None]]) -> None:
+        """Run one part; a failed attempt is tried once more, and its error is kept beside the figures."""
         started = time.monotonic()
         print(f"{name} ...", flush=True)
-        try:
-            this, before = run()
-            parts[name] = {"this": this, "before": before}
-        except (RuntimeError, subprocess.TimeoutExpired, KeyError, ValueError) as exc:
-            parts[name] = {"error": str(exc)}
-            print(f"  {name}: not measured ({exc})", file=sys.stderr)
+        failures: list[str] = []
+        while len(failures) < 2:
+            try:
+                this, before = run()
+            except (RuntimeError, subprocess.TimeoutExpired, KeyError, ValueError) as exc:
+                failures.append(str(exc))
+                print(f"  {name} failed: {exc}", file=sys.stderr)
+                continue
+            parts[name] = {"this": this, "before": before, **({"failed_first": failures[0]} if failures else {})}
+            break
+        else:
+            parts[name] = {"error": failures[-1]}
         print(f"  {time.monotonic() - started:.0f} s", flush=True)
 
     def cold() -> tuple[Figures, Figures | None]:
