@@ -52,6 +52,22 @@ def test_first_event_comes_before_the_http_client_and_the_extractor() -> None:
     assert not loaded_after(code) & {"httpx", "httpcore", "trafilatura", "readability", "rapidfuzz"}
 
 
+def test_the_way_to_the_search_loads_no_fuzzy_matcher_and_no_store_that_is_off() -> None:
+    code = (
+        "import asyncio, json, sys\nfrom knowledge_agg import KnowledgeAggregator\n"
+        "async def main():\n"
+        "    async with KnowledgeAggregator() as agg, agg.stream('asyncio tasks', provider='local', store='off') as events:\n"
+        "        async for event in events:\n"
+        "            if event.type == 'analysis':\n"
+        "                return sorted(sys.modules)\n"
+        "print(json.dumps(asyncio.run(main())))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = set(json.loads(out.splitlines()[-1]))
+    assert not loaded & {"rapidfuzz", "knowledge_agg.store", "knowledge_agg.run", "knowledge_agg.select",
+                         "knowledge_agg.rank", "knowledge_agg.extract", "httpx"}
+
+
 def test_the_first_status_line_of_ask_is_written_before_pydantic_and_asyncio() -> None:
     # the modules loaded at the moment the CLI first writes to stdout, in a real `ask` run
     code = (

@@ -92,7 +92,9 @@ class KnowledgeAggregator:
     def run_store(self, settings: Settings | None = None) -> RunStore | None:
         """The run store these settings (default: the aggregator's) write to, or None when it is off."""
         settings = settings if settings is not None else self.settings
-        if settings.store not in self._stores:
+        if settings.store not in self._stores and not settings.keeps_runs:  # the store module is not even imported
+            self._stores[settings.store] = None
+        elif settings.store not in self._stores:
             from .store import open_store
 
             self._stores[settings.store] = open_store(settings)

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
             return "brave" if self.brave_api_key else "local"
         return self.provider
 
+    @property
+    def keeps_runs(self) -> bool:
+        """Whether runs are recorded in the run store (``store`` is not ``off``)."""
+        return self.store.strip().lower() != "off"
+
     def override(self, **options: Any) -> Settings:
         """A copy with ``options`` applied and validated; ``flags`` layer over these settings' flags."""
         if not options:
