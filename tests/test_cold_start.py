@@ -68,6 +68,23 @@ def test_the_way_to_the_search_loads_no_fuzzy_matcher_and_no_store_that_is_off()
                          "knowledge_agg.rank", "knowledge_agg.extract", "httpx"}
 
 
+def test_a_local_run_never_imports_the_fetcher_or_the_extractor() -> None:
+    # its documents come from the index: the imports deferred for the pages are never started
+    code = (
+        "import asyncio, json, sys, threading\nfrom knowledge_agg import KnowledgeAggregator\n"
+        "async def main():\n"
+        "    async with KnowledgeAggregator() as agg:\n"
+        "        run = await agg.run('asyncio tasks', provider='local', store='off')\n"
+        "    return run.done is not None and bool(run.passages), [t.name for t in threading.enumerate()]\n"
+        "answered, threads = asyncio.run(main())\n"
+        "print(json.dumps([answered, threads, sorted(sys.modules)]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    answered, threads, loaded = json.loads(out.splitlines()[-1])
+    assert answered and "knowledge-agg-warm" not in threads
+    assert not set(loaded) & {"knowledge_agg.fetch", "knowledge_agg.extract", "trafilatura", "httpx"}
+
+
 def test_the_first_status_line_of_ask_is_written_before_pydantic_and_asyncio() -> None:
     # the modules loaded at the moment the CLI first writes to stdout, in a real `ask` run
     code = (

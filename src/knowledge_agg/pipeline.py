@@ -93,7 +93,7 @@ async def _stages(
     from .analyze import analyze, read_as, respell
 
     # the later stages' modules are imported while the search is in flight, not on the way to it
-    later = ("select", "rank", "synthesize", *(("fetch", "extract") if settings.flags["content_fetch"] else ()))
+    later = ("select", *(("fetch", "extract") if settings.flags["content_fetch"] else ()), "rank", "synthesize")
     _warm.defer(*(f"{__package__}.{name}" for name in later))
 
     try:
@@ -138,6 +138,7 @@ async def _stages(
         rec.marks.setdefault("first_result_ms", result.t_ms)
         rec.counts["results"] += 1
         yield result
+    _warm.resume()  # the results are out: the later stages' imports may go on while the pages are read
     if not hits:
         async for event in _synthesis([], [], analysis, settings, open_writer, rec):
             yield event

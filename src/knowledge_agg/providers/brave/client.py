@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
-from ..._warm import waiting
+from ..._warm import busy, waiting
 from ...analyze import altered_terms
 from ...models import Hit, Hits
 from ...settings import setting_default
@@ -270,6 +270,8 @@ class BraveProvider:
 
 
 async def _on_sent(event: str, info: dict[str, Any]) -> None:
-    """httpcore's trace hook: once a request is sent, the run's deferred imports use the wait for its answer."""
+    """httpcore's trace hook: the run's deferred imports use the wait for the answer, and stop when it comes."""
     if event == "http11.send_request_body.complete":
         waiting()
+    elif event == "http11.receive_response_headers.complete":
+        busy()
