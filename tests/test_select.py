@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+from knowledge_agg import KnowledgeAggregator
 from knowledge_agg.analyze import analyze
 from knowledge_agg.models import Hit
 from knowledge_agg.select import select_sources
+from knowledge_agg.settings import Settings
 
 
 def _hit(rank: int, url: str, title: str = "Page", snippet: str = "", doc_id: str | None = None) -> Hit:
@@ -88,3 +92,30 @@ def test_an_error_reads_the_exceptions_own_page_right_after_the_best() -> None:
     assert titles[1] == "RuntimeError"
     # asyncio.run() is written in the message: the page with that very name comes first.
     assert titles[0] == "asyncio.run"
+
+
+def test_the_local_index_rank_outweighs_a_snippet_that_shares_more_words() -> None:
+    # The index ranked its first hit on titles, code names and whole passages; the second's snippet merely
+    # repeats more of the question's words. A web engine's rank is one opinion among the snippet's words.
+    question = analyze("How do I run a cleanup function automatically when my program exits?")
+    best, wordy = ("atexit.register", "Register func as a function to be executed at termination."), (
+        "pdb", "Run a program.",
+    )
+    local = select_sources([_doc(1, *best), _doc(2, *wordy)], question)
+    web = select_sources(
+        [_hit(1, "https://a.example/", *best), _hit(2, "https://b.example/", *wordy)], question
+    )
+    assert [s.hit.title for s in local] == ["atexit.register", "pdb"]
+    assert [s.hit.title for s in web] == ["pdb", "atexit.register"]
+
+
+@pytest.mark.parametrize(("question", "page"), [
+    ("How do I run a cleanup function automatically when my program exits?", "atexit.register"),
+    ("How do I safely turn a string like \"[1, 2, {'a': 3}]\" back into a Python object without eval?",
+     "ast.literal_eval"),
+])
+async def test_pydocs_how_to_questions_read_the_page_the_index_ranks_first(settings: Settings, question: str, page: str) -> None:
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run(question, provider="local")
+    assert run.results[0].title == page
+    assert run.sources[0].title == page

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+from knowledge_agg import KnowledgeAggregator
 from knowledge_agg.analyze import analyze
 from knowledge_agg.models import Hit, Page, Source
 from knowledge_agg.rank import rank_passages
+from knowledge_agg.settings import Settings
 from knowledge_agg.synthesize import Synthesis, synthesize
 
 _GENERATORS = (
@@ -190,3 +192,14 @@ def test_version_notes_answer_only_questions_about_versions() -> None:
     assert what and not any(t.startswith("New in version") for t in what)
     when = [p.text for p in _run("In which version was the rb prefix for raw bytes literals added?", [text])[0].points]
     assert any(t.startswith("New in version 3.3") for t in when)
+
+
+async def test_a_how_to_answer_keeps_the_key_sentence_of_a_source_below_the_first(settings: Settings) -> None:
+    # On the real pydocs index smtplib.SMTP.sendmail is the first source and smtplib.SMTP.starttls a later
+    # one; starttls's summary line is the answer, though it shares few words with the question.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("How do I upgrade an SMTP connection to TLS before logging in to send mail?", provider="local")
+    starttls = next(s.id for s in run.sources if s.title == "smtplib.SMTP.starttls")
+    assert starttls > 1
+    point = next(p for p in run.synthesis.points if p.text == "Puts the connection to the SMTP server into TLS mode.")
+    assert point.source_ids == [starttls]

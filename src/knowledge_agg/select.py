@@ -22,13 +22,22 @@ __all__ = ["names", "select_sources", "side_of"]
 #: idf-weighted query coverage of the hit's best snippet (its description or one extra snippet) weighs.
 _TITLE_WEIGHT = 0.5
 _SNIPPET_WEIGHT = 8.0
+#: A hit's rank counts ``weight / (1 + decay × (rank - 1))``. A web engine's rank (weight 1, decay 0.25: tuned
+#: on XQuAD) is one opinion among the snippet's words; the local index's rank (a hit with a ``doc_id``) already
+#: weighs titles, code names, aliases and the best passages of whole documents, which its snippet does not show,
+#: so it counts 8 times more and falls off twice as fast (chosen by 5-fold cross-validation over a grid of
+#: 1–32 × 0.1–1 on pydocs-qa dev: first source 34 of 86 out of fold, 30 before; held-out 10 → 13 of 28;
+#: ``benchmarks/results/quality_log.md``, round seven).
+_WEB_RANK = (1.0, 0.25)
+_INDEX_RANK = (8.0, 0.5)
 #: How much the cosine between the question and the hit's closest snippet weighs (semantic flag); on
 #: XQuAD dev the top source scores the same from 16 to 30, one question less from 10 to 15
 #: (``benchmarks/results/quality_log.md``, variant 32).
 _MEANING_WEIGHT = 20.0
 
 
-#: How much a hit whose title is a name the question spells out (``asyncio.run()``, ``str.isdigit``) gains.
+#: How much a hit whose title is a name the question spells out (``asyncio.run()``, ``str.isdigit``) gains,
+#: in units of its rank's weight (about two rank steps near the top).
 _NAMED_WEIGHT = 2.0
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z_]\w*(?=\(\))")
 
@@ -60,13 +69,19 @@ def _idf(hits: Sequence[Hit], query: Sequence[str]) -> dict[str, float]:
     return {term: math.log(1 + (n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
 
 
+def _rank_weight(hit: Hit) -> tuple[float, float]:
+    """The weight and decay of the hit's rank: a web engine's or the local index's."""
+    return _WEB_RANK if hit.doc_id is None else _INDEX_RANK
+
+
 def _score(hit: Hit, query: Sequence[str], idf: Mapping[str, float]) -> tuple[float, list[str], list[str]]:
     title = _matches(query, hit.title)
     matched = [_matches(query, text) for text in (hit.snippet, *hit.extra_snippets)]
     coverage, snippet = max(((sum(idf[t] for t in m), m) for m in matched), default=(0.0, []))
     share = len(query) or 1
     total = sum(idf.values()) or 1.0
-    score = 1.0 / (1 + 0.25 * (hit.rank - 1)) + _TITLE_WEIGHT * len(title) / share + _SNIPPET_WEIGHT * coverage / total
+    weight, decay = _rank_weight(hit)
+    score = weight / (1 + decay * (hit.rank - 1)) + _TITLE_WEIGHT * len(title) / share + _SNIPPET_WEIGHT * coverage / total
     return score, title, snippet
 
 
@@ -128,7 +143,7 @@ def select_sources(
     for order, (hit, meaning) in enumerate(zip(distinct, _meanings(distinct, analysis.query, closeness), strict=True)):
         score, title, snippet = _score(hit, query, idf)
         if hit.title in named:
-            score += _NAMED_WEIGHT
+            score += _NAMED_WEIGHT * _rank_weight(hit)[0]
         if meaning is not None:
             score += _MEANING_WEIGHT * meaning
         scored.append((score, order, hit, title, snippet, meaning))

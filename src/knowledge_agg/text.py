@@ -117,7 +117,8 @@ _NAME_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 def name_words(title: str, counts: Mapping[str, int], memo: dict[str, list[str]] | None = None) -> list[str]:
     """The words run together in a code name (``os.makedirs`` → make, dirs; ``PriorityQueue`` → priority,
-    queue), so a question that says "priority queue" finds it; ``[]`` for a title that is not a code name.
+    queue) and the verbs of its agent nouns (``TopologicalSorter`` → sort), so a question that says
+    "priority queue" or "sort" finds it; ``[]`` for a title that is not a code name.
 
     A title is a code name when it is one dotted identifier with a dot, an underscore or an inner
     capital. A run-together word is cut where every part is a word of ``counts`` (word → how many
@@ -138,7 +139,20 @@ def name_words(title: str, counts: Mapping[str, int], memo: dict[str, list[str]]
                 memo[part] = _cut(part, counts, counts.get(part, 0))
             if len(memo[part]) > 1:
                 found.update(dict.fromkeys(memo[part]))
+            if verb := _agent_verb(part, counts):
+                found.update(dict.fromkeys([part, verb]))
     return list(found)
+
+
+def _agent_verb(word: str, counts: Mapping[str, int]) -> str | None:
+    """The verb of an agent noun in a code name (sorter → sort, parser → parse, formatter → format) when the
+    corpus has it more often than the noun, so "sort tasks" finds ``TopologicalSorter`` (pydocs-qa dev among
+    the sources 60.5 → 62.8 %, held-out among the results 67.9 → 71.4 %; quality log, round seven)."""
+    if len(word) < 5 or not word.endswith("er"):
+        return None
+    verbs = [word[:-2], word[:-1], *([word[:-3]] if word[-3] == word[-4] else [])]
+    whole = counts.get(word, 0)
+    return next((verb for verb in verbs if len(verb) >= 3 and counts.get(verb, 0) > whole), None)
 
 
 def _cut(word: str, counts: Mapping[str, int], whole: int, depth: int = 0) -> list[str]:

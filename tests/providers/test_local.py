@@ -507,3 +507,20 @@ async def test_pydocs_topics_carry_the_names_help_gives_them(pydocs: LocalProvid
     ]:
         hits = await pydocs.search(question, count=20)
         assert title in [h.title for h in hits], question
+
+
+async def test_the_verb_of_an_agent_noun_in_a_code_name_is_found(tmp_path: Path) -> None:
+    # "sort" is a commoner word of this corpus than "sorter": a question about sorting finds the sorter class.
+    docs = [
+        {"id": "sorter", "title": "graphlib.TopologicalSorter", "text": "Provides functionality to order a graph of nodes."},
+        *({"id": f"n{n}", "title": f"Note {n}", "text": f"We sort {n} things; a sort is quick."} for n in range(3)),
+        {"id": "plain", "title": "Sorter", "text": "A plain title that is not a code name: no verb is read into it."},
+    ]
+    (hits,) = await _searches(tmp_path, docs, "sort")
+    assert hits[0].doc_id == "sorter"
+    assert "plain" not in [h.doc_id for h in hits]
+
+
+async def test_pydocs_finds_a_class_by_the_verb_of_its_agent_noun(pydocs: LocalProvider) -> None:
+    hits = await pydocs.search("How do I sort tasks so that each one comes after the tasks it depends on?", count=20)
+    assert any(h.title.startswith("graphlib.TopologicalSorter") for h in hits[:5])

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
-SCHEMA = "8"
+SCHEMA = "9"
 #: BM25 weights of the columns: a term in the title, or among the words run together in a code name
 #: (``names``: makedirs → make dirs), counts this many times more than in the body; among the other names
 #: the corpus gives a document (``aliases``, sought also by the query's Python words, ``analyze.python_words``)

@@ -12,6 +12,7 @@ import importlib
 import inspect
 import io
 import json
+import os
 import pkgutil
 import re
 import sys
@@ -25,8 +26,9 @@ from typing import Any
 __all__ = ["collect", "fingerprint", "topic_url"]
 
 _DOCS = "https://docs.python.org/3"
-#: Bumped when the documents' links change, so indexes built with the old links are rebuilt.
-_LINKS = "section-links-1"
+#: Bumped when the documents' text or links change, or the way the index reads their titles (``text.name_words``),
+#: so pydocs indexes built the old way are rebuilt.
+_LINKS = "section-links-1:no-environ:agent-verbs"
 #: Each pydoc topic key is the Sphinx label its text was taken from (``pydoc_topic_labels`` in CPython's
 #: ``Doc/tools/extensions``), and Sphinx makes every label an anchor of its section, so a topic links to
 #: its page and label (``if`` → ``reference/compound_stmts.html#if``). Only the page, below by page as in
@@ -247,10 +249,13 @@ def _own_doc(obj: Any) -> str:
 
 
 def _signature(obj: Any) -> str:
+    """The call signature as written, with ``os.environ`` as a default named, not printed: its repr is the
+    collecting process's environment (secrets included), and its words would vary each build's ranking."""
     try:
-        return _ADDRESS.sub("", str(inspect.signature(obj)))
+        text = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)" if callable(obj) else ""
+    return _ADDRESS.sub("", text.replace(repr(os.environ), "os.environ"))
 
 
 def _main() -> None:

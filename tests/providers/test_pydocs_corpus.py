@@ -1,0 +1,28 @@
+"""The pydocs corpus holds the documentation only: nothing of the environment of the process that built it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from knowledge_agg.providers.local import LocalProvider
+
+_PLANTED = "plantedvalue7f3a9c"
+
+
+async def test_the_index_holds_no_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A default of os.environ (cgi.parse, cgi.FieldStorage) printed the whole environment, API keys
+    # included, into the signature line, and made each build's words (and ranking) depend on the shell.
+    monkeypatch.setenv("KNOWLEDGE_AGG_TEST_PLANTED", _PLANTED)
+    provider = LocalProvider("pydocs", cache_dir=tmp_path)
+    try:
+        status = provider.build_sync()
+        assert _PLANTED.encode() not in status.path.read_bytes()
+        if sys.version_info < (3, 13):  # cgi left the standard library in 3.13
+            parse = await provider.lookup("py:cgi.parse")
+            assert parse is not None
+            assert "environ=os.environ" in parse.text.splitlines()[0]
+    finally:
+        await provider.aclose()
