@@ -65,7 +65,8 @@ def test_the_way_to_the_search_loads_no_fuzzy_matcher_and_no_store_that_is_off()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = set(json.loads(out.splitlines()[-1]))
     assert not loaded & {"rapidfuzz", "knowledge_agg.store", "knowledge_agg.run", "knowledge_agg.select",
-                         "knowledge_agg.rank", "knowledge_agg.extract", "httpx"}
+                         "knowledge_agg.rank", "knowledge_agg.workers", "multiprocessing", "knowledge_agg.extract",
+                         "httpx"}
 
 
 def test_a_local_run_never_imports_the_fetcher_or_the_extractor() -> None:

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
-from . import _warm, workers
+from . import _warm
 from ._recorder import PROGRESS, Recorder
 from .errors import KnowledgeAggError, ProviderError
 from .events import (
@@ -93,7 +93,8 @@ async def _stages(
     from .analyze import analyze, read_as, respell
 
     # the later stages' modules are imported while the search is in flight, not on the way to it
-    later = ("select", *(("fetch", "extract") if settings.flags["content_fetch"] else ()), "rank", "synthesize")
+    page_stages = ("fetch", "workers", "extract") if settings.flags["content_fetch"] else ()
+    later = ("select", *page_stages, "rank", "synthesize")
     _warm.defer(*(f"{__package__}.{name}" for name in later))
 
     try:
@@ -284,6 +285,8 @@ async def _read_all(
     fetch = settings.flags["content_fetch"]
     yield rec.status("fetching", f"reading {len(sources)} sources" if fetch else "content fetch is off: using snippets")
     fetcher = functools.cache(open_fetcher)  # opened by the first source that is not in the provider's index
+    from . import workers
+
     extract_workers = workers.pool_size(settings.extract_workers)
     tasks = [
         asyncio.ensure_future(_read(s, provider, fetcher, fetch, extract_workers, settings.max_sources)) for s in sources
@@ -333,6 +336,8 @@ async def _read(
                 return source, Page(source, text, "local"), None
             raise KnowledgeAggError(f"document {hit.doc_id!r} is no longer in the index")
         fetched = await fetcher().fetch(hit.url)
+        from . import workers
+
         text = await workers.extract(
             fetched.body, fetched.charset, fetched.final_url, extract_workers, busy=max_sources
         )
