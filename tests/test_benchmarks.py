@@ -111,3 +111,16 @@ def test_llm_answer_benchmark_runs_every_part_with_tiny_counts(tmp_path: Path, c
     assert set(report["failures"]) == set(llm_answer.FAILURES)
     assert all(f["runs"] == 1 and f["done_last"] == 1.0 for f in report["failures"].values())
     assert "planted unsupported sentences flagged" in capsys.readouterr().out
+
+
+def test_cluster_plan_sizes_workers_from_measured_costs_and_moves_the_bottleneck() -> None:
+    from benchmarks.cluster import _CLUSTER, plan
+
+    ways = {_CLUSTER: {"cpu_ms_per_run": 220.0, "caller_cpu_ms_per_run": 20.0}}
+    streaming = {"single": {"consumer": {"total": {"p50": 1000.0}}}}
+    rows = {row["plan_per_s"]: row for row in plan(ways, streaming)}
+    assert rows[20]["worker_cores"] == pytest.approx(4.0) and rows[20]["caller_cores"] == pytest.approx(0.4)
+    assert rows[20]["workers"] >= rows[20]["worker_cores"] and rows[20]["runs_in_flight"] == pytest.approx(20.0)
+    assert all(row["workers"] * row["threads_per_worker"] >= row["runs_in_flight"] for row in rows.values())
+    assert rows[1]["bottleneck"].startswith("the plan") and rows[20]["bottleneck"].startswith("the plan, once")
+    assert rows[50]["bottleneck"].startswith("the caller")  # 50 x 20 ms = one core

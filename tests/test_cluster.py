@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from knowledge_agg import ask_many
+from knowledge_agg.batch import ask_many_async
 from knowledge_agg.cluster import warm_aggregators
 from knowledge_agg.providers.brave import BraveQuotaExceeded
 from knowledge_agg.providers.brave.cluster_limiter import ClusterLimiter
@@ -29,6 +30,7 @@ from tests.helpers.corpus_server import corpus_settings
 from tests.helpers.servers import serve
 
 distributed = pytest.importorskip("distributed")
+dask_config = pytest.importorskip("dask.config")
 
 KEY = "BSAcluster-test-key"
 PLAN = 5  # requests per second the stand-in allows before it answers 429
@@ -71,9 +73,9 @@ def brave_settings(url: str, folder: Path) -> Settings:
 
 @pytest.fixture
 def cluster() -> Iterator[Any]:
-    """Four single-threaded worker processes on loopback, no dashboard."""
+    """Four single-threaded worker processes on loopback, the dashboard on a free port (8787 may be taken)."""
     with distributed.LocalCluster(
-        n_workers=4, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+        n_workers=4, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
     ) as local, distributed.Client(local) as client:
         yield client
 
@@ -86,7 +88,10 @@ def busiest_second(times: list[float]) -> int:
 
 def stored_questions(path: Path, batch: str) -> list[str]:
     store = RunStore(path)
-    return sorted(run.query for run in store.runs(batch=batch, limit=None))
+    try:
+        return sorted(run.query for run in store.runs(batch=batch, limit=None))
+    finally:
+        store.close()
 
 
 def test_four_workers_share_one_plan_without_a_429(tmp_path: Path, cluster: Any) -> None:
@@ -131,6 +136,36 @@ def test_a_worker_killed_mid_batch_loses_no_question_and_stores_none_twice(tmp_p
     assert stored_questions(tmp_path / "runs.sqlite", "killed") == sorted(QUESTIONS)
 
 
+def test_ask_many_async_on_a_cluster_stores_each_answer_as_it_completes_without_blocking_the_loop(
+    tmp_path: Path, cluster: Any
+) -> None:
+    questions = QUESTIONS[:12]
+    path = tmp_path / "runs.sqlite"
+
+    async def batch_and_watch(url: str) -> tuple[Any, list[int]]:
+        stored: list[int] = []
+
+        async def watch() -> None:  # runs on the same event loop as the batch
+            while True:
+                stored.append(len(await asyncio.to_thread(stored_questions, path, "async")))
+                await asyncio.sleep(0.05)
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            batch = await ask_many_async(questions, client=cluster, settings=brave_settings(url, tmp_path),
+                                         progress=False, batch="async")
+        finally:
+            watcher.cancel()
+        return batch, stored
+
+    with standin(tmp_path) as (url, _):
+        batch, stored = asyncio.run(batch_and_watch(url))
+    assert batch.errors == [None] * len(questions) and [run.query for run in batch] == questions
+    assert stored_questions(path, "async") == sorted(questions)
+    # the loop kept running while the cluster worked, and answers were in the store before the last one came back
+    assert any(0 < count < len(questions) for count in stored), stored
+
+
 def test_a_question_that_raises_in_its_task_is_an_error_row_and_the_rest_stand(tmp_path: Path, cluster: Any) -> None:
     questions: list[str | None] = [*QUESTIONS[:9], None, *QUESTIONS[9:12]]
     with standin(tmp_path) as (url, _):
@@ -150,9 +185,9 @@ def _hold_everyone(name: str, seconds: float, quota_spent: bool) -> None:
         limiter.learn(RateState((Window(limit=2000, remaining=0, reset=86400.0, seconds=2_592_000.0),), time.monotonic()))
 
 
-def _time_one_request(name: str) -> float | str:
+def _time_one_request(name: str, rate: float = PLAN) -> float | str:
     """On another worker: how long a request waits for its slot, or the error that refused it."""
-    limiter = ClusterLimiter(name, PLAN, distributed.get_client())
+    limiter = ClusterLimiter(name, rate, distributed.get_client())
 
     async def take() -> None:
         async with limiter.slot():
@@ -176,6 +211,62 @@ def test_a_429_on_one_worker_holds_the_others_and_a_spent_quota_refuses_them(clu
     assert cluster.submit(_time_one_request, "quota-test", workers=[second], pure=False).result() == "refused: QUOTA_LIMITED"
 
 
+def test_a_local_cluster_is_started_for_the_batch_and_closed_after_it(tmp_path: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    with standin(tmp_path) as (url, _):
+        batch = ask_many(QUESTIONS[:4], client="local", settings=brave_settings(url, tmp_path), progress=False)
+    assert batch.errors == [None] * 4 and [run.query for run in batch] == QUESTIONS[:4]
+    assert all(run.sources for run in batch)
+
+    def started() -> list[str]:
+        """Command lines of the processes started since (multiprocessing's resource tracker stays by design)."""
+        lines = []
+        for p in me.children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # it ended meanwhile
+                line = " ".join(p.cmdline())
+                if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in line:
+                    lines.append(line)
+        return lines
+
+    deadline = time.monotonic() + 10
+    while (left := started()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left  # the cluster's nannies and workers are gone
+
+
 def test_a_client_that_is_no_cluster_is_refused_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"^client must be a distributed.Client, a scheduler address or 'local', not 42$"):
         ask_many(["a question"], client=42, settings=Settings(provider="local", store="off"), progress=False)  # type: ignore[arg-type]
+
+
+def _die_holding_a_lease(name: str, victim: int) -> str:
+    """On the victim worker: take the plan's only lease and die (SIGKILL) before giving it back."""
+    if os.getpid() != victim:  # the task Dask reschedules after the kill does nothing
+        return "spared"
+    limiter = ClusterLimiter(name, 1, distributed.get_client())
+
+    async def hold() -> None:
+        async with limiter.slot():
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(hold())
+    return "survived"
+
+
+def test_a_worker_that_dies_holding_a_lease_slows_the_plan_until_the_lease_timeout_never_speeds_it() -> None:
+    timeouts = {"distributed.scheduler.locks.lease-timeout": "2s",
+                "distributed.scheduler.locks.lease-validation-interval": "0.2s"}
+    with dask_config.set(timeouts), distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+    ) as local, distributed.Client(local) as client:
+        client.run(importlib.import_module, __name__)
+        (victim_address, victim), (other, _) = list(client.run(os.getpid).items())
+        doomed = client.submit(_die_holding_a_lease, "dead-lease", victim, workers=[victim_address], pure=False)
+        while victim_address in client.scheduler_info()["workers"]:
+            time.sleep(0.05)
+        waited = client.submit(_time_one_request, "dead-lease", 1, workers=[other], pure=False).result(timeout=30)
+        doomed.release()
+    # the dead worker's lease counted against the plan until the scheduler timed it out (2 s after its last refresh)
+    assert isinstance(waited, float) and 0.8 < waited < 5.0, waited

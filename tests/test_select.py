@@ -7,7 +7,7 @@ import pytest
 from knowledge_agg import KnowledgeAggregator
 from knowledge_agg.analyze import analyze
 from knowledge_agg.models import Hit
-from knowledge_agg.select import select_sources
+from knowledge_agg.select import select_sources, side_of
 from knowledge_agg.settings import Settings
 
 
@@ -79,6 +79,27 @@ def test_a_comparison_reads_the_best_page_on_each_side_first() -> None:
     assert len(sources) == 5  # the rest still follow, by score
 
 
+def test_a_side_is_read_from_the_last_part_of_a_title_first() -> None:
+    # Every section title of the sequence types topic names list and tuple; its last part says which it is.
+    # "list append vs extend": list.extend is about extend, though its title also has the first side's "list".
+    sections = [_doc(1, 'Sequence Types — "list", "tuple", "range": Lists', "Lists are mutable sequences.")]
+    sections += [_doc(n, f"unrelated.page{n}", "nothing") for n in range(2, 6)]
+    sections.append(_doc(6, 'Sequence Types — "list", "tuple", "range": Tuples', "Tuples are immutable sequences."))
+    titles = [s.hit.title for s in select_sources(sections, analyze("list vs tuple in python - what's the difference?"))]
+    assert titles[:2] == [sections[0].title, sections[-1].title]
+    question = analyze("list append vs extend: what's the difference?")
+    assert [side_of(t, question) for t in ("list.extend", "list.append", "bytearray.extend", "list")] == [1, 0, 1, 0]
+
+
+async def test_pydocs_list_vs_tuple_reads_the_tuples_section(settings: Settings) -> None:
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("list vs tuple in python - what is the actual difference and when should I use a tuple?",
+                            provider="local")
+    titles = [s.title for s in run.sources]
+    assert 'Sequence Types — "list", "tuple", "range": Tuples' in titles[:2]
+    assert "Tuples are immutable sequences" in run.answer
+
+
 def test_an_error_reads_the_exceptions_own_page_right_after_the_best() -> None:
     hits = [
         _doc(1, "asyncio.get_running_loop", "Return the running event loop; raise a RuntimeError if there is none."),
@@ -119,3 +140,20 @@ async def test_pydocs_how_to_questions_read_the_page_the_index_ranks_first(setti
         run = await agg.run(question, provider="local")
     assert run.results[0].title == page
     assert run.sources[0].title == page
+
+
+def test_two_words_in_a_row_match_the_code_name_that_runs_them_together() -> None:
+    question = analyze("How do I write a context manager as a generator function?")
+    hits = [
+        _doc(1, "email.generator.Generator", "Generate a message as a generator of lines for a function."),
+        _doc(2, "contextlib.contextmanager", "@contextmanager decorator."),
+    ]
+    sources = select_sources(hits, question)
+    assert "'contextmanager'" in sources[[s.hit.title for s in sources].index("contextlib.contextmanager")].reason
+
+
+async def test_pydocs_a_context_manager_from_a_generator_reads_contextlib(settings: Settings) -> None:
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("How do I write a context manager as a generator function instead of a class?",
+                            provider="local")
+    assert "contextlib.contextmanager" in [s.title for s in run.sources]

@@ -203,3 +203,51 @@ async def test_a_how_to_answer_keeps_the_key_sentence_of_a_source_below_the_firs
     assert starttls > 1
     point = next(p for p in run.synthesis.points if p.text == "Puts the connection to the SMTP server into TLS mode.")
     assert point.source_ids == [starttls]
+
+
+async def test_a_comparison_says_what_each_side_is_then_the_sentence_after(settings: Settings) -> None:
+    # eval's and exec's key sentences differ in one word; the sentences after them say what each runs.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("What's the difference between eval() and exec()?", provider="local")
+    ids = {s.title: s.id for s in run.sources}
+    points = run.synthesis.points[:4]
+    assert [" ".join(p.text.split()).split(" in the context")[0].split(" or a code")[0] for p in points] == [
+        "Evaluate the given source",
+        "Execute the given source",
+        "The source may be a string representing a Python expression",
+        "The source may be a string representing one or more Python statements",
+    ]
+    assert [p.source_ids for p in points] == [[ids["eval"]], [ids["exec"]], [ids["eval"]], [ids["exec"]]]
+
+
+def test_the_questions_own_words_and_tracebacks_are_never_points() -> None:
+    # A pasted error message is found verbatim in the page that explains it; quoting it back says nothing.
+    text = (
+        "The from clause is used for exception chaining: the second exception is attached as the cause.\n\n"
+        "The above exception was the direct cause of the following exception:\n\n"
+        "Traceback (most recent call last): File \"<stdin>\", line 4, in <module> RuntimeError: Something bad happened\n\n"
+        "A traceback is printed for the exception that was the direct cause and for the following exception."
+    )
+    question = "what does 'The above exception was the direct cause of the following exception' mean?"
+    texts = [p.text for p in _run(question, [text])[0].points]
+    assert texts and not any(t.startswith(("The above exception", "Traceback")) for t in texts)
+    assert any(t.startswith("The from clause is used for exception chaining") for t in texts)
+
+
+async def test_an_error_answer_says_in_a_few_words_what_the_exception_means(settings: Settings) -> None:
+    # TypeError's page says what it is in three words; a summary line that short is still a point.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("TypeError: unhashable type: 'list'", provider="local")
+    type_error = next(s.id for s in run.sources if s.title == "TypeError")
+    point = next(p for p in run.synthesis.points if p.text == "Inappropriate argument type.")
+    assert point.source_ids == [type_error]
+
+
+def test_only_a_pages_first_sentence_may_be_that_short() -> None:
+    text = "filecmp.cmp(f1, f2, shallow=True)\n\nCompare two files.\n\nFiles are compared.\n\nTrue if the files are the same."
+    pages = [Page(_source(1, "filecmp.cmp"), text, "local")]
+    analysis = analyze("how do I compare two files?")
+    passages = rank_passages(pages, analysis, k=8)
+    texts = [p.text for p in synthesize(passages, [pages[0].source], analysis).points]
+    assert texts[0] == "Compare two files."
+    assert "Files are compared." not in texts

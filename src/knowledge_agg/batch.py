@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -126,6 +127,7 @@ async def ask_many_async(
     progress: bool = True,
     batch: str | None = None,
     rerun: Rerun = RERUN,
+    client: Client | str | None = None,
     **options: Any,
 ) -> Batch:
     """Run every question, at most ``concurrency`` at a time; a query that raises becomes an error row.
@@ -134,12 +136,17 @@ async def ask_many_async(
     same batch again takes the questions already answered from the store: only the unfinished
     ones, and the finished ones ``rerun`` names (``partial``: partial and failed, ``failed``,
     ``none``), run again. A question another process is running is waited for, never run twice at once.
+
+    With ``client`` (a ``distributed.Client``, a scheduler address, or ``"local"``) each question is a
+    task on that Dask cluster instead, ``concurrency`` being the cluster's; see :mod:`knowledge_agg.cluster`.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     if rerun not in _RERUN:
         raise ValueError(f"rerun must be one of {', '.join(_RERUN)}, not {rerun!r}")
     items = _query_list(queries, column)
+    if client is not None:
+        return await _on_cluster(items, client, settings, progress=progress, batch=batch, rerun=rerun, options=options)
     result = Batch([Run(q or "") for q in items], [None] * len(items))
     limit = asyncio.Semaphore(concurrency)
     async with KnowledgeAggregator(settings) as agg:
@@ -247,77 +254,67 @@ def ask_many(
     client: Client | str | None = None,
     **options: Any,
 ) -> Batch:
-    """Synchronous :func:`ask_many_async`, usable in a script and inside Jupyter's running loop.
-
-    With ``client`` (a ``distributed.Client``, a scheduler address, or ``"local"``) each question is a
-    task on that Dask cluster instead, ``concurrency`` being the cluster's; see :mod:`knowledge_agg.cluster`.
-    """
-    if client is not None:
-        return _ask_on_cluster(
-            _query_list(queries, column), client, settings, progress=progress, batch=batch, rerun=rerun, options=options,
-        )
+    """Synchronous :func:`ask_many_async`, usable in a script and inside Jupyter's running loop."""
     return run_sync(
         ask_many_async(
             queries, concurrency, column=column, settings=settings, progress=progress, batch=batch, rerun=rerun,
-            **options,
+            client=client, **options,
         )
     )
 
 
-def _ask_on_cluster(
+async def _on_cluster(
     items: list[str | None], client: Client | str, settings: Settings | None, *, progress: bool, batch: str | None,
     rerun: Rerun, options: dict[str, Any],
 ) -> Batch:
-    """``ask_many`` on a Dask cluster: answers land in the batch, the bar and the run store as they complete."""
+    """The batch on a Dask cluster: answers land in the batch, the bar and the run store as they complete."""
     from .cluster import as_answered, connect
 
-    if rerun not in _RERUN:
-        raise ValueError(f"rerun must be one of {', '.join(_RERUN)}, not {rerun!r}")
     base = settings if settings is not None else Settings()
     run_settings = base.override(**options)  # an unknown option fails here, once
     store = open_store(run_settings)
     if batch is not None and store is None:
         raise KnowledgeAggError(f"batch={batch!r} needs the run store, which is off (KNOWLEDGE_AGG_STORE=off)")
     named = _Named(store, batch, _RERUN[rerun]) if store is not None and batch is not None else None
-    finished = run_sync(named.finished(items)) if named else {}
-    result = Batch([finished.get(q or "", Run(q or "")) for q in items], [None] * len(items))
-    result.resumed = sum(q in finished for q in items)
-    todo = [i for i, q in enumerate(items) if q is None or q not in finished]
-    tqdm = require("tqdm.auto", "notebook").tqdm
-    desc = f"{batch} ({result.resumed} resumed)" if batch is not None else "queries"
-    dask_client, let_go = connect(client)  # a wrong client fails before the bar shows
-    bar = tqdm(total=len(items), initial=result.resumed, desc=desc, disable=not progress)
     try:
-        for i, run, error in as_answered([(i, items[i]) for i in todo], dask_client, run_settings):
-            if run is not None and store is not None:
-                run = _keep(store, run, public_options(run_settings, options), named)
-            if run is not None:
-                result.runs[i] = run
-            result.errors[i] = error
-            bar.update(1)
+        finished = await named.finished(items) if named else {}
+        result = Batch([finished.get(q or "", Run(q or "")) for q in items], [None] * len(items))
+        result.resumed = sum(q in finished for q in items)
+        todo = [(i, q) for i, q in enumerate(items) if q is None or q not in finished]
+        tqdm = require("tqdm.auto", "notebook").tqdm
+        desc = f"{batch} ({result.resumed} resumed)" if batch is not None else "queries"
+        dask_client, let_go = await asyncio.to_thread(connect, client)  # a wrong client fails before the bar shows
+        bar = tqdm(total=len(items), initial=result.resumed, desc=desc, disable=not progress)
+        try:
+            async with contextlib.aclosing(as_answered(todo, dask_client, run_settings)) as answers:
+                async for i, run, error in answers:  # leaving early cancels the tasks not yet answered
+                    if run is not None and store is not None:
+                        run = await _keep(store, run, public_options(run_settings, options), named)
+                    if run is not None:
+                        result.runs[i] = run
+                    result.errors[i] = error
+                    bar.update(1)
+        finally:
+            bar.close()
+            await asyncio.to_thread(let_go)
     finally:
-        bar.close()
-        let_go()
         if store is not None:
             store.close()
     return result
 
 
-def _keep(store: RunStore, run: Run, options: dict[str, Any], named: _Named | None) -> Run:
+async def _keep(store: RunStore, run: Run, options: dict[str, Any], named: _Named | None) -> Run:
     """Write a run that came back from a worker to the store (once: a named batch's question is claimed first)."""
     assert run.run_id is not None
     if named is not None:
-        claim = store.claim(named.name, run.query, run.run_id, rerun=named.rerun)
+        claim = await asyncio.to_thread(store.claim, named.name, run.query, run.run_id, rerun=named.rerun)
         if claim.action == "done":  # another process finished it meanwhile: keep that answer
-            return Run.load(claim.run_id, store)
+            return await asyncio.to_thread(Run.load, claim.run_id, store)
 
     async def replay() -> AsyncGenerator[Event, None]:
         for event in run.events:
             yield event
 
-    async def write() -> None:
-        async for _ in record(replay(), store, run.run_id or "", run.query, options, named.name if named else None):
-            pass
-
-    run_sync(write())
+    async for _ in record(replay(), store, run.run_id or "", run.query, options, named.name if named else None):
+        pass
     return run

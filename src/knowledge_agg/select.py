@@ -3,6 +3,7 @@ and, with the ``semantic`` flag, closeness in meaning."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -45,6 +46,17 @@ _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z
 def _named(query: str) -> set[str]:
     """The dotted names and called names (``json.dumps``, ``eval()``) written in the question."""
     return {match.group() for match in _NAME.finditer(query)}
+
+
+def _run_together(analysis: Analysis, hits: Sequence[Hit], query: Sequence[str]) -> list[str]:
+    """Two key terms in a row run together as one word (context manager → contextmanager, priority queue →
+    priorityqueue) when a hit's title or snippet has that word: code names write what a question says in
+    two words as one, so the page named ``contextlib.contextmanager`` matches "context manager" too."""
+    shown = set(terms([text for hit in hits for text in (hit.title, hit.snippet)]))
+    found: dict[str, None] = {}
+    for first, second in itertools.pairwise(analysis.terms):
+        found.update(dict.fromkeys(word for word in terms([first + second]) if word in shown and word not in query))
+    return list(found)
 
 
 def _key(hit: Hit) -> str:
@@ -92,13 +104,27 @@ def names(title: str, name: str) -> bool:
 
 def side_of(title: str, analysis: Analysis) -> int | None:
     """Which side of a comparison a page titled ``title`` is about: the first whose own words (those
-    not shared by every side) its title has, or ``None`` (also for a question that compares nothing)."""
+    not shared by every side) the title's last part has (``list.extend`` is about extend, the section
+    ``Sequence Types — "list", "tuple", "range": Tuples`` about tuples), else its whole title, or ``None``
+    (also for a question that compares nothing)."""
     sides = [terms(side) for side in analysis.sides]
     if not sides:
         return None
     shared = set.intersection(*(set(side) for side in sides))
-    named = set(terms([title]))
-    return next((i for i, side in enumerate(sides) if named & (set(side) - shared)), None)
+    own = [set(side) - shared for side in sides]
+    for part in (_last_part(title), title):
+        named = set(terms([part]))
+        found = next((i for i, words in enumerate(own) if named & words), None)
+        if found is not None:
+            return found
+    return None
+
+
+def _last_part(title: str) -> str:
+    """What a title names last: a section after its topic's ``": "``, or a dotted name's last name."""
+    if ": " in title:
+        return title.rsplit(": ", 1)[1]
+    return title.rsplit(".", 1)[-1]
 
 
 def _quote(words: Sequence[str]) -> str:
@@ -130,6 +156,7 @@ def select_sources(
     snippets are in meaning to the question, for questions that share few words with the answer.
     """
     query = query_terms(analysis)
+    query += _run_together(analysis, hits, query)
     idf = _idf(hits, query)
     seen: set[str] = set()
     distinct: list[Hit] = []

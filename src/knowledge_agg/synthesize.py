@@ -23,6 +23,8 @@ UNSUPPORTED_MARK = "⚠ (unsupported: {reason})"
 _MAX_SENTENCES = 7
 #: A candidate shorter than this many words is a heading or a fragment, never a point.
 _MIN_WORDS = 4
+#: A page's first sentence (its summary line) is a point from this many words on.
+_MIN_SUMMARY_WORDS = 2
 #: A line without end punctuation and at most this many words, before a line break, is a heading.
 _HEADING_WORDS = 8
 _TERMINAL = re.compile(r"""[.!?:;]["'”’)\]]*$""")
@@ -120,7 +122,7 @@ def _without_heading(text: str) -> str:
 
 def _is_sentence(text: str) -> bool:
     """Whether ``text`` reads as a sentence: enough words, end punctuation unless it is long, and not code
-    (a call signature, an interpreter session, a grammar rule, or mostly brackets and operators)."""
+    (a call signature, an interpreter session or its traceback, a grammar rule, or mostly brackets and operators)."""
     words = word_count(text)
     return (
         words >= _MIN_WORDS
@@ -130,8 +132,15 @@ def _is_sentence(text: str) -> bool:
     )
 
 
+def _is_summary(text: str) -> bool:
+    """Whether ``text``, the first sentence of a page, can be its summary line though shorter than a point may be:
+    a reference entry says what it is in a few words ("Compare two files.", "Inappropriate argument type.")."""
+    short = word_count(text) >= _MIN_SUMMARY_WORDS and text.rstrip().endswith(".")
+    return short and not _SIGNATURE.match(text) and not _is_code(text)
+
+
 def _is_code(text: str) -> bool:
-    if ">>>" in text or "::=" in text:
+    if ">>>" in text or "::=" in text or "Traceback (most recent call last)" in text:
         return True
     return len(_CODE_MARKS.findall(text)) > _CODE_SHARE * len(text.replace(" ", ""))
 
@@ -162,8 +171,10 @@ def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
             for start, end in sentence_spans(passage.text)
             for unit in _units(_without_heading(passage.text[start:end].strip()))
         ]
+        # A page's first sentence is a point even when short: its summary line ("Compare two files.").
+        first = next((n for n, t in enumerate(units) if _is_sentence(t) or _is_summary(t)), None) if passage.opening else None
         for position, text in enumerate(units):
-            if not _is_sentence(text):
+            if not _is_sentence(text) and not (position == first and _is_summary(text)):
                 continue
             known = by_text.get(text)
             if known is None:
@@ -250,7 +261,9 @@ def _asks_about_a_thing(analysis: Analysis) -> bool:
 
 
 def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis) -> list[_Sentence]:
-    """The key sentences that open the synthesis: the top source's, or for a comparison each side's.
+    """The key sentences that open the synthesis: the top source's, or for a comparison each side's and then
+    the sentence after each ("Evaluate the given source …", "Execute the given source …", then what each
+    source may be: an expression, statements).
 
     A page's key sentence is its first, when its opening passage was ranked: a reference entry's summary
     ("Recursively delete a directory tree.") or an article's definition, which state what the page is
@@ -267,7 +280,18 @@ def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: 
     elif (error := error_name(analysis)) is not None:  # what fixes it (the best page), what it means
         keys = sorted({*keys, *(i for i in read[:_MAX_SENTENCES] if names(titles.get(i, ""), error))})[:2]
     leads = [_opening(sentences, i) for i in keys]
-    return [lead for lead in leads if lead is not None]
+    found = [lead for lead in leads if lead is not None]
+    if analysis.sides:  # each side in two sentences: what it is, then how it differs
+        found += [after for lead in found if (after := _following(sentences, lead)) is not None]
+    return found
+
+
+def _following(sentences: Sequence[_Sentence], sentence: _Sentence) -> _Sentence | None:
+    """The candidate sentence right after ``sentence`` in its passage, if there is one."""
+    return next(
+        (s for s in sentences if s.passage_rank == sentence.passage_rank and s.position == sentence.position + 1),
+        None,
+    )
 
 
 #: What the key sentence of a source other than the leading one gains when the question asks what a thing is
@@ -291,6 +315,22 @@ def _opening(sentences: Sequence[_Sentence], source_id: int) -> _Sentence | None
     return min(opening, key=lambda s: (s.passage_rank, s.position), default=None)
 
 
+_QUOTED = re.compile(r"""'([^']{8,})'|"([^"]{8,})"|`([^`]{8,})`|“([^”]{8,})”|‘([^’]{8,})’""")
+
+
+def _quoted(analysis: Analysis) -> list[str]:
+    """What the question quotes: the error line of an error, and any text in quote marks."""
+    found = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(analysis.query)]
+    if analysis.kind == "error":
+        found.append(analysis.search_query)
+    return [_plain(text) for text in found]
+
+
+def _plain(text: str) -> str:
+    """``text`` lower-cased with its whitespace collapsed, to find a sentence the question repeats."""
+    return " ".join(text.lower().split())
+
+
 def _no_result(analysis: Analysis) -> Synthesis:
     return Synthesis(text=f"No relevant sources found for “{analysis.query.strip()}”.", points=[])
 
@@ -310,6 +350,10 @@ def synthesize(
         for sentence in sentences:
             if _VERSION_NOTE.match(sentence.text):
                 sentence.score = 0.0
+    quoted = _quoted(analysis)
+    for sentence in sentences:  # a message the question quotes (a pasted error) tells the asker nothing new
+        if any(_plain(sentence.text).rstrip(".:") in q for q in quoted):
+            sentence.score = 0.0
     leads = _leads(sentences, sources, analysis)
     if _asks_about_a_thing(analysis):
         _favour_key_sentences(sentences, sources)

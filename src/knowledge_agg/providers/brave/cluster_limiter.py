@@ -5,7 +5,32 @@ after its request *finished* (the same invariant as :class:`~.rate_limiter.RateL
 counted the request before answering, so no server-side window sees more than ``limit`` requests from
 any worker on any machine. Two entries of the scheduler's metadata (``Client.set_metadata``) share
 the wall-clock time until which a 429 holds every request, and until which the monthly quota is spent.
-Everything lives in the scheduler's memory: a scheduler restart forgets it (and the running tasks with it).
+
+What is shared, and what is not: the leases (the rate), the hold after a 429 and a spent quota are
+the cluster's; the response cache (a folder on each machine), each worker's HTTP connections, its
+per-host page-read cap and a slower limit learned from one worker's response headers (it lengthens
+that worker's lease hold only) are each worker's own.
+
+Failure modes:
+
+- **A worker dies holding leases** (killed, out of memory): its leases stay taken until the scheduler
+  times them out (``distributed.scheduler.locks.lease-timeout``, 30 s after their last refresh, checked
+  every ``lease-validation-interval``, 10 s): the plan runs slower meanwhile, never faster (tested with a
+  2 s timeout). A worker whose event loop is blocked longer than the timeout (leases are refreshed every
+  timeout/5) loses leases it still uses: the window may be overbooked once, a 429 follows, and its hold
+  stops every worker until its reset.
+- **The scheduler restarts**: everything above lives in its memory and is gone, with the running tasks
+  (the batch fails in the caller; answers already received are in the run store, so the same
+  ``ask_many(..., batch="name")`` resumes from them). The new scheduler starts with every lease free, so
+  requests finished less than a window before the restart may share a window with new ones: up to twice
+  the rate once, answered by 429s and a shared hold. Restart the workers with the scheduler: a worker
+  process that outlived it would keep a limiter whose semaphore registered (once) with the old
+  scheduler, and the new one refuses an unknown semaphore ("Semaphore … not known"; read in
+  distributed's code, not tested: a restart could not be staged here in reasonable time).
+- Two workers recording a hold at once may keep the earlier of the two (read, then write): one more 429
+  at most. The shared times are wall-clock: the machines' clocks must agree to a fraction of a second.
+- The lease count is fixed by the first worker that registers the plan: a worker with another
+  ``brave_rate_limit`` for the same key is refused by the scheduler ("Inconsistent max leases").
 """
 
 from __future__ import annotations
