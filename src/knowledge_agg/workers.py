@@ -4,9 +4,9 @@ Extraction is most of a run's CPU. In a thread it shares the event loop's GIL, s
 (``ask_many``, the server) use one core however many the machine has. Here it runs in worker
 processes (page bytes in, main text out), each with the extractor already imported (a ``forkserver``
 preloads it). Starting them takes about a second of CPU, so a process starts its pool, in a
-background thread, at the first extraction while two or more runs are in flight in it (each run
-is counted by :func:`running`): ``ask_many`` and a server with concurrent clients start it, a
-single ``knowledge-agg ask`` never does. Until the workers are up (and with no pool), pages are
+background thread, at the first extraction while two or more runs are reading pages in it at once
+(the pipeline counts each run's reading stage with :func:`running`): ``ask_many`` and a server with
+concurrent clients start it, a single ``knowledge-agg ask`` never does. Until the workers are up (and with no pool), pages are
 extracted one at a time per event loop in a thread of its default executor: more threads would share the GIL with the
 event loop and with one another, and each page in extraction holds its transient memory (its
 tree, up to about 1.5 MB of Python objects for a large page), so one at a time bounds a run's peak.
@@ -47,14 +47,14 @@ _starting = False
 _starter: threading.Thread | None = None  # the thread starting the pool, while it does
 #: Per event loop, the gate that lets one page at a time into a thread while there is no pool.
 _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-_runs = 0  # runs in flight in this process (every event loop's)
+_runs = 0  # runs reading pages in this process (every event loop's)
 #: Runs in flight at once that make the pool worth its start: more than one run shares the process.
 _CONCURRENT_RUNS = 2
 
 
 @contextlib.contextmanager
 def running() -> Iterator[None]:
-    """Count one run in flight for as long as the block lasts (the pipeline wraps each run in it)."""
+    """Count one run reading pages for as long as the block lasts (the pipeline wraps each run's reading in it)."""
     global _runs
     with _lock:
         _runs += 1
@@ -161,7 +161,7 @@ async def extract(body: bytes, charset: str | None, url: str | None, size: int) 
     """``extract_page(body, charset, url)`` in a worker process once the pool is up, else in a thread, one page at a time.
 
     ``size``: the pool's worker processes (0: always a thread). The first page extracted while
-    two or more runs are in flight starts the pool.
+    two or more runs are reading pages starts the pool.
     """
     from .extract import extract_page
 
