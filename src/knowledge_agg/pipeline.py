@@ -288,23 +288,22 @@ async def _read_all(
     from . import workers
 
     extract_workers = workers.pool_size(settings.extract_workers)
-    tasks = [
-        asyncio.ensure_future(_read(s, provider, fetcher, fetch, extract_workers, settings.max_sources)) for s in sources
-    ]
-    try:
-        for i, next_done in enumerate(asyncio.as_completed(tasks), start=1):
-            source, page, exc = await next_done
-            if exc is not None:
-                stage: Stage = "extracting" if isinstance(exc, _EmptyExtraction) else "fetching"
-                yield rec.error(stage, exc, url=source.hit.url)
-            if page is not None:
-                yield page
-            progress = PROGRESS["fetching"] + (PROGRESS["extracting"] - PROGRESS["fetching"]) * i / len(tasks)
-            yield rec.status("fetching", f"read {i} of {len(tasks)}: {source.hit.title}", round(progress, 3))
-    finally:
-        for t in tasks:
-            t.cancel()
-        await _settle(tasks)
+    with workers.running():  # two runs reading at once in this process move extraction to worker processes
+        tasks = [asyncio.ensure_future(_read(s, provider, fetcher, fetch, extract_workers)) for s in sources]
+        try:
+            for i, next_done in enumerate(asyncio.as_completed(tasks), start=1):
+                source, page, exc = await next_done
+                if exc is not None:
+                    stage: Stage = "extracting" if isinstance(exc, _EmptyExtraction) else "fetching"
+                    yield rec.error(stage, exc, url=source.hit.url)
+                if page is not None:
+                    yield page
+                progress = PROGRESS["fetching"] + (PROGRESS["extracting"] - PROGRESS["fetching"]) * i / len(tasks)
+                yield rec.status("fetching", f"read {i} of {len(tasks)}: {source.hit.title}", round(progress, 3))
+        finally:
+            for t in tasks:
+                t.cancel()
+            await _settle(tasks)
 
 
 async def _settle(tasks: Sequence[asyncio.Future[Any]]) -> None:
@@ -323,7 +322,6 @@ async def _settle(tasks: Sequence[asyncio.Future[Any]]) -> None:
 
 async def _read(
     source: Source, provider: SearchProvider, fetcher: Callable[[], Fetcher], fetch: bool, extract_workers: int,
-    max_sources: int,
 ) -> tuple[Source, Page | None, BaseException | None]:
     """One source's text: from the provider, or fetched and extracted; the snippet when that fails."""
     hit = source.hit
@@ -338,9 +336,7 @@ async def _read(
         fetched = await fetcher().fetch(hit.url)
         from . import workers
 
-        text = await workers.extract(
-            fetched.body, fetched.charset, fetched.final_url, extract_workers, busy=max_sources
-        )
+        text = await workers.extract(fetched.body, fetched.charset, fetched.final_url, extract_workers)
         del fetched  # drop the raw HTML as soon as its text is out
         if text.strip():
             return source, Page(source, text, "extracted"), None
