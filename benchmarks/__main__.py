@@ -1,4 +1,7 @@
-"""``python -m benchmarks``: the streaming benchmark (issue 6); ``--quick`` for a short pass, ``--out`` for where figures go."""
+"""``python -m benchmarks``: the streaming benchmark (issue 6); ``--quick`` for a short pass, ``--out`` for where figures go.
+
+``python -m benchmarks --issue-table [--code DIR] [--quick]`` prints issue 15's table instead (``benchmarks.issue_table``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import issue_table
 from .data import EXTRACTION
 from .streaming import BenchConfig, main
 
@@ -28,10 +32,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="the stand-in's pages: generated HTML, or the extraction dataset's real pages")
     parser.add_argument("--levels", type=lambda s: tuple(int(x) for x in s.split(",")),
                         help="concurrency levels of the sweep (1,20,100,200)")
+    parser.add_argument("--issue-table", action="store_true",
+                        help="instead: issue 15's figures beside their targets and the previous commit's "
+                             "(takes --code DIR, --quick, --out FILE; see benchmarks/issue_table.py)")
     return parser
 
 
 if __name__ == "__main__":
+    if "--issue-table" in sys.argv[1:]:
+        sys.exit(issue_table.main([a for a in sys.argv[1:] if a != "--issue-table"]))
     args = _parser().parse_args()
     config = BenchConfig.quick() if args.quick else BenchConfig()
     config.corpus = args.corpus

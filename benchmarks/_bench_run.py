@@ -20,10 +20,22 @@ from knowledge_agg.analyze import analyze
 from knowledge_agg.events import DoneEvent, ErrorEvent, ResultEvent, SourcesEvent, StatusEvent, SynthesisEvent
 from knowledge_agg.providers.brave.protocol import encode
 
-__all__ = ["StandinProcess", "RunTimes", "measure_run", "bare_search", "UnhandledCounter"]
+__all__ = ["StandinProcess", "RunTimes", "cpu_seconds", "measure_run", "bare_search", "UnhandledCounter"]
 
 _ROOT = Path(__file__).resolve().parents[1]
 _START_TIMEOUT = 120.0  # a fresh install builds the pydocs index on first start
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds used so far by ``process`` and its living children (the extraction workers)."""
+    total = 0.0
+    for p in (process, *process.children(recursive=True)):
+        try:
+            times = p.cpu_times()
+        except psutil.Error:  # a worker that just exited
+            continue
+        total += times.user + times.system
+    return total
 
 
 class StandinProcess:

@@ -3,8 +3,9 @@
 The client starts from its configured 1 req/s; the stand-in (its own process, the ``standin_rate_per_second``
 plan) states 20 req/s in its ``X-RateLimit-*`` headers. It prints the wall time, the searches per
 second, the 429s the client received and the busiest one-second window the client produced.
-``--code PATH`` runs the same searches with another checkout's ``knowledge_agg`` (in a child process)
-beside this one's.
+``--search-latency LO,HI`` makes the stand-in take that long per search before it counts the request
+(as a gateway with a queue would; 0 by default). ``--code PATH`` runs the same searches with another
+checkout's ``knowledge_agg`` (in a child process) beside this one's.
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ import httpx
 
 from .output import write_json
 
+__all__ = ["measure", "pace"]
+
 _ROOT = Path(__file__).resolve().parent.parent
 _RESULTS = _ROOT / "benchmarks" / "results"
 #: The stand-in plan's requests per second (what its headers state).
 _PLAN = 20
+#: Seconds between the two sides: more than the plan's 1 s window, so one side's searches never count against the other.
+_WINDOW_GAP = 1.5
 
 
 class _Counting(httpx.AsyncBaseTransport):
@@ -85,10 +90,30 @@ def _elsewhere(code: Path, url: str, searches: int, concurrency: int) -> dict[st
     return dict(json.loads(out.splitlines()[-1]))
 
 
+def measure(searches: int = 200, concurrency: int = 20, *, search_latency: tuple[float, float] = (0.0, 0.0),
+            code: Path | None = None, code_searches: int = 20) -> dict[str, Any]:
+    """The figures of this code (and of ``code``, in a child process) against one stand-in on the 20 req/s plan."""
+    from ._bench_run import StandinProcess
+
+    bed = {"corpus": "pydocs", "search_latency": search_latency, "page_latency": (0.0, 0.0)}
+    with StandinProcess(**bed, plan_per_second=_PLAN) as standin:
+        results = {"this": asyncio.run(pace(standin.url, searches, concurrency))}
+        if code:  # the same key: wait until the stand-in's window has forgotten this side's last searches
+            time.sleep(_WINDOW_GAP)
+            results[str(code)] = _elsewhere(code, standin.url, code_searches, concurrency)
+    return {"plan_per_second": _PLAN, "search_latency": list(search_latency), "results": results}
+
+
+def _range(text: str) -> tuple[float, float]:
+    lo, _, hi = text.partition(",")
+    return float(lo), float(hi or lo)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.brave_pace", description=__doc__)
     parser.add_argument("--searches", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--search-latency", type=_range, default=(0.0, 0.0), help="stand-in seconds per search: lo,hi")
     parser.add_argument("--code", type=Path, help="another checkout to run beside this one")
     parser.add_argument("--code-searches", type=int, default=20, help="searches for --code (1 req/s is slow)")
     parser.add_argument("--url", help="an already running stand-in: run there and print the figures as JSON")
@@ -98,18 +123,13 @@ def main() -> int:
         figures = asyncio.run(pace(args.url, args.searches, args.concurrency))
         print(json.dumps(figures))
         return 0
-    from ._bench_run import StandinProcess
-
-    bed = {"corpus": "pydocs", "search_latency": (0.0, 0.0), "page_latency": (0.0, 0.0)}
-    with StandinProcess(**bed, plan_per_second=_PLAN) as standin:
-        results = {"this": asyncio.run(pace(standin.url, args.searches, args.concurrency))}
-        if args.code:
-            results[str(args.code)] = _elsewhere(args.code, standin.url, args.code_searches, args.concurrency)
+    measured = measure(args.searches, args.concurrency, search_latency=args.search_latency, code=args.code,
+                       code_searches=args.code_searches)
     print(f"{'code':>28} {'searches':>9} {'wall s':>8} {'per s':>7} {'429s':>5} {'busiest 1 s':>12}")
-    for name, r in results.items():
+    for name, r in measured["results"].items():
         print(f"{name[-28:]:>28} {r['searches']:>9} {r['wall_s']:>8} {r['per_second']:>7} {r['responses_429']:>5} "
               f"{r['busiest_second']:>12}")
-    write_json(args.out, {"plan_per_second": _PLAN, "results": results})
+    write_json(args.out, measured)
     print(f"wrote {args.out}")
     return 0
 

@@ -33,7 +33,7 @@ from knowledge_agg.events import TIMINGS
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.settings import Settings
 
-from ._bench_run import RunTimes, StandinProcess, UnhandledCounter, bare_search, measure_run
+from ._bench_run import RunTimes, StandinProcess, UnhandledCounter, bare_search, cpu_seconds, measure_run
 from ._bench_targets import targets
 from .data import relative
 from .local_index import QUERIES as _INDEX_QUERIES
@@ -174,10 +174,10 @@ async def _sweep_level(agg: KnowledgeAggregator, server: StandinProcess, level: 
         server.configure(salt=f"sweep-{level}-{r}")
         queries = itertools.islice(itertools.cycle(QUERIES), r * level % len(QUERIES), None)
         gc.collect()
-        cpu0, scpu0, t0 = _cpu(me), server.cpu_seconds(), time.perf_counter()
+        cpu0, scpu0, t0 = cpu_seconds(me), server.cpu_seconds(), time.perf_counter()
         runs += await asyncio.gather(*(measure_run(agg, q) for q in itertools.islice(queries, level)))
         wall += time.perf_counter() - t0
-        client_cpu += _cpu(me) - cpu0
+        client_cpu += cpu_seconds(me) - cpu0
         server_cpu += server.cpu_seconds() - scpu0
     kinds = _error_kinds(runs)
     return {
@@ -194,11 +194,6 @@ async def _sweep_level(agg: KnowledgeAggregator, server: StandinProcess, level: 
         "cpu_client_ms_per_run": round(1000 * client_cpu / len(runs), 1),
         "cpu_server_ms_per_run": round(1000 * server_cpu / len(runs), 1),
     }
-
-
-def _cpu(process: psutil.Process) -> float:
-    t = process.cpu_times()
-    return t.user + t.system
 
 
 async def _memory(agg: KnowledgeAggregator, server: StandinProcess, tracked: int, rss_runs: int) -> dict[str, Any]:

@@ -61,6 +61,18 @@ def test_refused_query_and_bad_flag_exit_2(capsys: pytest.CaptureFixture[str]) -
     assert "unknown feature flag 'warp_drive'" in capsys.readouterr().err
 
 
+def test_a_bad_setting_after_the_first_event_still_ends_the_stream_with_done(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KNOWLEDGE_AGG_MAX_WORDS", "3")  # read after the first status line is out
+    assert main(["ask", QUESTION, "--format", "ndjson"]) == 2
+    captured = capsys.readouterr()
+    events = [parse_event(line) for line in captured.out.splitlines()]
+    assert [(e.seq, e.type) for e in events] == [(0, "status"), (1, "error"), (2, "status"), (3, "done")]
+    assert "max_words" in events[1].message and not events[1].recoverable and events[3].partial
+    assert captured.err.count("\n") == 1 and "invalid setting (max_words" in captured.err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

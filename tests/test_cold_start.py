@@ -7,13 +7,16 @@ modules a fresh process imports, so a stray top-level import cannot quietly brin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import knowledge_agg
 
+ROOT = Path(__file__).resolve().parents[1]
 #: Libraries the first event never needs: the HTTP client, the extractors, the settings' and events' models.
 HEAVY = ("httpx", "httpcore", "trafilatura", "readability", "lxml", "rapidfuzz", "pydantic", "pydantic_settings",
          "charset_normalizer", "ssl", "asyncio")
@@ -47,6 +50,108 @@ def test_first_event_comes_before_the_http_client_and_the_extractor() -> None:
         "asyncio.run(main())"
     )
     assert not loaded_after(code) & {"httpx", "httpcore", "trafilatura", "readability", "rapidfuzz"}
+
+
+def test_the_way_to_the_search_loads_no_fuzzy_matcher_and_no_store_that_is_off() -> None:
+    code = (
+        "import asyncio, json, sys\nfrom knowledge_agg import KnowledgeAggregator\n"
+        "async def main():\n"
+        "    async with KnowledgeAggregator() as agg, agg.stream('asyncio tasks', provider='local', store='off') as events:\n"
+        "        async for event in events:\n"
+        "            if event.type == 'analysis':\n"
+        "                return sorted(sys.modules)\n"
+        "print(json.dumps(asyncio.run(main())))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = set(json.loads(out.splitlines()[-1]))
+    assert not loaded & {"rapidfuzz", "knowledge_agg.store", "knowledge_agg.run", "knowledge_agg.select",
+                         "knowledge_agg.rank", "knowledge_agg.workers", "multiprocessing", "knowledge_agg.extract",
+                         "httpx"}
+
+
+def test_a_local_run_never_imports_the_fetcher_or_the_extractor() -> None:
+    # its documents come from the index: the imports deferred for the pages are never started
+    code = (
+        "import asyncio, json, sys, threading\nfrom knowledge_agg import KnowledgeAggregator\n"
+        "async def main():\n"
+        "    async with KnowledgeAggregator() as agg:\n"
+        "        run = await agg.run('asyncio tasks', provider='local', store='off')\n"
+        "    return run.done is not None and bool(run.passages), [t.name for t in threading.enumerate()]\n"
+        "answered, threads = asyncio.run(main())\n"
+        "print(json.dumps([answered, threads, sorted(sys.modules)]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    answered, threads, loaded = json.loads(out.splitlines()[-1])
+    assert answered and "knowledge-agg-warm" not in threads
+    assert not set(loaded) & {"knowledge_agg.fetch", "knowledge_agg.extract", "trafilatura", "httpx"}
+
+
+def test_the_first_status_line_of_ask_is_written_before_pydantic_and_asyncio() -> None:
+    # the modules loaded at the moment the CLI first writes to stdout, in a real `ask` run
+    code = (
+        "import io, json, sys\n"
+        "class Out(io.StringIO):\n"
+        "    seen = None\n"
+        "    def write(self, s):\n"
+        "        if Out.seen is None:\n"
+        "            Out.seen = sorted(sys.modules)\n"
+        "        return super().write(s)\n"
+        "out, real = Out(), sys.stdout\n"
+        "sys.stdout = out\n"
+        "from knowledge_agg.cli import main\n"
+        "status = main(['ask', 'asyncio tasks', '--format', 'ndjson', '--provider', 'local'])\n"
+        "sys.stdout = real\n"
+        "print(json.dumps([status, out.getvalue().splitlines()[0], Out.seen]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    status, first, seen = json.loads(out.splitlines()[-1])
+    assert status == 0 and json.loads(first)["type"] == "status" and json.loads(first)["seq"] == 0
+    assert not {name.split(".")[0] for name in seen} & set(HEAVY)
+
+
+_WAITING_SEARCH = """
+import asyncio, json, sys
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from tests.helpers.servers import serve
+from knowledge_agg import KnowledgeAggregator
+
+LATER = ("knowledge_agg.select", "knowledge_agg.rank", "knowledge_agg.synthesize")
+seen = {}
+
+async def search(request):  # holds its answer until the run's later stages are imported (at most 3 s)
+    for _ in range(60):
+        if all(m in sys.modules for m in LATER):
+            break
+        await asyncio.sleep(0.05)
+    seen["while_waiting"] = [m for m in LATER if m in sys.modules]
+    hit = {"title": "Tasks", "url": "https://docs.example/tasks", "description": "asyncio tasks run coroutines"}
+    return JSONResponse({"query": {"original": "asyncio tasks"}, "web": {"results": [hit]}})
+
+async def run(url):
+    options = dict(provider="brave", brave_api_key="k", brave_base_url=url, brave_cache=False, brave_timeout=20,
+                   flags="content_fetch=off")
+    async with KnowledgeAggregator() as agg, agg.stream("asyncio tasks", **options) as events:
+        async for event in events:
+            if event.type == "analysis":
+                seen["before_search"] = [m for m in LATER if m in sys.modules]
+            seen.setdefault("types", []).append(event.type)
+
+with serve(Starlette(routes=[Route("/res/v1/web/search", search)])) as url:
+    asyncio.run(run(url))
+print(json.dumps(seen))
+"""
+
+
+def test_the_later_stages_are_imported_while_the_search_is_in_flight() -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+           "KNOWLEDGE_AGG_STORE": "off"}
+    out = subprocess.run([sys.executable, "-c", _WAITING_SEARCH], capture_output=True, text=True, check=True, env=env)
+    seen = json.loads(out.stdout.splitlines()[-1])
+    assert seen["before_search"] == []  # not on the way to the search
+    assert seen["while_waiting"] == ["knowledge_agg.select", "knowledge_agg.rank", "knowledge_agg.synthesize"]
+    assert "result" in seen["types"] and seen["types"][-1] == "done"
 
 
 @pytest.mark.parametrize("name", knowledge_agg.__all__)

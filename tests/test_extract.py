@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.data import EXTRACTION
 from benchmarks.extraction import score_extraction, shingle_match
-from knowledge_agg.extract import ChallengePageError, cross_check, extract_text
+from knowledge_agg.extract import ChallengePageError, cross_check, extract_page, extract_text, readability_text
 
 ARTICLE = """<!doctype html><html><head><title>Async generators</title></head><body>
 <nav><a href="/">Home</a> <a href="/blog">Blog</a> <a href="/about">About us</a></nav>
@@ -52,6 +52,30 @@ def test_challenge_page_is_recognised() -> None:
     with pytest.raises(ChallengePageError) as info:
         extract_text(CHALLENGE, "https://example.com/")
     assert info.value.kind == "challenge_page" and "browser" in str(info.value)
+
+
+def test_a_page_in_a_legacy_charset_reads_as_its_decoded_text() -> None:
+    russian = ARTICLE.replace("asynchronous generator", "асинхронный генератор")
+    body = russian.replace("<head>", '<head><meta charset="windows-1251">').encode("cp1251")
+    text = extract_page(body, None, "https://example.com/post")
+    assert "Calling it returns an асинхронный генератор object" in text
+    assert text == extract_text(russian, "https://example.com/post")
+    assert extract_page(russian.encode("utf-8"), "utf-8", "https://example.com/post") == text
+
+
+def test_a_bot_check_marker_across_the_search_windows_is_found() -> None:
+    for start in (65_530, 65_536, 131_070):  # the marker straddles, starts at, or ends a 64 KiB window
+        head = b"<html><body><div>"
+        page = head + b"x" * (start - len(head)) + b"Checking your browser before accessing</div></body></html>"
+        with pytest.raises(ChallengePageError):
+            extract_page(page, "utf-8")
+
+
+def test_readability_reads_past_inline_scripts() -> None:
+    script = "<script>var data = " + "[1, 2, 3], " * 20_000 + "0;</script>"
+    text = readability_text(ARTICLE.replace("<article>", script + "<article>").encode())
+    assert "finally blocks run" in text and "var data" not in text
+    assert readability_text(ARTICLE) == readability_text(ARTICLE.encode())
 
 
 def test_article_about_challenge_pages_is_not_mistaken_for_one() -> None:

@@ -12,7 +12,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from knowledge_agg.decode import BodyDecoder, DecodeError, decode_text, looks_binary
+from knowledge_agg.decode import BodyDecoder, DecodeError, decode_text, detect_codec, looks_binary
 from knowledge_agg.errors import FetchError
 from knowledge_agg.fetch import Fetcher
 from knowledge_agg.settings import Settings
@@ -254,13 +254,21 @@ def test_body_decoder_stops_at_the_limit_even_inside_one_chunk() -> None:
     bomb = gzip.compress(b" " * 5_000_000)
     decoder = BodyDecoder("gzip", 100_000)
     with pytest.raises(DecodeError) as info:
-        decoder.feed(bomb)
+        b"".join(decoder.feed(bomb))
     assert info.value.kind == "too_large" and decoder.size <= 100_001
+
+
+def test_body_decoder_inflates_a_chunk_in_bounded_pieces() -> None:
+    page = b"<p>" + b"so compressible " * 100_000 + b"</p>"
+    pieces = list(BodyDecoder("gzip", 10_000_000).feed(gzip.compress(page)))
+    assert len(pieces) > 1 and max(map(len, pieces)) <= 65_536 and b"".join(pieces) == page
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # "deflate" sent without its zlib header
+    assert b"".join(BodyDecoder("deflate", 10_000_000).feed(raw.compress(page) + raw.flush())) == page
 
 
 def test_body_decoder_handles_multi_member_gzip() -> None:
     decoder = BodyDecoder("gzip", 1000)
-    assert decoder.feed(gzip.compress(b"ab") + gzip.compress(b"cd")) == b"abcd"
+    assert b"".join(decoder.feed(gzip.compress(b"ab") + gzip.compress(b"cd"))) == b"abcd"
 
 
 def test_binary_sniffing() -> None:
@@ -270,6 +278,17 @@ def test_binary_sniffing() -> None:
     assert not looks_binary(PAGE.encode())
     assert not looks_binary("<p>ünïcödé\t\r\n</p>".encode())
     assert not looks_binary("<p>hi</p>".encode("utf-16"))
+
+
+def test_detect_codec_names_a_codec_that_decodes_the_whole_page() -> None:
+    russian = "<p>Привет, мир</p>" * 10_000  # longer than one validation chunk
+    assert detect_codec(russian.encode("utf-8"), "windows-1251") == "utf-8"  # mislabelled single-byte: UTF-8 wins
+    assert detect_codec(russian.encode("cp1251"), "windows-1251") == "cp1251"
+    assert detect_codec(b"<p>plain</p>", None) == "utf-8"
+    assert detect_codec("<p>hi</p>".encode("utf-16"), "utf-8") == "utf-16"  # the BOM first
+    cut = "é".encode() * 40_000  # a two-byte character split by every 64 KiB chunk boundary
+    assert detect_codec(cut, None) == "utf-8"
+    assert detect_codec(cut + b"\xff", "utf-8") != "utf-8"  # invalid at the very end
 
 
 def test_decode_text_prefers_bom_and_never_fails() -> None:

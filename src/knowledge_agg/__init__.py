@@ -52,11 +52,13 @@ if TYPE_CHECKING:
     from .run import Run
     from .server import launch as launch
     from .settings import Settings
+    from .started import Started
     from .store import RunStore, history
 
 __all__ = [
     "KnowledgeAggregator",
     "EventStream",
+    "Started",
     "Run",
     "RunStore",
     "history",
@@ -96,6 +98,7 @@ __all__ = [
 _HOMES = {
     **dict.fromkeys(("KnowledgeAggregator", "EventStream", "ask"), "aggregator"),
     "Run": "run",
+    "Started": "started",
     **dict.fromkeys(("RunStore", "history"), "store"),
     "Settings": "settings",
     "SearchProvider": "providers",

@@ -21,6 +21,7 @@ from .events import (
     StatusEvent,
     Timing,
 )
+from .started import Started
 
 __all__ = ["PROGRESS", "Recorder"]
 
@@ -31,8 +32,9 @@ PROGRESS: dict[Stage, float] = dict(zip(STAGES, (0.0, 0.05, 0.1, 0.3, 0.35, 0.75
 class Recorder:
     """Numbers events and stamps them with milliseconds since the run started."""
 
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
+    def __init__(self, start: float | None = None) -> None:
+        #: The run's clock: ``time.perf_counter()`` when it started (``Started.clock``), else now.
+        self.start = time.perf_counter() if start is None else start
         self.seq = 0
         self.stage: Stage = "started"
         self.marks: dict[Timing | AnswerTiming, float] = {}
@@ -44,6 +46,13 @@ class Recorder:
     def make(self, cls: type[Event], **fields: Any) -> Event:
         event = cls(seq=self.seq, t_ms=self.ms(), **fields)
         self.seq += 1
+        return event
+
+    def first(self, started: Started) -> Event:
+        """The run's first event, as ``started`` built it (the CLI may have printed it already)."""
+        event = StatusEvent.model_validate(started.fields())
+        self.seq = event.seq + 1
+        self.marks["first_status_ms"] = event.t_ms
         return event
 
     def status(self, stage: Stage, message: str, progress: float | None = None) -> Event:

@@ -9,17 +9,17 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._sync import run_sync
 from .pipeline import run_pipeline
-from .run import Run
 from .settings import Settings
-from .store import RunStore, open_store, public_options, record
 
-if TYPE_CHECKING:  # opened on a run's first need: the first event never waits for an HTTP client
+if TYPE_CHECKING:  # opened on a run's first need: the first event never waits for an HTTP client (or the store)
     from .events import Event
     from .fetch import Fetcher
     from .llm import AnswerWriter
     from .providers import SearchProvider
+    from .run import Run
+    from .started import Started
+    from .store import RunStore
 
 __all__ = ["KnowledgeAggregator", "EventStream", "ask"]
 
@@ -66,15 +66,23 @@ class KnowledgeAggregator:
         self._writers: dict[tuple[Any, ...], AnswerWriter] = {}
         self._stores: dict[str, RunStore | None] = {}
 
-    def stream(self, query: str, *, batch: str | None = None, **options: Any) -> EventStream:
+    def stream(
+        self, query: str, *, batch: str | None = None, started: Started | None = None, **options: Any
+    ) -> EventStream:
         """An async iterator of the run's events; options override settings for this run only.
 
         Its ``run_id`` is known at once; the run store records it under that id (and ``batch``).
+        ``started`` (for ``query``) is the run's clock and first event when the caller started them
+        earlier, as the CLI does to print that event before this module is imported; else the run
+        starts when it is first iterated.
         """
-        return EventStream(self, query, self.settings.override(**options), options=options, batch=batch)
+        settings = self.settings.override(**options)
+        return EventStream(self, query, settings, options=options, batch=batch, started=started)
 
     async def run(self, query: str, **options: Any) -> Run:
         """Run to the end and return every event gathered in a :class:`Run`."""
+        from .run import Run
+
         async with self.stream(query, **options) as events:
             run = Run(query, run_id=events.run_id)
             async for event in events:
@@ -84,7 +92,11 @@ class KnowledgeAggregator:
     def run_store(self, settings: Settings | None = None) -> RunStore | None:
         """The run store these settings (default: the aggregator's) write to, or None when it is off."""
         settings = settings if settings is not None else self.settings
-        if settings.store not in self._stores:
+        if settings.store not in self._stores and not settings.keeps_runs:  # the store module is not even imported
+            self._stores[settings.store] = None
+        elif settings.store not in self._stores:
+            from .store import open_store
+
             self._stores[settings.store] = open_store(settings)
         return self._stores[settings.store]
 
@@ -151,14 +163,17 @@ class EventStream:
 
     def __init__(
         self, aggregator: KnowledgeAggregator, query: str, settings: Settings, *,
-        options: dict[str, Any] | None = None, batch: str | None = None,
+        options: dict[str, Any] | None = None, batch: str | None = None, started: Started | None = None,
     ) -> None:
+        if started is not None and started.query != query:
+            raise ValueError("started belongs to another query")
         self.query = query
         self.settings = settings
         self.run_id = uuid.uuid4().hex
         self.batch = batch
         self._options = options or {}
         self._aggregator = aggregator
+        self._started = started
         self._events: AsyncIterator[Event] | None = None
         self._closed = False
 
@@ -176,10 +191,12 @@ class EventStream:
         agg, settings = self._aggregator, self.settings
         events = run_pipeline(
             self.query, settings, functools.partial(agg._provider, settings), functools.partial(agg._fetcher, settings),
-            functools.partial(agg._writer, settings),
+            functools.partial(agg._writer, settings), self._started,
         )
         store = agg.run_store(settings)
         if store is not None:  # the one place runs are recorded, so every face's runs are
+            from .store import public_options, record
+
             options = public_options(settings, self._options)
             events = record(events, store, self.run_id, self.query, options, self.batch)
         return events if settings.flags["streaming"] else _buffered(events)
@@ -215,6 +232,8 @@ async def _buffered(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
 
 def ask(query: str, *, settings: Settings | None = None, **options: Any) -> Run:
     """Run a query to the end from synchronous code, in a plain script or inside a running loop."""
+    from ._sync import run_sync
+
 
     async def main() -> Run:
         async with KnowledgeAggregator(settings) as agg:

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO, get_args
 
+from .choices import Answer, Provider
 from .errors import KnowledgeAggError, MissingDependency
+from .started import Started
 
 if TYPE_CHECKING:  # imported by the command that needs them, so `knowledge-agg --help` loads none of them
     from pydantic_settings import BaseSettings
@@ -85,8 +87,6 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def _ask_options(ask: argparse.ArgumentParser) -> None:
-    from .settings import Settings
-
     ask.add_argument("query")
     ask.add_argument("--format", choices=("text", "ndjson", "sse"), default="text")
     _settings_options(ask)
@@ -95,7 +95,7 @@ def _ask_options(ask: argparse.ArgumentParser) -> None:
     ask.add_argument("--max-words", type=_setting("max_words"), help="word budget of the synthesis")
     ask.add_argument("--no-cache", action="store_true", help="do not read or write the Brave response cache")
     ask.add_argument(
-        "--answer", choices=get_args(Settings.model_fields["answer"].annotation),
+        "--answer", choices=get_args(Answer),
         help="'llm': written by the chat model at KNOWLEDGE_AGG_LLM_BASE_URL, every sentence's citations checked",
     )
     ask.add_argument("--model", dest="llm_model", help="chat model for --answer llm")
@@ -123,20 +123,18 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
 
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
-    from .settings import Settings
-
     parser.add_argument(
-        "--provider", choices=get_args(Settings.model_fields["provider"].annotation),
-        help="search provider ('auto': brave with a key, else local)",
+        "--provider", choices=get_args(Provider), help="search provider ('auto': brave with a key, else local)"
     )
-    parser.add_argument("--corpus", type=_corpus, help=f"local corpus: {Settings.model_fields['corpus'].description}")
+    parser.add_argument("--corpus", type=_corpus, help="local corpus: {description}")
     parser.add_argument("--flags", help="feature flags, e.g. memory_tracking=on,synthesis=off")
 
 
 class _DefaultsHelp(argparse.RawDescriptionHelpFormatter):
     """Ends the help of an option that sets a setting with that setting's default, read where it is defined.
 
-    The server's own options read ``ServerSettings``, imported only when their help is shown.
+    A ``{description}`` in the help is the setting's own description. The server's own options read
+    ``ServerSettings``, imported (like ``Settings``) only when their help is shown.
     """
 
     #: Whether the command's options include the server's own (``ServerSettings``, the server extra).
@@ -148,8 +146,9 @@ class _DefaultsHelp(argparse.RawDescriptionHelpFormatter):
         model = _defined_in(action.dest, server=self.server)
         if model is None or action.help is None:
             return action.help
+        text = action.help.replace("{description}", model.model_fields[action.dest].description or "")
         default = setting_default(action.dest, model)
-        return f"{action.help} (default {default})" if isinstance(default, str | int | float) else action.help
+        return f"{text} (default {default})" if isinstance(default, str | int | float) else text
 
 
 class _ServeHelp(_DefaultsHelp):
@@ -229,10 +228,50 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    """Start the run's clock and print its first event at once, then import the rest and run it.
+
+    The first ``status`` line goes out before pydantic, asyncio and the pipeline are imported (most of
+    a fresh process's time to the first event); the pipeline yields that same event first, and it is
+    not printed twice.
+    """
+    started = Started.now(args.query)
+    printed = args.format != "text"  # the text format shows no status events
+    if printed:
+        _first_line(args.format, started)
+    try:
+        settings = _settings(args)
+    except Exception as exc:  # a bad setting or flag: the stream printed so far still ends with error and done
+        if printed:
+            _refused(started, exc, _writer(args.format))
+        raise
     import asyncio
 
-    settings = _settings(args)
-    return asyncio.run(_stream(args.query, settings, _writer(args.format)))
+    return asyncio.run(_stream(args.query, settings, _writer(args.format), started, skip_first=printed))
+
+
+def _first_line(fmt: str, started: Started) -> None:
+    """The run's first event in ``fmt`` (ndjson or sse), written without importing the event models."""
+    data = started.to_json()
+    sys.stdout.write(data + "\n" if fmt == "ndjson" else _sse_text("status", "0", data))
+    sys.stdout.flush()
+
+
+def _refused(started: Started, exc: Exception, write: Callable[[Event], None]) -> None:
+    """End a run refused after its first event was printed, as the pipeline ends one: error, status, done."""
+    from pydantic import ValidationError
+
+    from ._recorder import Recorder
+    from .errors import OptionError
+
+    rec = Recorder(started.clock)
+    rec.first(started)
+    if isinstance(exc, ValidationError):
+        from .settings import refusals
+
+        exc = OptionError(f"invalid setting ({refusals(exc)})")
+    write(rec.error("started", exc, fatal=True))
+    write(rec.status("done", "finished"))
+    write(rec.done(None))
 
 
 def _writer(fmt: str) -> Callable[[Event], None]:
@@ -278,14 +317,18 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _stream(query: str, settings: Settings, write: Callable[[Event], None]) -> int:
-    """Write each event as it arrives; the exit status (see ``EXIT_STATUSES``) says how the run ended."""
+async def _stream(
+    query: str, settings: Settings, write: Callable[[Event], None], started: Started, *, skip_first: bool
+) -> int:
+    """Write each event as it arrives (the first one only unless ``skip_first``: it is out already);
+    the exit status (see ``EXIT_STATUSES``) says how the run ended."""
     from .aggregator import KnowledgeAggregator
 
     refused = answered = False
-    async with KnowledgeAggregator(settings) as agg, agg.stream(query) as events:
+    async with KnowledgeAggregator(settings) as agg, agg.stream(query, started=started) as events:
         async for event in events:
-            write(event)
+            if not (skip_first and event.seq == 0):
+                write(event)
             refused = refused or (event.type == "error" and not event.recoverable)
             answered = answered or event.type == "passage"
     return 2 if refused else 0 if answered else 1
@@ -302,8 +345,12 @@ def _write_sse(event: Event) -> None:
     from .events import to_sse
 
     fields = to_sse(event)
-    sys.stdout.write(f"event: {fields['event']}\nid: {fields['id']}\ndata: {fields['data']}\n\n")
+    sys.stdout.write(_sse_text(fields["event"], fields["id"], fields["data"]))
     sys.stdout.flush()
+
+
+def _sse_text(event: str, id: str, data: str) -> str:
+    return f"event: {event}\nid: {id}\ndata: {data}\n\n"
 
 
 class _TextWriter:

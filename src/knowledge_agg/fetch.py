@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import ipaddress
 import random
 import ssl
@@ -259,14 +260,13 @@ class Fetcher:
     async def _body(self, url: str, response: httpx.Response, cap: int) -> bytes:
         try:
             decoder = BodyDecoder(response.headers.get("content-encoding", ""), cap)
-            chunks: list[bytes] = []
-            size = 0
+            body = io.BytesIO()
             async for chunk in response.aiter_raw():
-                chunks.append(decoder.feed(chunk))
-                size += len(chunks[-1])
-                if size > cap:
-                    break
-            return b"".join(chunks)  # one copy of the page, not a growing buffer and then its copy
+                for piece in decoder.feed(chunk):
+                    body.write(piece)
+            # getvalue() hands over BytesIO's own buffer (trimmed, not copied): the page is held once, where
+            # a list of chunks and their join held it twice at the end
+            return body.getvalue()
         except DecodeError as exc:
             raise FetchError(str(exc), url=url, kind=exc.kind) from exc
         except httpx.ReadTimeout as exc:

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
-from . import workers
+from . import _warm
 from ._recorder import PROGRESS, Recorder
 from .errors import KnowledgeAggError, ProviderError
 from .events import (
@@ -29,6 +29,7 @@ from .events import (
     SynthesisEvent,
 )
 from .models import Analysis, Hit, Hits, Page, Passage, Source
+from .started import Started
 
 if TYPE_CHECKING:  # the stages and their libraries are imported after the first event is out
     from .fetch import Fetcher
@@ -46,14 +47,17 @@ async def run_pipeline(
     provider: Callable[[], SearchProvider],
     fetcher: Callable[[], Fetcher],
     writer: Callable[[], AnswerWriter | None],
+    started: Started | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Yield the events of one run; ``done`` always comes last, whatever failed before it.
 
     ``provider``, ``fetcher`` and ``writer`` are called when the run first needs them, so the first event goes
     out before any HTTP client, index or extractor is imported or opened. ``writer`` gives the model client
     that writes the answer when ``settings.answer`` is ``"llm"``; without one the synthesis is extractive.
+    ``started`` is the run's clock and first event when its caller started them earlier (the CLI), else now.
     """
-    rec = Recorder()
+    started = started if started is not None else Started.now(query)
+    rec = Recorder(started.clock)
     tracking = settings.flags["memory_tracking"]
     started_tracing = tracking and not tracemalloc.is_tracing()
     if started_tracing:
@@ -61,9 +65,7 @@ async def run_pipeline(
     elif tracking:
         tracemalloc.reset_peak()
     try:
-        first = rec.status("started", f"query received ({len(query)} characters)")
-        rec.marks["first_status_ms"] = first.t_ms
-        yield first
+        yield rec.first(started)
         try:
             async with aclosing(_stages(query, settings, provider, fetcher, writer, rec)) as events:
                 async for event in events:
@@ -89,8 +91,11 @@ async def _stages(
     yield rec.status("analyzing", "reading the question")
     from . import semantic
     from .analyze import analyze, read_as, respell
-    from .rank import rank_passages
-    from .select import select_sources
+
+    # the later stages' modules are imported while the search is in flight, not on the way to it
+    page_stages = ("fetch", "workers", "extract") if settings.flags["content_fetch"] else ()
+    later = ("select", *page_stages, "rank", "synthesize")
+    _warm.defer(*(f"{__package__}.{name}" for name in later))
 
     try:
         analysis = analyze(query, max_chars=settings.max_query_chars)
@@ -134,12 +139,16 @@ async def _stages(
         rec.marks.setdefault("first_result_ms", result.t_ms)
         rec.counts["results"] += 1
         yield result
+    _warm.resume()  # the results are out: the later stages' imports may go on while the pages are read
     if not hits:
         async for event in _synthesis([], [], analysis, settings, open_writer, rec):
             yield event
         return
 
     yield rec.status("selecting", f"choosing sources among {len(hits)} results")
+    from .rank import rank_passages
+    from .select import select_sources
+
     searched = read_as(analysis, hits.respelt) if isinstance(hits, Hits) else analysis
     closeness: semantic.Closeness | None = None
     if settings.flags["semantic"]:
@@ -276,24 +285,25 @@ async def _read_all(
     fetch = settings.flags["content_fetch"]
     yield rec.status("fetching", f"reading {len(sources)} sources" if fetch else "content fetch is off: using snippets")
     fetcher = functools.cache(open_fetcher)  # opened by the first source that is not in the provider's index
+    from . import workers
+
     extract_workers = workers.pool_size(settings.extract_workers)
-    tasks = [
-        asyncio.ensure_future(_read(s, provider, fetcher, fetch, extract_workers, settings.max_sources)) for s in sources
-    ]
-    try:
-        for i, next_done in enumerate(asyncio.as_completed(tasks), start=1):
-            source, page, exc = await next_done
-            if exc is not None:
-                stage: Stage = "extracting" if isinstance(exc, _EmptyExtraction) else "fetching"
-                yield rec.error(stage, exc, url=source.hit.url)
-            if page is not None:
-                yield page
-            progress = PROGRESS["fetching"] + (PROGRESS["extracting"] - PROGRESS["fetching"]) * i / len(tasks)
-            yield rec.status("fetching", f"read {i} of {len(tasks)}: {source.hit.title}", round(progress, 3))
-    finally:
-        for t in tasks:
-            t.cancel()
-        await _settle(tasks)
+    with workers.running():  # two runs reading at once in this process move extraction to worker processes
+        tasks = [asyncio.ensure_future(_read(s, provider, fetcher, fetch, extract_workers)) for s in sources]
+        try:
+            for i, next_done in enumerate(asyncio.as_completed(tasks), start=1):
+                source, page, exc = await next_done
+                if exc is not None:
+                    stage: Stage = "extracting" if isinstance(exc, _EmptyExtraction) else "fetching"
+                    yield rec.error(stage, exc, url=source.hit.url)
+                if page is not None:
+                    yield page
+                progress = PROGRESS["fetching"] + (PROGRESS["extracting"] - PROGRESS["fetching"]) * i / len(tasks)
+                yield rec.status("fetching", f"read {i} of {len(tasks)}: {source.hit.title}", round(progress, 3))
+        finally:
+            for t in tasks:
+                t.cancel()
+            await _settle(tasks)
 
 
 async def _settle(tasks: Sequence[asyncio.Future[Any]]) -> None:
@@ -312,7 +322,6 @@ async def _settle(tasks: Sequence[asyncio.Future[Any]]) -> None:
 
 async def _read(
     source: Source, provider: SearchProvider, fetcher: Callable[[], Fetcher], fetch: bool, extract_workers: int,
-    max_sources: int,
 ) -> tuple[Source, Page | None, BaseException | None]:
     """One source's text: from the provider, or fetched and extracted; the snippet when that fails."""
     hit = source.hit
@@ -325,9 +334,9 @@ async def _read(
                 return source, Page(source, text, "local"), None
             raise KnowledgeAggError(f"document {hit.doc_id!r} is no longer in the index")
         fetched = await fetcher().fetch(hit.url)
-        text = await workers.extract(
-            fetched.body, fetched.charset, fetched.final_url, extract_workers, busy=max_sources
-        )
+        from . import workers
+
+        text = await workers.extract(fetched.body, fetched.charset, fetched.final_url, extract_workers)
         del fetched  # drop the raw HTML as soon as its text is out
         if text.strip():
             return source, Page(source, text, "extracted"), None

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, TypeAdapter, ValidationErro
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .choices import Answer, Provider
 from .errors import OptionError
 from .flags import resolve_flags
 
@@ -29,7 +30,7 @@ class Settings(BaseSettings):
     )
 
     # search
-    provider: Literal["auto", "local", "brave"] = "auto"
+    provider: Provider = "auto"
     corpus: str = Field("pydocs", description="'pydocs', a folder of documents, or a .jsonl file")
     max_results: int = Field(20, ge=1, le=200)
     max_query_chars: int = Field(4000, ge=1)
@@ -73,7 +74,7 @@ class Settings(BaseSettings):
     max_words: int = Field(120, ge=10, le=2000)
 
     # written answer (issue 18): the synthesis from a chat model behind any OpenAI-compatible endpoint
-    answer: Literal["extractive", "llm"] = Field(
+    answer: Answer = Field(
         "extractive", description="'extractive' (verbatim cited sentences) or 'llm' (written by a chat model)"
     )
     llm_base_url: str = Field("http://localhost:11434/v1", description="OpenAI-compatible endpoint (Ollama's by default)")
@@ -110,6 +111,11 @@ class Settings(BaseSettings):
         if self.provider == "auto":
             return "brave" if self.brave_api_key else "local"
         return self.provider
+
+    @property
+    def keeps_runs(self) -> bool:
+        """Whether runs are recorded in the run store (``store`` is not ``off``)."""
+        return self.store.strip().lower() != "off"
 
     def override(self, **options: Any) -> Settings:
         """A copy with ``options`` applied and validated; ``flags`` layer over these settings' flags."""

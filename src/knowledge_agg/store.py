@@ -455,7 +455,7 @@ def _close_all() -> None:
 
 def open_store(settings: Settings) -> RunStore | None:
     """The store the settings name, or None when ``store`` is ``off``."""
-    if settings.store.strip().lower() == "off":
+    if not settings.keeps_runs:
         return None
     return RunStore(settings.store)
 

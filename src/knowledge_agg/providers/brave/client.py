@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
+from ..._warm import busy, waiting
 from ...analyze import altered_terms
 from ...models import Hit, Hits
 from ...settings import setting_default
@@ -195,7 +196,9 @@ class BraveProvider:
         """Send one request and return its JSON body, or raise the typed error it amounts to."""
         headers = {TOKEN_HEADER: self._key.get_secret_value()}
         try:
-            response = await self._http().get(PATHS[endpoint], params=tuple(items), headers=headers)
+            response = await self._http().get(
+                PATHS[endpoint], params=tuple(items), headers=headers, extensions={"trace": _on_sent}
+            )
         except httpx.TimeoutException:
             raise BraveUnavailable(f"Brave did not answer within {self._timeout:g} s", kind="timeout",
                                    retryable=True) from None
@@ -264,3 +267,11 @@ class BraveProvider:
         if self._cache is None and self._cache_dir is not None:
             self._cache = ResponseCache(self._cache_dir, ttl=self._cache_ttl)
         return self._cache
+
+
+async def _on_sent(event: str, info: dict[str, Any]) -> None:
+    """httpcore's trace hook: the run's deferred imports use the wait for the answer, and stop when it comes."""
+    if event == "http11.send_request_body.complete":
+        waiting()
+    elif event == "http11.receive_response_headers.complete":
+        busy()
