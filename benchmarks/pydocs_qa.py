@@ -30,6 +30,7 @@ from .data import PYDOCS_QA_DEV, relative
 from .output import checked_flags, write_json
 
 __all__ = [
+    "ANSWER_METRICS",
     "DATASET",
     "KINDS",
     "METRICS",
@@ -141,19 +142,29 @@ def verbatim(run: Run) -> bool:
     )
 
 
-def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
-    """Shares in per cent of each metric, over all rows (``"all"``) and per kind; ``n`` is the row count."""
+#: The figures that need the question's answer phrase: a set without phrases (the held-out one) has none.
+ANSWER_METRICS = ("answer_in_passages", "answer_in_synthesis")
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Shares in per cent of each metric, over all rows (``"all"``) and per kind; ``n`` is the row count.
+
+    The answer-phrase figures count only the rows whose question has a phrase (``has_answer``, true when
+    missing), and are ``None`` where no row has one: 0 % would claim a miss that was never measured."""
     groups: dict[str, list[Mapping[str, Any]]] = {"all": list(rows)}
     for kind in KINDS:
         groups[kind] = [r for r in rows if r["kind"] == kind]
     for row in rows:  # a kind the dev set may add later still gets its column
         groups.setdefault(row["kind"], [r for r in rows if r["kind"] == row["kind"]])
-    summary: dict[str, dict[str, float]] = {}
+    summary: dict[str, dict[str, float | None]] = {}
     for name, members in groups.items():
-        n = len(members)
-        figures: dict[str, float] = {"n": n}
+        figures: dict[str, float | None] = {"n": len(members)}
         for metric in METRICS:
-            figures[metric] = round(100.0 * sum(bool(r[metric]) for r in members) / n, 1) if n else 0.0
+            counted = [r for r in members if r.get("has_answer", True)] if metric in ANSWER_METRICS else members
+            figures[metric] = (
+                round(100.0 * sum(bool(r[metric]) for r in counted) / len(counted), 1)
+                if counted else None if members else 0.0
+            )
         summary[name] = figures
     return summary
 
@@ -188,6 +199,7 @@ def run_questions(
         rows.append({
             "id": question.id, "kind": question.kind, "question": question.question,
             **score_run(question, run),
+            "has_answer": bool(question.answer),
             "gold_titles": list(question.gold_titles),
             "sources": [s.title for s in run.sources],
             "synthesis": synthesis_body(run.answer),
@@ -197,13 +209,15 @@ def run_questions(
     return rows
 
 
-def table(summary: Mapping[str, Mapping[str, float]]) -> str:
-    """A Markdown table: one row per metric, one column for all questions and one per kind."""
+def table(summary: Mapping[str, Mapping[str, float | None]]) -> str:
+    """A Markdown table: one row per metric, one column for all questions and one per kind (— where a
+    figure was not measured)."""
     columns = list(summary)
-    head = "| figure | " + " | ".join(f"{c} ({int(summary[c]['n'])})" for c in columns) + " |"
+    head = "| figure | " + " | ".join(f"{c} ({int(summary[c]['n'] or 0)})" for c in columns) + " |"
     lines = [head, "|---" * (len(columns) + 1) + "|"]
     for metric, label in METRICS.items():
-        lines.append(f"| {label} | " + " | ".join(f"{summary[c][metric]:.1f} %" for c in columns) + " |")
+        cells = ["—" if (v := summary[c][metric]) is None else f"{v:.1f} %" for c in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -221,7 +235,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--flags", default=None, help="the client's feature flags, e.g. semantic")
     parser.add_argument("--output", type=Path, default=None,
-                        help="default: benchmarks/results/pydocs_qa.json, or pydocs_qa-<flags>.json with --flags")
+                        help="default: benchmarks/results/pydocs_qa.json; another --dataset adds its name and "
+                             "--flags theirs (pydocs_qa-heldout-semantic.json)")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -239,8 +254,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
     questions = questions[: args.limit] if args.limit else questions
     if args.output is None:
-        slug = "-".join(name if on else f"no-{name}" for name, on in flags.items())
-        args.output = RESULTS.with_name(f"pydocs_qa-{slug}.json") if slug else RESULTS
+        parts = [] if args.dataset.resolve() == DATASET.resolve() else [args.dataset.stem]
+        parts += [name if on else f"no-{name}" for name, on in flags.items()]
+        args.output = RESULTS.with_name(f"pydocs_qa-{'-'.join(parts)}.json") if parts else RESULTS
     started = time.perf_counter()
     rows = run_questions(questions, flags=flags, max_words=args.max_words, concurrency=args.concurrency)
     summary = summarize(rows)

@@ -18,6 +18,7 @@ from benchmarks.pydocs_qa import (
     score_run,
     summarize,
     synthesis_body,
+    table,
     verbatim,
 )
 from benchmarks.quality import main as quality_main
@@ -100,6 +101,29 @@ def test_summary_gives_shares_overall_and_per_kind() -> None:
     assert summary["howto"]["first_source"] == 50.0 and summary["error"]["in_results"] == 100.0
     assert summary["what"] == {"n": 0, **dict.fromkeys(metrics, 0.0)}
     assert list(summary)[:6] == ["all", *KINDS]
+
+
+def test_answer_figures_count_only_questions_with_an_answer_phrase() -> None:
+    metrics = tuple(METRICS)
+    rows = [
+        {"kind": "howto", **dict.fromkeys(metrics, True)},
+        {"kind": "howto", **dict.fromkeys(metrics, False), "has_answer": False},
+        {"kind": "error", **dict.fromkeys(metrics, False), "has_answer": False},
+    ]
+    summary = summarize(rows)
+    assert summary["all"]["first_source"] == 33.3 and summary["all"]["answer_in_synthesis"] == 100.0
+    assert summary["error"]["answer_in_passages"] is None  # no phrase to look for: not measured, not a miss
+    assert "| the answer phrase in the passages | 100.0 % | 100.0 % | — |" in table(summary)
+
+
+def test_another_dataset_writes_its_own_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.pydocs_qa as qa
+
+    monkeypatch.setattr(qa, "RESULTS", tmp_path / "pydocs_qa.json")
+    held = tmp_path / "heldout.jsonl"
+    held.write_text(DATASET.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    assert quality_main(["--set", "pydocs-qa", "--dataset", str(held)]) == 0
+    assert (tmp_path / "pydocs_qa-heldout.json").is_file() and not (tmp_path / "pydocs_qa.json").exists()
 
 
 def test_the_committed_dev_set_loads_and_a_bad_line_is_named(tmp_path: Path) -> None:
