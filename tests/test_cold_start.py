@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,11 +23,15 @@ HEAVY = ("httpx", "httpcore", "trafilatura", "readability", "lxml", "rapidfuzz",
          "charset_normalizer", "ssl", "asyncio")
 
 
+def last_json(script: str, env: dict[str, str] | None = None) -> Any:
+    """Run ``script`` in a fresh interpreter and read the JSON value its last line prints."""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+    return json.loads(out.splitlines()[-1])
+
+
 def loaded_after(code: str) -> set[str]:
     """Top-level names of the modules a fresh interpreter holds after running ``code``."""
-    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    return {name.split(".")[0] for name in json.loads(out.splitlines()[-1])}
+    return {name.split(".")[0] for name in last_json(f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))")}
 
 
 def test_import_knowledge_agg_loads_no_heavy_library() -> None:
@@ -62,8 +67,7 @@ def test_the_way_to_the_search_loads_no_fuzzy_matcher_and_no_store_that_is_off()
         "                return sorted(sys.modules)\n"
         "print(json.dumps(asyncio.run(main())))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    loaded = set(json.loads(out.splitlines()[-1]))
+    loaded = set(last_json(code))
     assert not loaded & {"rapidfuzz", "knowledge_agg.store", "knowledge_agg.run", "knowledge_agg.select",
                          "knowledge_agg.rank", "knowledge_agg.workers", "multiprocessing", "knowledge_agg.extract",
                          "httpx"}
@@ -80,8 +84,7 @@ def test_a_local_run_never_imports_the_fetcher_or_the_extractor() -> None:
         "answered, threads = asyncio.run(main())\n"
         "print(json.dumps([answered, threads, sorted(sys.modules)]))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    answered, threads, loaded = json.loads(out.splitlines()[-1])
+    answered, threads, loaded = last_json(code)
     assert answered and "knowledge-agg-warm" not in threads
     assert not set(loaded) & {"knowledge_agg.fetch", "knowledge_agg.extract", "trafilatura", "httpx"}
 
@@ -103,8 +106,7 @@ def test_the_first_status_line_of_ask_is_written_before_pydantic_and_asyncio() -
         "sys.stdout = real\n"
         "print(json.dumps([status, out.getvalue().splitlines()[0], Out.seen]))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    status, first, seen = json.loads(out.splitlines()[-1])
+    status, first, seen = last_json(code)
     assert status == 0 and json.loads(first)["type"] == "status" and json.loads(first)["seq"] == 0
     assert not {name.split(".")[0] for name in seen} & set(HEAVY)
 
@@ -147,8 +149,7 @@ print(json.dumps(seen))
 def test_the_later_stages_are_imported_while_the_search_is_in_flight() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
            "KNOWLEDGE_AGG_STORE": "off"}
-    out = subprocess.run([sys.executable, "-c", _WAITING_SEARCH], capture_output=True, text=True, check=True, env=env)
-    seen = json.loads(out.stdout.splitlines()[-1])
+    seen = last_json(_WAITING_SEARCH, env)
     assert seen["before_search"] == []  # not on the way to the search
     assert seen["while_waiting"] == ["knowledge_agg.select", "knowledge_agg.rank", "knowledge_agg.synthesize"]
     assert "result" in seen["types"] and seen["types"][-1] == "done"
