@@ -255,7 +255,9 @@ def _signature(obj: Any) -> str:
         text = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)" if callable(obj) else ""
-    return _ADDRESS.sub("", text.replace(repr(os.environ), "os.environ"))
+    if "environ({" in text:  # the repr is built only for the few signatures that print it
+        text = text.replace(repr(os.environ), "os.environ")
+    return _ADDRESS.sub("", text)
 
 
 def _main() -> None:
