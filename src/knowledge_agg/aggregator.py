@@ -92,12 +92,13 @@ class KnowledgeAggregator:
     def run_store(self, settings: Settings | None = None) -> RunStore | None:
         """The run store these settings (default: the aggregator's) write to, or None when it is off."""
         settings = settings if settings is not None else self.settings
-        if settings.store not in self._stores and not settings.keeps_runs:  # the store module is not even imported
-            self._stores[settings.store] = None
-        elif settings.store not in self._stores:
-            from .store import open_store
+        if settings.store not in self._stores:
+            opened = None
+            if settings.keeps_runs:  # with the store off, its module is not even imported
+                from .store import open_store
 
-            self._stores[settings.store] = open_store(settings)
+                opened = open_store(settings)
+            self._stores[settings.store] = opened
         return self._stores[settings.store]
 
     def _provider(self, settings: Settings) -> SearchProvider:
@@ -233,7 +234,6 @@ async def _buffered(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
 def ask(query: str, *, settings: Settings | None = None, **options: Any) -> Run:
     """Run a query to the end from synchronous code, in a plain script or inside a running loop."""
     from ._sync import run_sync
-
 
     async def main() -> Run:
         async with KnowledgeAggregator(settings) as agg:
