@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING, Any, Literal
@@ -151,14 +151,10 @@ async def ask_many_async(
     limit = asyncio.Semaphore(concurrency)
     async with KnowledgeAggregator(settings) as agg:
         store = agg.run_store(agg.settings.override(**options))  # an unknown option fails here, once
-        if batch is not None and store is None:
-            raise KnowledgeAggError(f"batch={batch!r} needs the run store, which is off (KNOWLEDGE_AGG_STORE=off)")
-        named = _Named(store, batch, _RERUN[rerun]) if store is not None and batch is not None else None
+        named = _named_batch(store, batch, rerun)
         finished = await named.finished(items) if named else {}
         result.resumed = len({q for q in items if q in finished})
-        tqdm = require("tqdm.auto", "notebook").tqdm
-        desc = f"{batch} ({result.resumed} resumed)" if batch is not None else "queries"
-        bar = tqdm(total=len(items), initial=sum(q in finished for q in items), desc=desc, disable=not progress)
+        bar = _progress_bar(items, finished, result.resumed, batch, progress)
         first: dict[str, int] = {}  # a question asked twice in one batch runs once
 
         async def one(i: int, query: str | None) -> None:
@@ -273,18 +269,14 @@ async def _on_cluster(
     base = settings if settings is not None else Settings()
     run_settings = base.override(**options)  # an unknown option fails here, once
     store = open_store(run_settings)
-    if batch is not None and store is None:
-        raise KnowledgeAggError(f"batch={batch!r} needs the run store, which is off (KNOWLEDGE_AGG_STORE=off)")
-    named = _Named(store, batch, _RERUN[rerun]) if store is not None and batch is not None else None
+    named = _named_batch(store, batch, rerun)
     try:
         finished = await named.finished(items) if named else {}
         result = Batch([finished.get(q or "", Run(q or "")) for q in items], [None] * len(items))
         result.resumed = sum(q in finished for q in items)
         todo = [(i, q) for i, q in enumerate(items) if q is None or q not in finished]
-        tqdm = require("tqdm.auto", "notebook").tqdm
-        desc = f"{batch} ({result.resumed} resumed)" if batch is not None else "queries"
         dask_client, let_go = await asyncio.to_thread(connect, client)  # a wrong client fails before the bar shows
-        bar = tqdm(total=len(items), initial=result.resumed, desc=desc, disable=not progress)
+        bar = _progress_bar(items, finished, result.resumed, batch, progress)
         try:
             async with contextlib.aclosing(as_answered(todo, dask_client, run_settings)) as answers:
                 async for i, run, error in answers:  # leaving early cancels the tasks not yet answered
@@ -301,6 +293,23 @@ async def _on_cluster(
         if store is not None:
             store.close()
     return result
+
+
+def _named_batch(store: RunStore | None, batch: str | None, rerun: Rerun) -> _Named | None:
+    """The named batch to resume from the store, or None for an unnamed one; a name needs the store."""
+    if batch is None:
+        return None
+    if store is None:
+        raise KnowledgeAggError(f"batch={batch!r} needs the run store, which is off (KNOWLEDGE_AGG_STORE=off)")
+    return _Named(store, batch, _RERUN[rerun])
+
+
+def _progress_bar(items: list[str | None], finished: Mapping[str, Run], resumed: int, batch: str | None,
+                  progress: bool) -> Any:
+    """The batch's tqdm bar, its answers from the store already counted."""
+    tqdm = require("tqdm.auto", "notebook").tqdm
+    desc = f"{batch} ({resumed} resumed)" if batch is not None else "queries"
+    return tqdm(total=len(items), initial=sum(q in finished for q in items), desc=desc, disable=not progress)
 
 
 async def _keep(store: RunStore, run: Run, options: dict[str, Any], named: _Named | None) -> Run:
