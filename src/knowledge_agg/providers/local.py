@@ -150,13 +150,13 @@ class LocalProvider:
             self._reset_pool()
             self._status = status
             self._vectors = None
-            if self.model is _vectors.STATIC:
+            if self.model is not None and self.model.inline:
                 self._vectors = self._query(_ensure_vectors, self.path, self.model)
             return status
 
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
         """Up to ``count`` hits for the query's key terms, best BM25 score first (fused with the
-        documents nearest in meaning when ``meaning`` is on), after the documents its code names name.
+        documents nearest in meaning when it has a model), after the documents its code names name.
 
         A term no document contains is searched as the index word spelt most like it (Ghandi → gandhi).
         """
@@ -172,7 +172,7 @@ class LocalProvider:
             for old, new in respelt.items():
                 notify(f"no document has {old!r}: searching for {new!r} instead")
         terms = tuple(dict.fromkeys(respelt.get(t, t) for t in terms))
-        if self.model is _vectors.STATIC and self._vectors is None:
+        if self.model is not None and self.model.inline and self._vectors is None:
             self._vectors = await asyncio.to_thread(self._query, _ensure_vectors, self.path, self.model)
         elif self.model is not None and self._vectors is None:
             await self._await_vectors(self.model, notify)

@@ -1,0 +1,163 @@
+"""The shipped static token table: search by meaning on by default, on a real index, for every corpus."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge_agg import KnowledgeAggregator, Settings, static
+from knowledge_agg.providers.local import LocalProvider
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = [
+    {"id": "rmtree", "title": "shutil.rmtree", "text": "Recursively delete a directory tree."},
+    {"id": "rename", "title": "os.rename", "text": "Rename the file or directory src to dst."},
+    {"id": "sleep", "title": "time.sleep", "text": "Delay execution for a given number of seconds."},
+    {"id": "loads", "title": "json.loads", "text": "Deserialize a str instance containing a JSON document."},
+    {"id": "shuffle", "title": "random.shuffle", "text": "Shuffle list x in place, and return None."},
+]
+#: Questions that share no word with the document that answers them (BM25 alone finds nothing).
+PARAPHRASES = {"pause the program": "time.sleep", "wait a moment": "time.sleep",
+               "mix up the order of items": "random.shuffle"}
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for doc in TOOLS:
+        (folder / f"{doc['id']}.md").write_text(f"# {doc['title']}\n\n{doc['text']}\n", encoding="utf-8")
+    return folder
+
+
+def _stored(cache: Path) -> list[Path]:
+    return sorted((cache / "index").glob("*.npz"))
+
+
+async def test_a_folder_corpus_is_searched_by_meaning_by_default(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    settings = Settings(corpus=str(folder), cache_dir=tmp_path / "cache")
+    assert settings.flags["static"] and not settings.flags["semantic"]
+    provider = LocalProvider.from_settings(settings)
+    try:
+        status = await provider.build()
+        # The vectors are made with the index, before any search.
+        [stored] = _stored(tmp_path / "cache")
+        assert stored.name == f"{status.path.stem}.{static.model_id()}.npz"
+        with np.load(stored) as data:
+            assert data["matrix"].shape == (5, 256) and data["matrix"].dtype == np.float16
+            assert data["context"].shape == (len(static.load().rows),)  # the corpus's token weights
+        for question, title in PARAPHRASES.items():
+            assert (await provider.search(question, count=3))[0].title == title, question
+        # Words still count: BM25's hit and the nearest in meaning are fused, not replaced.
+        assert (await provider.search("rename a file", count=3))[0].title == "os.rename"
+    finally:
+        await provider.aclose()
+
+
+async def test_the_flag_off_gives_bm25_alone(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    off = LocalProvider.from_settings(Settings(corpus=str(folder), cache_dir=tmp_path / "cache", flags="static=off"))
+    words = LocalProvider(folder, cache_dir=tmp_path / "cache")
+    try:
+        for question in [*PARAPHRASES, "rename a file", "decode json text"]:
+            found = await off.search(question, count=5)
+            assert found == await words.search(question, count=5)
+        assert await off.search("pause the program", count=3) == []
+    finally:
+        await off.aclose()
+        await words.aclose()
+    assert _stored(tmp_path / "cache") == []
+
+
+async def test_the_vectors_are_remade_when_the_index_or_the_model_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    first = LocalProvider(corpus, cache_dir=tmp_path / "cache", static=True)
+    try:
+        await first.build()
+    finally:
+        await first.aclose()
+    [stored] = _stored(tmp_path / "cache")
+    # A rebuilt index (the corpus changed) gets vectors of its own, in the same file.
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS[:2]), encoding="utf-8")
+    again = LocalProvider(corpus, cache_dir=tmp_path / "cache", static=True)
+    try:
+        assert [h.doc_id for h in await again.search("erase a folder", count=5)] == ["rmtree", "rename"]
+    finally:
+        await again.aclose()
+    with np.load(stored) as data:
+        assert data["matrix"].shape == (2, 256)
+    # Another table (another id) never reads the old table's vectors: it makes its own file.
+    stem = stored.name.removesuffix(f".{static.model_id()}.npz")
+    monkeypatch.setattr(static, "model_id", lambda: "static-test-other")
+    changed = LocalProvider(corpus, cache_dir=tmp_path / "cache", static=True)
+    try:
+        await changed.build()
+    finally:
+        await changed.aclose()
+    assert [p.name for p in _stored(tmp_path / "cache")] == sorted([stored.name, f"{stem}.static-test-other.npz"])
+
+
+async def test_the_pipeline_finds_a_paraphrase_through_the_default_settings(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    settings = Settings(corpus=str(folder), cache_dir=tmp_path / "cache", provider="local")
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("pause the program")
+        plain = await agg.run("pause the program", flags="static=off")
+    assert run.results[0].title == "time.sleep" and run.sources[0].title == "time.sleep"
+    assert not plain.results
+
+
+def test_a_text_vector_is_the_idf_weighted_mean_of_its_token_rows_at_unit_length() -> None:
+    model = static.load()
+    texts = ["Delay execution for a given number of seconds.", "Shuffle list x in place.", "seconds seconds"]
+    matrix, weights = model.documents(texts)
+    assert matrix.shape == (3, model.rows.shape[1]) and np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+    seconds = model.tokenizer.ids("seconds")
+    assert len(seconds) == 1 and weights[seconds[0]] == pytest.approx(np.log(4 / 3))  # in 2 of 3 texts
+    row = model.rows[seconds[0]].astype(np.float32) * model.scales[seconds[0]]
+    assert np.allclose(matrix[2], row / np.linalg.norm(row), atol=1e-5)
+    assert np.allclose(model.query(texts[0], weights), matrix[0], atol=1e-6)
+    assert not model.query("", weights).any()
+
+
+def test_the_wordpiece_tokenizer_gives_the_models_own_token_ids() -> None:
+    tokenizers = pytest.importorskip("tokenizers", reason="the reference tokenizer: pip install 'knowledge-agg[semantic]'")
+    from knowledge_agg import semantic
+
+    reference = tokenizers.Tokenizer.from_file(str(semantic._files()[0]))
+    reference.no_padding()
+    reference.no_truncation()
+    ours = static.load().tokenizer
+    assert ours.vocab == reference.get_vocab()
+    texts = [
+        "How do I delete a directory and everything inside it?",
+        "FileExistsError: [Errno 17] File exists: '/tmp/x'",
+        "os.makedirs(name, mode=0o777, exist_ok=False); __init__ -> None",
+        "Café naïve 北京 résumé\u00a0tab\there\x01x\x1cy",
+        "x" * 120,
+        "",
+    ]
+    assert [ours.ids(t) for t in texts] == [e.ids[1:-1] for e in reference.encode_batch(texts)]
+
+
+def test_the_table_ships_inside_the_wheel(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    [wheel] = tmp_path.glob("knowledge_agg-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    folder = "knowledge_agg/static_model/"
+    assert {f"{folder}{n}" for n in ("tokens.npz", "vocab.txt", "model.json", "NOTICE")} <= names
+    with zipfile.ZipFile(wheel) as archive:
+        model = json.loads(archive.read(f"{folder}model.json"))
+    assert model["id"] == static.model_id() and "Apache-2.0" in model["teacher"]
