@@ -3,8 +3,8 @@
 Run: ``python -m benchmarks.distil_static [--dims 256] [--out PATH]`` (needs the ``semantic`` extra).
 Every WordPiece token of the model's vocabulary goes through the model alone (``[CLS] token [SEP]``,
 mean-pooled output, as model2vec distils), the rows are centred and reduced by PCA to ``--dims``, and
-the table is written as int8 rows with a scale each, with the vocabulary and ``model.json`` (its id)
-beside it. No corpus, no token weighting: the index weights each token by its IDF in the corpus being
+the table is written as int8 rows (``tokens.i8``) with a scale each (``scales.f32``), with the vocabulary
+and ``model.json`` (its id) beside it. No corpus, no token weighting: the index weights each token by its IDF in the corpus being
 indexed (``knowledge_agg.static``), so the table is the same for every corpus. Reproducible: the same
 model files give the same table.
 """
@@ -66,14 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dims", type=int, default=256)
     parser.add_argument("--out", type=Path, default=_DEFAULT_OUT)
     args = parser.parse_args(argv)
-    import numpy as np
-
     started = time.perf_counter()
     tokens, vectors = token_vectors()
     rows, scales = quantize(pca(vectors, args.dims))
     args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "tokens.npz").open("wb") as handle:
-        np.savez(handle, rows=rows, scales=scales)
+    (args.out / "tokens.i8").write_bytes(rows.tobytes())  # row-major, one row of --dims int8 per token
+    (args.out / "scales.f32").write_bytes(scales.astype("<f4").tobytes())
     (args.out / "vocab.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
     digest = hashlib.sha256(rows.tobytes() + scales.tobytes()).hexdigest()[:10]
     model = {"id": f"static-minilm-l6-v2-{args.dims}-int8-{digest}", "dims": args.dims, "tokens": len(tokens),

@@ -121,7 +121,7 @@ async def run(
             embed_s = time.perf_counter() - started
             figures |= {"vectors_build_s": round(embed_s, 1), "vectors_docs_per_s": round(status.documents / embed_s, 1)}
         vector_files = {f.name.split(".")[1].split("-")[0]: round(f.stat().st_size / 1e6, 1)
-                        for f in Path(cache, "index").glob("*.npz")}
+                        for f in [*Path(cache, "index").glob("*.npz"), *Path(cache, "index").glob("*.bin")]}
         samples = await _searches(providers, repeats)
         for provider in providers.values():
             await provider.aclose()

@@ -36,7 +36,12 @@ def _folder(tmp_path: Path) -> Path:
 
 
 def _stored(cache: Path) -> list[Path]:
-    return sorted((cache / "index").glob("*.npz"))
+    return sorted((cache / "index").glob("*.bin"))
+
+
+def _head(stored: Path) -> dict[str, object]:
+    """The JSON line that starts a packed vectors file."""
+    return dict(json.loads(stored.read_bytes().split(b"\n", 1)[0]))
 
 
 async def test_a_folder_corpus_is_searched_by_meaning_by_default(tmp_path: Path) -> None:
@@ -48,10 +53,11 @@ async def test_a_folder_corpus_is_searched_by_meaning_by_default(tmp_path: Path)
         status = await provider.build()
         # The vectors are made with the index, before any search.
         [stored] = _stored(tmp_path / "cache")
-        assert stored.name == f"{status.path.stem}.{static.model_id()}.npz"
-        with np.load(stored) as data:
-            assert data["matrix"].shape == (5, 256) and data["matrix"].dtype == np.float16
-            assert data["context"].shape == (len(static.load().rows),)  # the corpus's token weights
+        assert stored.name == f"{status.path.stem}.{static.model_id()}.bin"
+        # 5 documents x 256 dimensions, with the corpus's weight of each of the table's tokens
+        assert {k: v for k, v in _head(stored).items() if k != "stamp"} == {
+            "documents": 5, "dims": 256, "tokens": len(static.load().scales)
+        }
         for question, title in PARAPHRASES.items():
             assert (await provider.search(question, count=3))[0].title == title, question
         # Words still count: BM25's hit and the nearest in meaning are fused, not replaced.
@@ -93,17 +99,16 @@ async def test_the_vectors_are_remade_when_the_index_or_the_model_changes(
         assert [h.doc_id for h in await again.search("erase a folder", count=5)] == ["rmtree", "rename"]
     finally:
         await again.aclose()
-    with np.load(stored) as data:
-        assert data["matrix"].shape == (2, 256)
+    assert _head(stored)["documents"] == 2
     # Another table (another id) never reads the old table's vectors: it makes its own file.
-    stem = stored.name.removesuffix(f".{static.model_id()}.npz")
+    stem = stored.name.removesuffix(f".{static.model_id()}.bin")
     monkeypatch.setattr(static, "model_id", lambda: "static-test-other")
     changed = LocalProvider(corpus, cache_dir=tmp_path / "cache", static=True)
     try:
         await changed.build()
     finally:
         await changed.aclose()
-    assert [p.name for p in _stored(tmp_path / "cache")] == sorted([stored.name, f"{stem}.static-test-other.npz"])
+    assert [p.name for p in _stored(tmp_path / "cache")] == sorted([stored.name, f"{stem}.static-test-other.bin"])
 
 
 async def test_the_pipeline_finds_a_paraphrase_through_the_default_settings(tmp_path: Path) -> None:
@@ -116,17 +121,19 @@ async def test_the_pipeline_finds_a_paraphrase_through_the_default_settings(tmp_
     assert not plain.results
 
 
-def test_a_text_vector_is_the_idf_weighted_mean_of_its_token_rows_at_unit_length() -> None:
+def test_a_text_vector_is_the_idf_weighted_sum_of_its_token_rows_at_unit_length() -> None:
     model = static.load()
     texts = ["Delay execution for a given number of seconds.", "Shuffle list x in place.", "seconds seconds"]
     matrix, weights = model.documents(texts)
-    assert matrix.shape == (3, model.rows.shape[1]) and np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+    assert matrix.shape == (3, model.dims) and np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
     seconds = model.tokenizer.ids("seconds")
     assert len(seconds) == 1 and weights[seconds[0]] == pytest.approx(np.log(4 / 3))  # in 2 of 3 texts
-    row = model.rows[seconds[0]].astype(np.float32) * model.scales[seconds[0]]
+    table = np.frombuffer(model.rows, dtype=np.int8).reshape(-1, model.dims)
+    row = table[seconds[0]].astype(np.float32) * model.scales[seconds[0]]
     assert np.allclose(matrix[2], row / np.linalg.norm(row), atol=1e-5)
-    assert np.allclose(model.query(texts[0], weights), matrix[0], atol=1e-6)
-    assert not model.query("", weights).any()
+    # A query is embedded in plain Python, the same vector as numpy's at index build.
+    assert np.allclose(model.query(texts[0], weights), matrix[0], atol=1e-5)
+    assert not any(model.query("", weights))
 
 
 def test_the_wordpiece_tokenizer_gives_the_models_own_token_ids() -> None:
@@ -157,7 +164,23 @@ def test_the_table_ships_inside_the_wheel(tmp_path: Path) -> None:
     [wheel] = tmp_path.glob("knowledge_agg-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     folder = "knowledge_agg/static_model/"
-    assert {f"{folder}{n}" for n in ("tokens.npz", "vocab.txt", "model.json", "NOTICE")} <= names
+    assert {f"{folder}{n}" for n in ("tokens.i8", "scales.f32", "vocab.txt", "model.json", "NOTICE")} <= names
     with zipfile.ZipFile(wheel) as archive:
         model = json.loads(archive.read(f"{folder}model.json"))
     assert model["id"] == static.model_id() and "Apache-2.0" in model["teacher"]
+
+
+async def test_a_search_reads_the_stored_vectors_without_numpy(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    provider = LocalProvider(folder, cache_dir=tmp_path / "cache", static=True)
+    await provider.build()
+    await provider.aclose()
+    code = (
+        "import asyncio, sys\n"
+        "from knowledge_agg.providers.local import LocalProvider\n"
+        f"p = LocalProvider({str(folder)!r}, cache_dir={str(tmp_path / 'cache')!r}, static=True)\n"
+        "hits = asyncio.run(p.search('pause the program', count=3))\n"
+        "print(hits[0].title, 'numpy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["time.sleep", "False"]
