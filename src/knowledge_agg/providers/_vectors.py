@@ -48,6 +48,11 @@ class Model:
     fusion_k: float
     weight: float
     inline: bool
+    #: Whether its ranking may answer a question alone, when none of the question's words is in the corpus.
+    #: MiniLM may; the static table may not: its cosines do not tell a paraphrase from nonsense (the nearest
+    #: page to "asdf qwerty" scores as high as time.sleep's to "pause the program"), so it only widens and
+    #: reorders what the words found.
+    alone: bool
 
 
 def _minilm_documents(texts: Sequence[str]) -> tuple[Any, Any]:
@@ -67,8 +72,10 @@ def _static_query(text: str, context: Any) -> Any:
 
 
 #: all-MiniLM-L6-v2 (the ``semantic`` flag) and the static table distilled from it (the ``static`` flag).
-MINILM = Model(lambda: semantic.MODEL_ID, _minilm_documents, _minilm_query, fusion_k=60, weight=1.0, inline=False)
-STATIC = Model(lambda: static.model_id(), _static_documents, _static_query, fusion_k=10, weight=0.5, inline=True)
+MINILM = Model(lambda: semantic.MODEL_ID, _minilm_documents, _minilm_query, fusion_k=60, weight=1.0, inline=False,
+               alone=True)
+STATIC = Model(lambda: static.model_id(), _static_documents, _static_query, fusion_k=10, weight=0.5, inline=True,
+               alone=False)
 
 
 @dataclass(frozen=True, slots=True)

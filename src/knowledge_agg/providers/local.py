@@ -36,6 +36,8 @@ _BUILD_LOCKS: dict[Path, threading.Lock] = {}
 _BUILD_LOCKS_GUARD = threading.Lock()
 #: How deep each ranking goes before fusion (each model's fusion constants are in ``_vectors``).
 _FUSION_DEPTH = 100
+#: The static table's ranking reaches at most this fraction (1 / share) of the corpus's documents.
+_NEAREST_SHARE = 10
 #: How long the search that starts making an index's vectors waits for them before it searches by words
 #: alone (a small corpus is done by then; the Python docs take minutes on two cores).
 _VECTORS_WAIT_S = 10.0
@@ -220,7 +222,14 @@ class LocalProvider:
             depth = max(count, _FUSION_DEPTH)
             lexical = _fts.ranked(conn, terms, depth, python_words(query))
             model = vectors.model
-            ranking = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, model.weight], count, model.fusion_k)
+            if lexical or named or model.alone:
+                # the static table widens the words' hits by at most the nearest tenth of a small corpus (there,
+                # "among the 100 nearest" would be every page, however far)
+                reach = depth if model.alone else min(depth, max(1, len(vectors.rowids) // _NEAREST_SHARE))
+                nearest = vectors.nearest(query, reach)
+                ranking = _vectors.fuse([lexical, nearest], [1.0, model.weight], count, model.fusion_k)
+            else:
+                ranking = []
         return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms)
 
     async def _await_vectors(self, model: _vectors.Model, notify: Notify | None) -> None:
