@@ -251,3 +251,48 @@ def test_only_a_pages_first_sentence_may_be_that_short() -> None:
     texts = [p.text for p in synthesize(passages, [pages[0].source], analysis).points]
     assert texts[0] == "Compare two files."
     assert "Files are compared." not in texts
+
+
+async def test_a_parameter_list_item_is_a_point_of_its_own(settings: Settings) -> None:
+    # tempfile.NamedTemporaryFile's docstring lists its arguments one to a line, read as one long sentence
+    # ("Arguments: 'prefix' … 'errors' -- …"); the item that answers is a point by itself.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("create a temporary file that is deleted automatically when closed", provider="local")
+    named = next(s.id for s in run.sources if s.title == "tempfile.NamedTemporaryFile")
+    point = next(p for p in run.synthesis.points if p.text.startswith("'delete' -- "))
+    assert point.text == "'delete' -- whether the file is deleted on close (default True)."
+    assert named in point.source_ids
+
+
+def test_a_table_row_is_a_point_and_its_rules_and_header_are_not() -> None:
+    text = (
+        "io.open(file, mode='r')\n\nOpen file and return a stream.\n\nThe available modes are:\n\n"
+        "========= ======================================\n"
+        "Character Meaning\n"
+        "--------- --------------------------------------\n"
+        "'r'       open for reading (default)\n"
+        "'w'       open for writing, truncating the file first\n"
+        "'x'       create a new file and open it for writing, failing if the file already exists\n"
+        "========= ======================================\n\n"
+        "The default mode is 'rt' (open for reading text)."
+    )
+    synthesis, pages, _ = _run("which mode opens a file for exclusive creation, failing if it already exists", [text])
+    texts = [p.text for p in synthesis.points]
+    assert "'x'       create a new file and open it for writing, failing if the file already exists" in texts
+    assert not any("=====" in t or "-----" in t or "Character Meaning" in t for t in texts)
+    assert all(t in pages[0].text for t in texts)
+
+
+async def test_a_how_to_answer_leads_with_the_source_that_says_what_was_asked(settings: Settings) -> None:
+    # difflib.Differ.compare is the first source ("Compare two sequences of lines"); filecmp.cmp, second, says
+    # "Compare two files." (compare and files): its key sentence leads, and its "True if the files are the same".
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("How do I compare two files to see if they have the same content?", provider="local")
+        named = await agg.run("logging.basicConfig does nothing, my log level and format are ignored", provider="local")
+    ids = {s.title: s.id for s in run.sources}
+    assert ids["difflib.Differ.compare"] == 1 and ids["filecmp.cmp"] > 1
+    assert (run.synthesis.points[0].text, run.synthesis.points[0].source_ids) == ("Compare two files.", [ids["filecmp.cmp"]])
+    assert any(p.text.startswith("True if the files are the same") for p in run.synthesis.points)
+    # A question that names the first source's thing keeps it in the lead, whatever the others' key sentences say.
+    assert named.sources[0].title == "logging.basicConfig"
+    assert named.synthesis.points[0].source_ids == [1]

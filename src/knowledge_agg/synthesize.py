@@ -7,13 +7,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .analyze import error_name
+from .analyze import code_names, error_name
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
 from .select import names, side_of
 from .settings import setting_default
-from .text import sentence_spans, tokenize, word_count
+from .text import sentence_spans, terms, tokenize, word_count
 
 __all__ = ["UNSUPPORTED_MARK", "Synthesis", "markdown", "synthesize"]
 
@@ -163,13 +163,46 @@ def _units(text: str) -> list[str]:
     return pieces
 
 
+#: A line that starts an item of a parameter list (``'delete' -- whether the file is deleted on close``) or a
+#: table row (``'x'       create a new file and open it for writing``: a short key, two spaces or more, its text).
+_ITEM = re.compile(r"""^[ \t]*(?:\S[^\n]{0,40}?[ \t]--[ \t]+\S|['"`]?[^\s'"`]{1,12}['"`]?[ \t]{2,}[A-Za-z])""")
+#: A table's rule line (``========= =====``, ``--------- -----``).
+_RULE = re.compile(r"^[ \t]*[=\-]{3,}[=\- \t]*$")
+
+
+def _items(text: str) -> list[str]:
+    """``text`` cut into its list items when two or more of its lines start one (a parameter list, a table's
+    rows), each item with the indented lines that continue it; otherwise ``text`` whole. A row that answers ("create a
+    new file and open it for writing") is then a point of its own, not lost in a run of rows read as one
+    sentence too long to be chosen."""
+    lines = text.split("\n")
+    if sum(bool(_ITEM.match(line)) for line in lines) < 2:
+        return [text]
+    pieces: list[list[str]] = [[]]
+    in_item = False
+    for line in lines:
+        if _RULE.match(line):
+            pieces.append([])
+            in_item = False
+        elif _ITEM.match(line):
+            pieces.append([line])
+            in_item = True
+        elif in_item and not line[:1].isspace():  # an unindented line after the items ends the list
+            pieces.append([line])
+            in_item = False
+        else:
+            pieces[-1].append(line)
+    return [joined for piece in pieces if (joined := "\n".join(piece).strip())]
+
+
 def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
     by_text: dict[str, _Sentence] = {}
     for rank, passage in enumerate(passages):
         units = [
             unit
             for start, end in sentence_spans(passage.text)
-            for unit in _units(_without_heading(passage.text[start:end].strip()))
+            for item in _items(passage.text[start:end].strip())
+            for unit in _units(_without_heading(item))
         ]
         # A page's first sentence is a point even when short: its summary line ("Compare two files.").
         first = next((n for n, t in enumerate(units) if _is_sentence(t) or _is_summary(t)), None) if passage.opening else None
@@ -196,8 +229,8 @@ _SPLIT_WORDS = 40
 _CLAUSE_MIN = 4
 
 
-def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> None:
-    """Score every sentence: idf-weighted query coverage plus context, answer-shape and source terms."""
+def _cover(sentences: list[_Sentence], query: list[str]) -> None:
+    """Set each sentence's idf-weighted share of the query terms it holds."""
     n = len(sentences)
     df = {t: sum(1 for s in sentences if t in s.tokens) for t in query}
     idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
@@ -205,6 +238,12 @@ def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> No
     qset = set(query)
     for sentence in sentences:
         sentence.coverage = sum(idf[t] for t in set(sentence.tokens) & qset) / total
+
+
+def _score(sentences: list[_Sentence], query: list[str], kind: str | None, top: int = 1) -> None:
+    """Score every sentence (coverage set by ``_cover``): coverage plus context, answer-shape and source terms,
+    and a bonus for being in source ``top``."""
+    qset = set(query)
     neighbours = {(s.passage_rank, s.position): s.coverage for s in sentences}
     best_passage = max(s.passage_score for s in sentences) or 1.0
     source_best: dict[int, float] = {}
@@ -225,7 +264,7 @@ def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> No
             + shape_weight * (s.coverage > 0 and _has_answer_shape(s, kind, qset))
             - _W["length"] * max(0, len(s.tokens) - 20) / 20
             + _W["source"] * max(source_best[i] for i in s.source_ids) / best_passage
-            + _W["top"] * (min(s.source_ids) == 1)
+            + _W["top"] * (min(s.source_ids) == top)
         )
 
 
@@ -260,7 +299,33 @@ def _asks_about_a_thing(analysis: Analysis) -> bool:
     return len(words) <= _THING_WORDS and not _PREPOSITIONS.intersection(words[:-1])
 
 
-def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis) -> list[_Sentence]:
+#: Among how many of the first sources the one whose key sentence says most of the question leads.
+_ANSWERING_FROM = 3
+
+
+def _answering(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis) -> int:
+    """The source that answers a question about a thing: of the first few, the one whose title and key sentence
+    hold most of the question's terms (``filecmp.cmp``, "Compare two files.", for "compare two files", not
+    ``difflib.Differ.compare``, "Compare two sequences of lines"), the first on a tie; for other questions (and
+    comparisons, which read each side) the first."""
+    if not sources or analysis.sides or analysis.kind == "error" or not _asks_about_a_thing(analysis):
+        return 1
+    if any(names(sources[0].hit.title, name) for name in code_names(analysis.query)):
+        return 1  # the question names the first source's thing (``logging.basicConfig``, ``next()``)
+    query = set(query_terms(analysis))
+    best, most = 1, -1
+    for source in sources[:_ANSWERING_FROM]:
+        key = _opening(sentences, source.id)
+        said = {*terms([source.hit.title]), *(key.tokens if key is not None else ())}
+        held = len(query & said)
+        if held > most:
+            best, most = source.id, held
+    return best
+
+
+def _leads(
+    sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis, top: int = 1
+) -> list[_Sentence]:
     """The key sentences that open the synthesis: the top source's, or for a comparison each side's and then
     the sentence after each ("Evaluate the given source …", "Execute the given source …", then what each
     source may be: an expression, statements).
@@ -273,7 +338,7 @@ def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: 
         return []
     read = sorted({i for s in sentences for i in s.source_ids})
     titles = {source.id: source.hit.title for source in sources}
-    keys = read[:1]
+    keys = [top] if top in read else read[:1]
     if analysis.sides:
         by_side = {side_of(titles.get(i, ""), analysis): i for i in reversed(read)}
         keys = sorted(i for side, i in by_side.items() if side is not None) or keys
@@ -345,7 +410,9 @@ def synthesize(
     sentences = _candidates(passages)
     if not any(qset & set(s.tokens) for s in sentences):
         return _no_result(analysis)
-    _score(sentences, query, _question_type(analysis.query))
+    _cover(sentences, query)
+    top = _answering(sentences, sources, analysis)
+    _score(sentences, query, _question_type(analysis.query), top)
     if not _ASKS_VERSION.search(analysis.query):  # "New in version 3.3: …" says when, not what or how
         for sentence in sentences:
             if _VERSION_NOTE.match(sentence.text):
@@ -354,7 +421,7 @@ def synthesize(
     for sentence in sentences:  # a message the question quotes (a pasted error) tells the asker nothing new
         if any(_plain(sentence.text).rstrip(".:") in q for q in quoted):
             sentence.score = 0.0
-    leads = _leads(sentences, sources, analysis)
+    leads = _leads(sentences, sources, analysis, top)
     if _asks_about_a_thing(analysis):
         _favour_key_sentences(sentences, sources)
     sentences = [s for s in sentences if s.score > 0 and s not in leads]
