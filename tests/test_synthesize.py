@@ -296,3 +296,18 @@ async def test_a_how_to_answer_leads_with_the_source_that_says_what_was_asked(se
     # A question that names the first source's thing keeps it in the lead, whatever the others' key sentences say.
     assert named.sources[0].title == "logging.basicConfig"
     assert named.synthesis.points[0].source_ids == [1]
+
+
+def test_a_code_example_with_few_brackets_is_never_a_point() -> None:
+    # The "for" statement's page shows a loop whose comment is prose: under the bracket share, but Python.
+    text = (
+        "The for-loop makes assignments to the variables in the target list. This overwrites all previous "
+        "assignments to those variables including those made in the suite of the for-loop:\n\n"
+        "   for i in range(10):\n       print(i)\n       i = 5             # this will not affect the for-loop\n"
+        "                         # because i will be overwritten with the next\n"
+        "                         # index in the range\n\n"
+        "Names in the target list are not deleted when the loop is finished."
+    )
+    texts = [p.text for p in _run("what happens when I assign to the loop variable inside a for loop", [text])[0].points]
+    assert any(t.startswith("The for-loop makes assignments") for t in texts)
+    assert not any("print(i)" in t or "range(10)" in t for t in texts)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import re
+import textwrap
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -142,7 +145,21 @@ def _is_summary(text: str) -> bool:
 def _is_code(text: str) -> bool:
     if ">>>" in text or "::=" in text or "Traceback (most recent call last)" in text:
         return True
+    if _parses(text):
+        return True
     return len(_CODE_MARKS.findall(text)) > _CODE_SHARE * len(text.replace(" ", ""))
+
+
+def _parses(text: str) -> bool:
+    """Whether ``text`` is Python source (``for i in range(10): print(i)``): prose never parses, since two
+    words side by side are a syntax error, while a code example with few brackets passes the share test."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "invalid escape sequence" and the like: still code
+            ast.parse(textwrap.dedent(text))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 _CLAUSE_END = re.compile(r"[;:](?=\s)")
