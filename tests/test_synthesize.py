@@ -311,3 +311,15 @@ def test_a_code_example_with_few_brackets_is_never_a_point() -> None:
     texts = [p.text for p in _run("what happens when I assign to the loop variable inside a for loop", [text])[0].points]
     assert any(t.startswith("The for-loop makes assignments") for t in texts)
     assert not any("print(i)" in t or "range(10)" in t for t in texts)
+
+
+async def test_the_python_words_a_question_names_score_the_sentences(settings: Settings) -> None:
+    # "else" and "for" are stop words, but "the else block" and "a for loop" name Python's: the sentence of the
+    # "for" statement's page that says when the else clause runs is the answer; the asyncio pages' "run … loop"
+    # sentences share more of the question's other words.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("When does the else block after a for loop run?", provider="local")
+    assert run.sources[0].title == 'The "for" statement'
+    point = next(p for p in run.synthesis.points if p.text.startswith("When the iterator is exhausted"))
+    assert point.source_ids == [1]
+

@@ -10,13 +10,13 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .analyze import code_names, error_name
+from .analyze import code_names, error_name, python_words
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
 from .select import names, side_of
 from .settings import setting_default
-from .text import sentence_spans, terms, tokenize, word_count
+from .text import STOPWORDS, sentence_spans, stem, terms, tokenize, word_count
 
 __all__ = ["UNSUPPORTED_MARK", "Synthesis", "markdown", "synthesize"]
 
@@ -413,6 +413,24 @@ def _plain(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+#: A Python keyword that is also an English word (for, else, is, in) speaks of Python when one of these follows it.
+_KEYWORD_NOUN = re.compile(
+    r"\b(\w+)\s+(?:statements?|clauses?|blocks?|loops?|keywords?|operators?|expressions?)\b", re.IGNORECASE
+)
+
+
+def _python_terms(query: str) -> list[str]:
+    """The stems of the Python words a question writes (``analyze.python_words``: keywords, and the topics of
+    operator symbols, ``<`` → comparison, ``...`` → ellipsis), to score sentences by: the reference section that
+    answers "when does the else block after a for loop run" speaks of ``else``, and "Is 1 < x < 10 valid"
+    is answered by "Comparisons can be chained arbitrarily". A keyword that is an English stop word counts only
+    when quoted or named as Python ("the else block", "a for loop"), never in "what is in it"."""
+    named = {m.group(1).lower() for m in _KEYWORD_NOUN.finditer(query)}
+    quoted = {w.lower() for w in re.findall(r"""["'`](\w+)["'`]""", query)}
+    words = [w for w in python_words(query) if w not in STOPWORDS or w in named or w in quoted]
+    return list(dict.fromkeys(stem(w) for w in words))
+
+
 def _no_result(analysis: Analysis) -> Synthesis:
     return Synthesis(text=f"No relevant sources found for “{analysis.query.strip()}”.", points=[])
 
@@ -423,6 +441,7 @@ def synthesize(
 ) -> Synthesis:
     """3–7 sentences from ``passages`` best first, each cited ``[n]``, within ``max_words``, plus the source list."""
     query = query_terms(analysis)
+    query += [t for t in _python_terms(analysis.query) if t not in query]
     qset = set(query)
     sentences = _candidates(passages)
     if not any(qset & set(s.tokens) for s in sentences):
