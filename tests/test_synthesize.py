@@ -323,3 +323,14 @@ async def test_the_python_words_a_question_names_score_the_sentences(settings: S
     point = next(p for p in run.synthesis.points if p.text.startswith("When the iterator is exhausted"))
     assert point.source_ids == [1]
 
+
+
+async def test_the_single_letters_a_question_quotes_score_the_sentences(settings: Settings) -> None:
+    # The key terms leave letters out ('w', 'a', 'x' would be sides of a comparison); the sentences that say
+    # what mode 'x' does are found by the letter the question quotes.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("What's the difference between opening a file with mode 'w', 'a' and 'x'?", provider="local")
+    assert run.sources[0].title == "io.open"
+    texts = [" ".join(p.text.split()) for p in run.synthesis.points]
+    assert "'x' create a new file and open it for writing" in texts
+    assert texts[0].startswith("The 'x' mode implies 'w'")

@@ -426,9 +426,18 @@ def _python_terms(query: str) -> list[str]:
     is answered by "Comparisons can be chained arbitrarily". A keyword that is an English stop word counts only
     when quoted or named as Python ("the else block", "a for loop"), never in "what is in it"."""
     named = {m.group(1).lower() for m in _KEYWORD_NOUN.finditer(query)}
-    quoted = {w.lower() for w in re.findall(r"""["'`](\w+)["'`]""", query)}
+    quoted = set(_quoted_words(query))
     words = [w for w in python_words(query) if w not in STOPWORDS or w in named or w in quoted]
     return list(dict.fromkeys(stem(w) for w in words))
+
+
+_QUOTED_WORD = re.compile(r"""["'`](\w+)["'`]""")
+
+
+def _quoted_words(query: str) -> list[str]:
+    """The single words a question quotes, stemmed, stop words and single letters too: mode ``'x'``, ``"with"``
+    (the key terms leave a letter out, and a letter as a key term would be a side of "'w', 'a' and 'x'")."""
+    return list(dict.fromkeys(stem(word) for word in _QUOTED_WORD.findall(query)))
 
 
 def _no_result(analysis: Analysis) -> Synthesis:
@@ -441,7 +450,7 @@ def synthesize(
 ) -> Synthesis:
     """3–7 sentences from ``passages`` best first, each cited ``[n]``, within ``max_words``, plus the source list."""
     query = query_terms(analysis)
-    query += [t for t in _python_terms(analysis.query) if t not in query]
+    query += [t for t in (*_python_terms(analysis.query), *_quoted_words(analysis.query)) if t not in query]
     qset = set(query)
     sentences = _candidates(passages)
     if not any(qset & set(s.tokens) for s in sentences):
