@@ -334,3 +334,19 @@ async def test_the_single_letters_a_question_quotes_score_the_sentences(settings
     texts = [" ".join(p.text.split()) for p in run.synthesis.points]
     assert "'x' create a new file and open it for writing" in texts
     assert texts[0].startswith("The 'x' mode implies 'w'")
+
+
+def test_an_interpreter_sessions_continuation_lines_are_never_points() -> None:
+    # A sentence split cuts a session after its ">>>" line; what follows starts with the "..." prompt.
+    text = (
+        "A sample match statement:\n\n"
+        ">>> flag = False\n>>> match (100, 200):\n...    case (100, 300):  # Mismatch: 200 != 300\n"
+        "...        print('Case 1')\n...    case (100, 200) if flag:  # Successful match, but guard fails\n"
+        "...        print('Case 2')\n...    case (100, y):  # Matches and binds y to 200\n"
+        "...        print(f'Case 3, y: {y}')\n...    case _:  # Pattern not attempted\n"
+        "...        print('Case 4, I match anything!')\n...\nCase 3, y: 200\n\n"
+        "A capture pattern in a case clause binds the subject value to a name and always succeeds."
+    )
+    texts = [p.text for p in _run("why does my case clause match anything and bind the subject value", [text])[0].points]
+    assert any(t.startswith("A capture pattern in a case clause binds") for t in texts)
+    assert not any("..." in t or "print(" in t for t in texts)

@@ -142,8 +142,12 @@ def _is_summary(text: str) -> bool:
     return short and not _SIGNATURE.match(text) and not _is_code(text)
 
 
+#: A line of an interpreter session cut from its ``>>>`` line: the continuation prompt (``... case (100, y):``).
+_CONTINUATION = re.compile(r"^[ \t]*\.\.\.(?:[ \t]|$)", re.MULTILINE)
+
+
 def _is_code(text: str) -> bool:
-    if ">>>" in text or "::=" in text or "Traceback (most recent call last)" in text:
+    if ">>>" in text or "::=" in text or "Traceback (most recent call last)" in text or _CONTINUATION.search(text):
         return True
     if _parses(text):
         return True
