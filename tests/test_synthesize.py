@@ -350,3 +350,23 @@ def test_an_interpreter_sessions_continuation_lines_are_never_points() -> None:
     texts = [p.text for p in _run("why does my case clause match anything and bind the subject value", [text])[0].points]
     assert any(t.startswith("A capture pattern in a case clause binds") for t in texts)
     assert not any("..." in t or "print(" in t for t in texts)
+
+
+def test_the_first_source_keeps_the_lead_when_the_question_says_its_name_in_words() -> None:
+    # "context manager" is contextlib.contextmanager written as two words; a later source's key sentence that
+    # holds more of the question's words ("class", "context managers") does not take the lead from it.
+    pages = {
+        "contextlib.contextmanager": "contextlib.contextmanager(func)\n\n@contextmanager decorator.\n\n"
+        "Typical usage: decorate a generator function that yields once; the code before the yield runs on entry.",
+        "contextlib.AbstractContextManager": "contextlib.AbstractContextManager()\n\n"
+        "An abstract base class for context managers.\n\nA class that implements __enter__ and __exit__.",
+    }
+    sources = [
+        Source(id=i, hit=Hit(rank=i, title=t, url=f"doc://{t}", snippet="", provider="test", doc_id=t), score=1.0,
+               reason="")
+        for i, t in enumerate(pages, start=1)
+    ]
+    analysis = analyze("How do I write a context manager as a generator function instead of a class?")
+    passages = rank_passages([Page(s, pages[s.hit.title], "local") for s in sources], analysis, k=8)
+    synthesis = synthesize(passages, sources, analysis, max_words=120)
+    assert (synthesis.points[0].text, synthesis.points[0].source_ids) == ("@contextmanager decorator.", [1])

@@ -331,8 +331,10 @@ def _answering(sentences: Sequence[_Sentence], sources: Sequence[Source], analys
     comparisons, which read each side) the first."""
     if not sources or analysis.sides or analysis.kind == "error" or not _asks_about_a_thing(analysis):
         return 1
-    if any(names(sources[0].hit.title, name) for name in code_names(analysis.query)):
-        return 1  # the question names the first source's thing (``logging.basicConfig``, ``next()``)
+    if any(names(sources[0].hit.title, name) for name in code_names(analysis.query)) or _said_in_words(
+        sources[0].hit.title, analysis
+    ):
+        return 1  # the question names the first source's thing (``logging.basicConfig``, "context manager")
     query = set(query_terms(analysis))
     best, most = 1, -1
     for source in sources[:_ANSWERING_FROM]:
@@ -342,6 +344,14 @@ def _answering(sentences: Sequence[_Sentence], sources: Sequence[Source], analys
         if held > most:
             best, most = source.id, held
     return best
+
+
+def _said_in_words(title: str, analysis: Analysis) -> bool:
+    """Whether the question writes the last name of ``title`` as two or three of its words in a row
+    ("context manager" for ``contextlib.contextmanager``, "named tuple" for ``collections.namedtuple``)."""
+    name = title.rsplit(".", 1)[-1].lower()
+    words = analysis.terms
+    return any("".join(words[i : i + n]) == name for n in (2, 3) for i in range(len(words) - n + 1))
 
 
 def _leads(
