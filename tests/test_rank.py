@@ -81,3 +81,14 @@ def test_a_passage_says_whether_its_page_begins_there() -> None:
     assert len(passages) > 2
     opening = [p for p in passages if p.opening]
     assert len(opening) == 1 and text.startswith(opening[0].text)
+
+
+def test_the_passages_do_not_depend_on_the_order_the_pages_were_read_in() -> None:
+    # Pages arrive as their reads finish; three sources say the same, so every score ties.
+    same = "Python lists keep their items in order. A list grows as items are appended to it."
+    pages = [_page(i, same) for i in (1, 2, 3)]
+    analysis = analyze("how do lists keep items in order")
+    first = rank_passages(pages, analysis, k=2)
+    again = rank_passages(list(reversed(pages)), analysis, k=2)
+    assert [(p.source_id, p.text) for p in first] == [(p.source_id, p.text) for p in again]
+    assert first[0].source_id == 1

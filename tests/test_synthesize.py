@@ -251,3 +251,122 @@ def test_only_a_pages_first_sentence_may_be_that_short() -> None:
     texts = [p.text for p in synthesize(passages, [pages[0].source], analysis).points]
     assert texts[0] == "Compare two files."
     assert "Files are compared." not in texts
+
+
+async def test_a_parameter_list_item_is_a_point_of_its_own(settings: Settings) -> None:
+    # tempfile.NamedTemporaryFile's docstring lists its arguments one to a line, read as one long sentence
+    # ("Arguments: 'prefix' … 'errors' -- …"); the item that answers is a point by itself.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("create a temporary file that is deleted automatically when closed", provider="local")
+    named = next(s.id for s in run.sources if s.title == "tempfile.NamedTemporaryFile")
+    point = next(p for p in run.synthesis.points if p.text.startswith("'delete' -- "))
+    assert point.text == "'delete' -- whether the file is deleted on close (default True)."
+    assert named in point.source_ids
+
+
+def test_a_table_row_is_a_point_and_its_rules_and_header_are_not() -> None:
+    text = (
+        "io.open(file, mode='r')\n\nOpen file and return a stream.\n\nThe available modes are:\n\n"
+        "========= ======================================\n"
+        "Character Meaning\n"
+        "--------- --------------------------------------\n"
+        "'r'       open for reading (default)\n"
+        "'w'       open for writing, truncating the file first\n"
+        "'x'       create a new file and open it for writing, failing if the file already exists\n"
+        "========= ======================================\n\n"
+        "The default mode is 'rt' (open for reading text)."
+    )
+    synthesis, pages, _ = _run("which mode opens a file for exclusive creation, failing if it already exists", [text])
+    texts = [p.text for p in synthesis.points]
+    assert "'x'       create a new file and open it for writing, failing if the file already exists" in texts
+    assert not any("=====" in t or "-----" in t or "Character Meaning" in t for t in texts)
+    assert all(t in pages[0].text for t in texts)
+
+
+async def test_a_how_to_answer_leads_with_the_source_that_says_what_was_asked(settings: Settings) -> None:
+    # difflib.Differ.compare is the first source ("Compare two sequences of lines"); filecmp.cmp, second, says
+    # "Compare two files." (compare and files): its key sentence leads, and its "True if the files are the same".
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("How do I compare two files to see if they have the same content?", provider="local")
+        named = await agg.run("logging.basicConfig does nothing, my log level and format are ignored", provider="local")
+    ids = {s.title: s.id for s in run.sources}
+    assert ids["difflib.Differ.compare"] == 1 and ids["filecmp.cmp"] > 1
+    assert (run.synthesis.points[0].text, run.synthesis.points[0].source_ids) == ("Compare two files.", [ids["filecmp.cmp"]])
+    assert any(p.text.startswith("True if the files are the same") for p in run.synthesis.points)
+    # A question that names the first source's thing keeps it in the lead, whatever the others' key sentences say.
+    assert named.sources[0].title == "logging.basicConfig"
+    assert named.synthesis.points[0].source_ids == [1]
+
+
+def test_a_code_example_with_few_brackets_is_never_a_point() -> None:
+    # The "for" statement's page shows a loop whose comment is prose: under the bracket share, but Python.
+    text = (
+        "The for-loop makes assignments to the variables in the target list. This overwrites all previous "
+        "assignments to those variables including those made in the suite of the for-loop:\n\n"
+        "   for i in range(10):\n       print(i)\n       i = 5             # this will not affect the for-loop\n"
+        "                         # because i will be overwritten with the next\n"
+        "                         # index in the range\n\n"
+        "Names in the target list are not deleted when the loop is finished."
+    )
+    texts = [p.text for p in _run("what happens when I assign to the loop variable inside a for loop", [text])[0].points]
+    assert any(t.startswith("The for-loop makes assignments") for t in texts)
+    assert not any("print(i)" in t or "range(10)" in t for t in texts)
+
+
+async def test_the_python_words_a_question_names_score_the_sentences(settings: Settings) -> None:
+    # "else" and "for" are stop words, but "the else block" and "a for loop" name Python's: the sentence of the
+    # "for" statement's page that says when the else clause runs is the answer; the asyncio pages' "run … loop"
+    # sentences share more of the question's other words.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("When does the else block after a for loop run?", provider="local")
+    assert run.sources[0].title == 'The "for" statement'
+    point = next(p for p in run.synthesis.points if p.text.startswith("When the iterator is exhausted"))
+    assert point.source_ids == [1]
+
+
+
+async def test_the_single_letters_a_question_quotes_score_the_sentences(settings: Settings) -> None:
+    # The key terms leave letters out ('w', 'a', 'x' would be sides of a comparison); the sentences that say
+    # what mode 'x' does are found by the letter the question quotes.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("What's the difference between opening a file with mode 'w', 'a' and 'x'?", provider="local")
+    assert run.sources[0].title == "io.open"
+    texts = [" ".join(p.text.split()) for p in run.synthesis.points]
+    assert "'x' create a new file and open it for writing" in texts
+    assert texts[0].startswith("The 'x' mode implies 'w'")
+
+
+def test_an_interpreter_sessions_continuation_lines_are_never_points() -> None:
+    # A sentence split cuts a session after its ">>>" line; what follows starts with the "..." prompt.
+    text = (
+        "A sample match statement:\n\n"
+        ">>> flag = False\n>>> match (100, 200):\n...    case (100, 300):  # Mismatch: 200 != 300\n"
+        "...        print('Case 1')\n...    case (100, 200) if flag:  # Successful match, but guard fails\n"
+        "...        print('Case 2')\n...    case (100, y):  # Matches and binds y to 200\n"
+        "...        print(f'Case 3, y: {y}')\n...    case _:  # Pattern not attempted\n"
+        "...        print('Case 4, I match anything!')\n...\nCase 3, y: 200\n\n"
+        "A capture pattern in a case clause binds the subject value to a name and always succeeds."
+    )
+    texts = [p.text for p in _run("why does my case clause match anything and bind the subject value", [text])[0].points]
+    assert any(t.startswith("A capture pattern in a case clause binds") for t in texts)
+    assert not any("..." in t or "print(" in t for t in texts)
+
+
+def test_the_first_source_keeps_the_lead_when_the_question_says_its_name_in_words() -> None:
+    # "context manager" is contextlib.contextmanager written as two words; a later source's key sentence that
+    # holds more of the question's words ("class", "context managers") does not take the lead from it.
+    pages = {
+        "contextlib.contextmanager": "contextlib.contextmanager(func)\n\n@contextmanager decorator.\n\n"
+        "Typical usage: decorate a generator function that yields once; the code before the yield runs on entry.",
+        "contextlib.AbstractContextManager": "contextlib.AbstractContextManager()\n\n"
+        "An abstract base class for context managers.\n\nA class that implements __enter__ and __exit__.",
+    }
+    sources = [
+        Source(id=i, hit=Hit(rank=i, title=t, url=f"doc://{t}", snippet="", provider="test", doc_id=t), score=1.0,
+               reason="")
+        for i, t in enumerate(pages, start=1)
+    ]
+    analysis = analyze("How do I write a context manager as a generator function instead of a class?")
+    passages = rank_passages([Page(s, pages[s.hit.title], "local") for s in sources], analysis, k=8)
+    synthesis = synthesize(passages, sources, analysis, max_words=120)
+    assert (synthesis.points[0].text, synthesis.points[0].source_ids) == ("@contextmanager decorator.", [1])

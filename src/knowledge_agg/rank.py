@@ -86,10 +86,13 @@ def rank_passages(
     max_words: int = PASSAGE_WORDS[1],
     mmr_lambda: float = 0.9,
 ) -> list[Passage]:
-    """The ``k`` best passages of ``pages`` for the query: BM25, diversified by MMR, best first."""
+    """The ``k`` best passages of ``pages`` for the query: BM25, diversified by MMR, best first.
+
+    Pages are taken in their sources' order, not in the order they were read (which the network decides), so
+    equal scores fall the same way in every run."""
     candidates: list[tuple[Page, str, bool]] = [
         (page, text, n == 0)
-        for page in pages
+        for page in sorted(pages, key=lambda page: page.source.id)
         for n, text in enumerate(split_passages(page.text, min_words=min_words, max_words=max_words))
     ]
     if not candidates or k <= 0:

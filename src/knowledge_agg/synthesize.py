@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import re
+import textwrap
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .analyze import error_name
+from .analyze import code_names, error_name, python_words
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
 from .select import names, side_of
 from .settings import setting_default
-from .text import sentence_spans, tokenize, word_count
+from .text import STOPWORDS, sentence_spans, stem, terms, tokenize, word_count
 
 __all__ = ["UNSUPPORTED_MARK", "Synthesis", "markdown", "synthesize"]
 
@@ -139,10 +142,28 @@ def _is_summary(text: str) -> bool:
     return short and not _SIGNATURE.match(text) and not _is_code(text)
 
 
+#: A line of an interpreter session cut from its ``>>>`` line: the continuation prompt (``... case (100, y):``).
+_CONTINUATION = re.compile(r"^[ \t]*\.\.\.(?:[ \t]|$)", re.MULTILINE)
+
+
 def _is_code(text: str) -> bool:
-    if ">>>" in text or "::=" in text or "Traceback (most recent call last)" in text:
+    if ">>>" in text or "::=" in text or "Traceback (most recent call last)" in text or _CONTINUATION.search(text):
+        return True
+    if _parses(text):
         return True
     return len(_CODE_MARKS.findall(text)) > _CODE_SHARE * len(text.replace(" ", ""))
+
+
+def _parses(text: str) -> bool:
+    """Whether ``text`` is Python source (``for i in range(10): print(i)``): prose never parses, since two
+    words side by side are a syntax error, while a code example with few brackets passes the share test."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "invalid escape sequence" and the like: still code
+            ast.parse(textwrap.dedent(text))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 _CLAUSE_END = re.compile(r"[;:](?=\s)")
@@ -163,13 +184,46 @@ def _units(text: str) -> list[str]:
     return pieces
 
 
+#: A line that starts an item of a parameter list (``'delete' -- whether the file is deleted on close``) or a
+#: table row (``'x'       create a new file and open it for writing``: a short key, two spaces or more, its text).
+_ITEM = re.compile(r"""^[ \t]*(?:\S[^\n]{0,40}?[ \t]--[ \t]+\S|['"`]?[^\s'"`]{1,12}['"`]?[ \t]{2,}[A-Za-z])""")
+#: A table's rule line (``========= =====``, ``--------- -----``).
+_RULE = re.compile(r"^[ \t]*[=\-]{3,}[=\- \t]*$")
+
+
+def _items(text: str) -> list[str]:
+    """``text`` cut into its list items when two or more of its lines start one (a parameter list, a table's
+    rows), each item with the indented lines that continue it; otherwise ``text`` whole. A row that answers ("create a
+    new file and open it for writing") is then a point of its own, not lost in a run of rows read as one
+    sentence too long to be chosen."""
+    lines = text.split("\n")
+    if sum(bool(_ITEM.match(line)) for line in lines) < 2:
+        return [text]
+    pieces: list[list[str]] = [[]]
+    in_item = False
+    for line in lines:
+        if _RULE.match(line):
+            pieces.append([])
+            in_item = False
+        elif _ITEM.match(line):
+            pieces.append([line])
+            in_item = True
+        elif in_item and not line[:1].isspace():  # an unindented line after the items ends the list
+            pieces.append([line])
+            in_item = False
+        else:
+            pieces[-1].append(line)
+    return [joined for piece in pieces if (joined := "\n".join(piece).strip())]
+
+
 def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
     by_text: dict[str, _Sentence] = {}
     for rank, passage in enumerate(passages):
         units = [
             unit
             for start, end in sentence_spans(passage.text)
-            for unit in _units(_without_heading(passage.text[start:end].strip()))
+            for item in _items(passage.text[start:end].strip())
+            for unit in _units(_without_heading(item))
         ]
         # A page's first sentence is a point even when short: its summary line ("Compare two files.").
         first = next((n for n, t in enumerate(units) if _is_sentence(t) or _is_summary(t)), None) if passage.opening else None
@@ -196,8 +250,8 @@ _SPLIT_WORDS = 40
 _CLAUSE_MIN = 4
 
 
-def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> None:
-    """Score every sentence: idf-weighted query coverage plus context, answer-shape and source terms."""
+def _cover(sentences: list[_Sentence], query: list[str]) -> None:
+    """Set each sentence's idf-weighted share of the query terms it holds."""
     n = len(sentences)
     df = {t: sum(1 for s in sentences if t in s.tokens) for t in query}
     idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
@@ -205,6 +259,12 @@ def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> No
     qset = set(query)
     for sentence in sentences:
         sentence.coverage = sum(idf[t] for t in set(sentence.tokens) & qset) / total
+
+
+def _score(sentences: list[_Sentence], query: list[str], kind: str | None, top: int) -> None:
+    """Score every sentence (coverage set by ``_cover``): coverage plus context, answer-shape and source terms,
+    and a bonus for being in source ``top``."""
+    qset = set(query)
     neighbours = {(s.passage_rank, s.position): s.coverage for s in sentences}
     best_passage = max(s.passage_score for s in sentences) or 1.0
     source_best: dict[int, float] = {}
@@ -225,7 +285,7 @@ def _score(sentences: list[_Sentence], query: list[str], kind: str | None) -> No
             + shape_weight * (s.coverage > 0 and _has_answer_shape(s, kind, qset))
             - _W["length"] * max(0, len(s.tokens) - 20) / 20
             + _W["source"] * max(source_best[i] for i in s.source_ids) / best_passage
-            + _W["top"] * (min(s.source_ids) == 1)
+            + _W["top"] * (min(s.source_ids) == top)
         )
 
 
@@ -260,7 +320,44 @@ def _asks_about_a_thing(analysis: Analysis) -> bool:
     return len(words) <= _THING_WORDS and not _PREPOSITIONS.intersection(words[:-1])
 
 
-def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis) -> list[_Sentence]:
+#: Among how many of the first sources the one whose title and key sentence say most of the question leads
+#: (5-fold cross-validation on pydocs-qa dev over 1 · 2 · 3 · 5 chose 3 in four folds of five; quality log, S12b).
+_ANSWERING_FROM = 3
+
+
+def _answering(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis) -> int:
+    """The source that answers a question about a thing: of the first few, the one whose title and key sentence
+    hold most of the question's terms (``filecmp.cmp``, "Compare two files.", for "compare two files", not
+    ``difflib.Differ.compare``, "Compare two sequences of lines"), the first on a tie; for other questions (and
+    comparisons, which read each side) the first."""
+    if not sources or analysis.sides or analysis.kind == "error" or not _asks_about_a_thing(analysis):
+        return 1
+    if any(names(sources[0].hit.title, name) for name in code_names(analysis.query)) or _said_in_words(
+        sources[0].hit.title, analysis
+    ):
+        return 1  # the question names the first source's thing (``logging.basicConfig``, "context manager")
+    query = set(query_terms(analysis))
+    best, most = 1, -1
+    for source in sources[:_ANSWERING_FROM]:
+        key = _opening(sentences, source.id)
+        said = {*terms([source.hit.title]), *(key.tokens if key is not None else ())}
+        held = len(query & said)
+        if held > most:
+            best, most = source.id, held
+    return best
+
+
+def _said_in_words(title: str, analysis: Analysis) -> bool:
+    """Whether the question writes the last name of ``title`` as two or three of its words in a row
+    ("context manager" for ``contextlib.contextmanager``, "named tuple" for ``collections.namedtuple``)."""
+    name = title.rsplit(".", 1)[-1].lower()
+    words = analysis.terms
+    return any("".join(words[i : i + n]) == name for n in (2, 3) for i in range(len(words) - n + 1))
+
+
+def _leads(
+    sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: Analysis, top: int
+) -> list[_Sentence]:
     """The key sentences that open the synthesis: the top source's, or for a comparison each side's and then
     the sentence after each ("Evaluate the given source …", "Execute the given source …", then what each
     source may be: an expression, statements).
@@ -273,7 +370,7 @@ def _leads(sentences: Sequence[_Sentence], sources: Sequence[Source], analysis: 
         return []
     read = sorted({i for s in sentences for i in s.source_ids})
     titles = {source.id: source.hit.title for source in sources}
-    keys = read[:1]
+    keys = [top] if top in read else read[:1]
     if analysis.sides:
         by_side = {side_of(titles.get(i, ""), analysis): i for i in reversed(read)}
         keys = sorted(i for side, i in by_side.items() if side is not None) or keys
@@ -331,6 +428,33 @@ def _plain(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+#: A Python keyword that is also an English word (for, else, is, in) speaks of Python when one of these follows it.
+_KEYWORD_NOUN = re.compile(
+    r"\b(\w+)\s+(?:statements?|clauses?|blocks?|loops?|keywords?|operators?|expressions?)\b", re.IGNORECASE
+)
+
+
+def _python_terms(query: str) -> list[str]:
+    """The stems of the Python words a question writes (``analyze.python_words``: keywords, and the topics of
+    operator symbols, ``<`` → comparison, ``...`` → ellipsis), to score sentences by: the reference section that
+    answers "when does the else block after a for loop run" speaks of ``else``, and "is 1 < x < 10 valid" asks
+    about comparisons. A keyword that is an English stop word counts only
+    when quoted or named as Python ("the else block", "a for loop"), never in "what is in it"."""
+    named = {m.group(1).lower() for m in _KEYWORD_NOUN.finditer(query)}
+    quoted = set(_quoted_words(query))
+    words = [w for w in python_words(query) if w not in STOPWORDS or w in named or w in quoted]
+    return list(dict.fromkeys(stem(w) for w in words))
+
+
+_QUOTED_WORD = re.compile(r"""["'`](\w+)["'`]""")
+
+
+def _quoted_words(query: str) -> list[str]:
+    """The single words a question quotes, stemmed, stop words and single letters too: mode ``'x'``, ``"with"``
+    (the key terms leave a letter out, and a letter as a key term would be a side of "'w', 'a' and 'x'")."""
+    return list(dict.fromkeys(stem(word) for word in _QUOTED_WORD.findall(query)))
+
+
 def _no_result(analysis: Analysis) -> Synthesis:
     return Synthesis(text=f"No relevant sources found for “{analysis.query.strip()}”.", points=[])
 
@@ -341,11 +465,14 @@ def synthesize(
 ) -> Synthesis:
     """3–7 sentences from ``passages`` best first, each cited ``[n]``, within ``max_words``, plus the source list."""
     query = query_terms(analysis)
+    query += [t for t in (*_python_terms(analysis.query), *_quoted_words(analysis.query)) if t not in query]
     qset = set(query)
     sentences = _candidates(passages)
     if not any(qset & set(s.tokens) for s in sentences):
         return _no_result(analysis)
-    _score(sentences, query, _question_type(analysis.query))
+    _cover(sentences, query)
+    top = _answering(sentences, sources, analysis)
+    _score(sentences, query, _question_type(analysis.query), top)
     if not _ASKS_VERSION.search(analysis.query):  # "New in version 3.3: …" says when, not what or how
         for sentence in sentences:
             if _VERSION_NOTE.match(sentence.text):
@@ -354,7 +481,7 @@ def synthesize(
     for sentence in sentences:  # a message the question quotes (a pasted error) tells the asker nothing new
         if any(_plain(sentence.text).rstrip(".:") in q for q in quoted):
             sentence.score = 0.0
-    leads = _leads(sentences, sources, analysis)
+    leads = _leads(sentences, sources, analysis, top)
     if _asks_about_a_thing(analysis):
         _favour_key_sentences(sentences, sources)
     sentences = [s for s in sentences if s.score > 0 and s not in leads]
