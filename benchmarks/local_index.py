@@ -1,7 +1,8 @@
 """Measure the local pydocs index: cold build, warm open, size, and search queries per second.
 
-Run: ``python -m benchmarks.local_index [--seconds 5] [--concurrency 8]``
-(uses a fresh temporary cache, so the first build is really cold).
+Run: ``python -m benchmarks.local_index [--seconds 5] [--concurrency 8] [--flags static=off]``
+(uses a fresh temporary cache, so the first build is really cold). The provider is the one the settings
+make, so the default flags apply: the cold build includes the static model's document vectors.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import itertools
 import tempfile
 import time
 
+from knowledge_agg import Settings
 from knowledge_agg.providers.local import LocalProvider
+
+from .output import checked_flags
 
 QUERIES = [
     "How do asynchronous generators work?",
@@ -45,13 +49,14 @@ async def _throughput(provider: LocalProvider, seconds: float, concurrency: int)
     return done, time.perf_counter() - started
 
 
-async def main(seconds: float, concurrency: int) -> None:
+async def main(seconds: float, concurrency: int, flags: dict[str, bool]) -> None:
     with tempfile.TemporaryDirectory() as cache:
-        cold = LocalProvider("pydocs", cache_dir=cache)
+        settings = Settings(corpus="pydocs", cache_dir=cache, flags=flags)
+        cold = LocalProvider.from_settings(settings)
         started = time.perf_counter()
         status = await cold.build()
         cold_s = time.perf_counter() - started
-        warm = LocalProvider("pydocs", cache_dir=cache)
+        warm = LocalProvider.from_settings(settings)
         started = time.perf_counter()
         assert not (await warm.build()).rebuilt
         warm_s = time.perf_counter() - started
@@ -70,5 +75,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--flags", help="feature flags, e.g. static=off (BM25 alone)")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.concurrency))
+    flags = checked_flags(args.flags)
+    if flags is None:
+        raise SystemExit(2)
+    asyncio.run(main(args.seconds, args.concurrency, flags))

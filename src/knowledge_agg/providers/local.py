@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -33,9 +34,10 @@ _log = logging.getLogger(__name__)
 #: One lock per index file, so threads of one process never build the same index twice at once.
 _BUILD_LOCKS: dict[Path, threading.Lock] = {}
 _BUILD_LOCKS_GUARD = threading.Lock()
-#: How deep each ranking goes before fusion, and the weight of the ranking by meaning against BM25's.
+#: How deep each ranking goes before fusion (each model's fusion constants are in ``_vectors``).
 _FUSION_DEPTH = 100
-_MEANING_WEIGHT = 1.0
+#: The static table's ranking reaches at most this fraction (1 / share) of the corpus's documents.
+_NEAREST_SHARE = 10
 #: How long the search that starts making an index's vectors waits for them before it searches by words
 #: alone (a small corpus is done by then; the Python docs take minutes on two cores).
 _VECTORS_WAIT_S = 10.0
@@ -72,12 +74,19 @@ class LocalProvider:
     name = "local"
 
     def __init__(
-        self, corpus: str | os.PathLike[str] = "pydocs", *, cache_dir: str | os.PathLike[str], meaning: bool = False
+        self,
+        corpus: str | os.PathLike[str] = "pydocs",
+        *,
+        cache_dir: str | os.PathLike[str],
+        meaning: bool = False,
+        static: bool = False,
     ) -> None:
         self.corpus = Corpus.parse(corpus)
-        #: Also search by meaning (the ``semantic`` extra): BM25 fused with the nearest documents' vectors.
-        self.meaning = meaning
-        self._vectors: _vectors.Vectors | None = None
+        #: Also search by meaning: BM25 fused with the nearest documents' vectors, from all-MiniLM-L6-v2
+        #: (``meaning``, the ``semantic`` extra: made in the background) or else from the shipped static
+        #: table (``static``: made with the index, in about a second for the Python docs).
+        self.model = _vectors.MINILM if meaning else _vectors.STATIC if static else None
+        self._vectors: _vectors.Vectors | _vectors.Packed | None = None
         self.path = Path(cache_dir).expanduser() / "index" / f"{self.corpus.key}.sqlite"
         self._status: IndexStatus | None = None
         self._pool: list[sqlite3.Connection] = []
@@ -85,11 +94,18 @@ class LocalProvider:
         self._closed = False
         self._generation = 0
         self._told_skipped = False
+        #: The static table's stored vectors, read in a background thread from the start (they take ~20 ms
+        #: of a fresh process's first search otherwise); used once the index is known to be current.
+        self._prefetch: concurrent.futures.Future[_vectors.Vectors | _vectors.Packed | None] | None = None
+        if self.model is not None and self.model.inline:
+            self._prefetch = concurrent.futures.Future()
+            threading.Thread(target=self._read_ahead, name="knowledge-agg-vectors", daemon=True).start()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalProvider:
         """The provider over ``settings.corpus``, indexed under ``settings.cache_dir``."""
-        return cls(settings.corpus, cache_dir=settings.cache_dir, meaning=settings.flags["semantic"])
+        flags = settings.flags
+        return cls(settings.corpus, cache_dir=settings.cache_dir, meaning=flags["semantic"], static=flags["static"])
 
     def __repr__(self) -> str:
         return f"LocalProvider(corpus={self.corpus.name!r}, path={str(self.path)!r})"
@@ -143,11 +159,13 @@ class LocalProvider:
             self._reset_pool()
             self._status = status
             self._vectors = None
+            if self.model is not None and self.model.inline:
+                self._vectors = self._query(self._current_vectors, self.model)
             return status
 
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
         """Up to ``count`` hits for the query's key terms, best BM25 score first (fused with the
-        documents nearest in meaning when ``meaning`` is on), after the documents its code names name.
+        documents nearest in meaning when it has a model), after the documents its code names name.
 
         A term no document contains is searched as the index word spelt most like it (Ghandi → gandhi).
         """
@@ -163,8 +181,10 @@ class LocalProvider:
             for old, new in respelt.items():
                 notify(f"no document has {old!r}: searching for {new!r} instead")
         terms = tuple(dict.fromkeys(respelt.get(t, t) for t in terms))
-        if self.meaning and self._vectors is None:
-            await self._await_vectors(notify)
+        if self.model is not None and self.model.inline and self._vectors is None:
+            self._vectors = await asyncio.to_thread(self._query, self._current_vectors, self.model)
+        elif self.model is not None and self._vectors is None:
+            await self._await_vectors(self.model, notify)
         rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count)
         return Hits((
             Hit(
@@ -195,16 +215,24 @@ class LocalProvider:
         """The documents the query names by their code names first, then BM25's ranking, fused with the
         ranking by meaning when there are vectors."""
         named = _fts.named(conn, code_names(query), terms)
-        vectors = self._vectors if self.meaning else None
+        vectors = self._vectors if self.model is not None else None
         if vectors is None:
             ranking = _fts.ranked(conn, terms, count, python_words(query))
         else:
             depth = max(count, _FUSION_DEPTH)
             lexical = _fts.ranked(conn, terms, depth, python_words(query))
-            ranking = _vectors.fuse([lexical, vectors.nearest(query, depth)], [1.0, _MEANING_WEIGHT], count)
+            model = vectors.model
+            if lexical or named or model.alone:
+                # the static table widens the words' hits by at most the nearest tenth of a small corpus (there,
+                # "among the 100 nearest" would be every page, however far)
+                reach = depth if model.alone else min(depth, max(1, len(vectors.rowids) // _NEAREST_SHARE))
+                nearest = vectors.nearest(query, reach)
+                ranking = _vectors.fuse([lexical, nearest], [1.0, model.weight], count, model.fusion_k)
+            else:
+                ranking = []
         return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms)
 
-    async def _await_vectors(self, notify: Notify | None) -> None:
+    async def _await_vectors(self, model: _vectors.Model, notify: Notify | None) -> None:
         """Read this build's vectors; when they are missing, make them in a background thread (one per
         index file and process) and wait for it up to ``_VECTORS_WAIT_S``, so a search never waits minutes:
         until they are ready, searches rank by words alone and say so."""
@@ -212,20 +240,22 @@ class LocalProvider:
             building = _VECTOR_BUILDS.get(self.path)
             running = building is not None and building.is_alive()
         if not running:
-            await asyncio.to_thread(self._query, self._load_vectors)
+            await asyncio.to_thread(self._query, self._load_vectors, model)
             if self._vectors is not None:
                 return
             with _BUILD_LOCKS_GUARD:
                 building = _VECTOR_BUILDS.get(self.path)
                 if building is None or not building.is_alive():
-                    building = threading.Thread(target=_make_vectors, args=(self.path,), name="knowledge-agg-vectors")
+                    building = threading.Thread(
+                        target=_make_vectors, args=(self.path, model), name="knowledge-agg-vectors"
+                    )
                     _VECTOR_BUILDS[self.path] = building
                     building.start()
             if notify is not None:
                 notify("embedding the documents of the local index (once per index build)")
             await asyncio.to_thread(building.join, _VECTORS_WAIT_S)
             if not building.is_alive():
-                await asyncio.to_thread(self._query, self._load_vectors)
+                await asyncio.to_thread(self._query, self._load_vectors, model)
         if self._vectors is None and notify is not None:
             notify("searching by words alone until the documents' vectors are made (in the background, once per index build)")
 
@@ -238,9 +268,30 @@ class LocalProvider:
             building.join(timeout)
         return building is None or not building.is_alive()
 
-    def _load_vectors(self, conn: sqlite3.Connection) -> None:
+    def _read_ahead(self) -> None:
+        """The prefetch thread's body: this process's table, and the stored vectors of the index file as it is."""
+        prefetch = self._prefetch
+        assert prefetch is not None and self.model is not None
+        try:
+            from .. import static
+
+            static.load()
+            with contextlib.closing(_fts.connect(self.path)) as conn:
+                prefetch.set_result(_vectors.load(self.path, _stamp(conn), self.model))
+        except Exception:  # no index yet, or an unreadable one: the search makes or reads them itself
+            prefetch.set_result(None)
+
+    def _current_vectors(self, conn: sqlite3.Connection, model: _vectors.Model) -> _vectors.Vectors | _vectors.Packed:
+        """The vectors of the index as it is now: the prefetched ones when they belong to this build."""
+        prefetch, self._prefetch = self._prefetch, None
+        found = prefetch.result() if prefetch is not None else None
+        if found is not None and found.stamp == _stamp(conn):
+            return found
+        return _ensure_vectors(conn, self.path, model)
+
+    def _load_vectors(self, conn: sqlite3.Connection, model: _vectors.Model) -> None:
         """Read this build's stored vectors, if they are there."""
-        self._vectors = _vectors.load(self.path, _stamp(conn))
+        self._vectors = _vectors.load(self.path, _stamp(conn), model)
 
     async def document(self, hit: Hit) -> str | None:
         """The full text of a hit this provider returned, read from the index (no HTTP)."""
@@ -310,15 +361,24 @@ def _stamp(conn: sqlite3.Connection) -> str:
     return f"{meta.get('fingerprint')}:{meta.get('built_at')}"
 
 
-def _make_vectors(index: Path) -> None:
+def _ensure_vectors(
+    conn: sqlite3.Connection, index: Path, model: _vectors.Model
+) -> _vectors.Vectors | _vectors.Packed:
+    """This build's stored vectors of the index at ``index``, made now unless another process has."""
+    stamp = _stamp(conn)
+    found = _vectors.load(index, stamp, model)
+    if found is not None:
+        return found
+    with _fts.file_lock(_vectors.vectors_path(index, model).with_suffix(".lock")):
+        return _vectors.load(index, stamp, model) or _vectors.build(index, conn, stamp, model)
+
+
+def _make_vectors(index: Path, model: _vectors.Model) -> None:
     """Embed the documents of the index at ``index`` unless another process has (a thread's body: a failure
     is logged, and searches go on by words)."""
     try:
         with contextlib.closing(_fts.connect(index)) as conn:
-            stamp = _stamp(conn)
-            with _fts.file_lock(_vectors.vectors_path(index).with_suffix(".lock")):
-                if _vectors.load(index, stamp) is None:
-                    _vectors.build(index, conn, stamp)
+            _ensure_vectors(conn, index, model)
     except Exception:
         _log.exception("the vectors of %s could not be made; searching by words", index)
 
