@@ -3,8 +3,9 @@
 Each figure is the wall time from spawning ``knowledge-agg`` to the moment the awaited line appears on
 its standard output (``--help``: the process's exit), over repeated fresh processes, as
 min / median / max; beside it the CPU time the process had used by then, which a shared, loaded
-machine disturbs far less than the wall time. ``--code PATH`` times another checkout (its ``src`` goes first on ``PYTHONPATH``),
-so old and new code are measured side by side in one run.
+machine disturbs far less than the wall time. ``--code PATH`` times another checkout (its ``src`` goes first on
+``PYTHONPATH``), so old and new code are measured side by side in one run; each checkout has a fresh cache of
+its own, so checkouts whose index files differ do not remake each other's.
 
 The Brave case runs ``ask --provider brave`` in a fresh process against the stand-in (its own process,
 every search held 300 ms) and subtracts the search itself: a plain request of the same query from this
@@ -24,6 +25,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +42,10 @@ _CLI = "from knowledge_agg.cli import main; import sys; sys.exit(main())"
 _SEARCH_LATENCY = 0.3
 
 
-def _environment(code: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": f"{code / 'src'}{os.pathsep}{code}"}
+def _environment(code: Path, cache: Path) -> dict[str, str]:
+    """The environment of ``code``'s processes: its own cache, so checkouts whose index files differ (e.g. the
+    static table's packed vectors) do not remake each other's on every run."""
+    return {**os.environ, "PYTHONPATH": f"{code / 'src'}{os.pathsep}{code}", "KNOWLEDGE_AGG_CACHE_DIR": str(cache)}
 
 
 def time_until(argv: list[str], env: dict[str, str], seen: Callable[[str], bool] | None) -> tuple[float, float]:
@@ -143,9 +147,11 @@ def _ask(provider: str) -> list[str]:
     return [sys.executable, "-c", _CLI, "ask", "--format", "ndjson", "--provider", provider]
 
 
-def one_round(code: Path, standin: str, samples: dict[str, list[float]], i: int, client: httpx.Client) -> None:
+def one_round(
+    code: Path, cache: Path, standin: str, samples: dict[str, list[float]], i: int, client: httpx.Client
+) -> None:
     """Each figure of one checkout once, appended to ``samples`` (milliseconds)."""
-    env = _environment(code)
+    env = _environment(code, cache)
     ask = [*_ask("local"), "asyncio task cancellation"]
     cases: dict[str, tuple[list[str], Callable[[str], bool] | None]] = {
         "help": ([sys.executable, "-c", _CLI, "--help"], None),
@@ -188,14 +194,15 @@ def main() -> int:
 
     bed = {"corpus": "pydocs", "search_latency": (_SEARCH_LATENCY, _SEARCH_LATENCY), "page_latency": (0.2, 0.2)}
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in checkouts}
-    with StandinProcess(**bed) as standin:
-        for path in checkouts.values():  # the local index exists and the OS cache is warm before timing
-            time_until([*_ask("local"), "asyncio task cancellation"], _environment(path), _event("done"))
+    with StandinProcess(**bed) as standin, tempfile.TemporaryDirectory(prefix="ka-cold-start-") as scratch:
+        caches = {name: Path(scratch) / str(n) for n, name in enumerate(checkouts)}
+        for name, path in checkouts.items():  # the local index exists and the OS cache is warm before timing
+            time_until([*_ask("local"), "asyncio task cancellation"], _environment(path, caches[name]), _event("done"))
         with httpx.Client(base_url=standin.url, trust_env=False, timeout=30.0) as client:
             bare_search(client, "warm up")  # the reference client is warm: it measures the search, not itself
             for i in range(args.repeats):  # interleaved, so a burst of load on the machine hits every checkout alike
                 for name, path in checkouts.items():
-                    one_round(path, standin.url, samples[name], i, client)
+                    one_round(path, caches[name], standin.url, samples[name], i, client)
     results = {name: {figure: _summary(v) for figure, v in figures.items()} for name, figures in samples.items()}
     print(f"{'figure (ms: min / median / max)':36}" + "".join(f"{n[-28:]:>30}" for n in results))
     for figure in next(iter(results.values())):

@@ -79,10 +79,7 @@ class WordPiece:
 
     def ids(self, text: str) -> list[int]:
         """The ids of ``text``'s word pieces, without ``[CLS]`` / ``[SEP]``."""
-        out: list[int] = []
-        for word in _words(text):
-            out.extend(self._word(word))
-        return out
+        return list(itertools.chain.from_iterable(map(self._word, _words(text))))
 
     def _pieces(self, word: str) -> tuple[int, ...]:
         if len(word) > _MAX_WORD_CHARS:

@@ -116,12 +116,16 @@ class Packed:
     0–255, in a 24-bit field of its own; a query's int8 components times those integers, summed, give every
     document's dot product with the query in one field each, in a few milliseconds (SWAR arithmetic on
     Python's integers). Negative query components add ``255 - value`` instead, so no field ever borrows.
+    A column is kept as three integers (the documents whose place is 0, 1 or 2 modulo 3), each read with one
+    ``int.from_bytes`` of the stored bytes, a shift and a mask: cheaper than spreading every byte to a field of
+    its own before reading (3 ms against 8 of a fresh process's first search, for the Python docs).
     """
 
     rowids: array[int]
-    columns: tuple[int, ...]
-    #: 1 in the lowest byte of every field: ``k * spread`` puts ``k`` in every field.
-    spread: int
+    #: For each residue modulo ``_FIELD``, the columns of the documents of that residue.
+    columns: tuple[tuple[int, ...], ...]
+    #: For each residue, 1 in the lowest byte of every field: ``k * spread`` puts ``k`` in every field.
+    spreads: tuple[int, ...]
     #: Each document's place counted down from ``_LAST``, in the low ``_PLACE`` bytes of an 8-byte
     #: little-endian integer: a score written into the bytes above makes the integers compare by score,
     #: then by place (the first document first), so the best are picked without a key function.
@@ -139,18 +143,20 @@ class Packed:
         top = max((abs(v) for v in vector), default=0.0)
         if count < 1 or not size or top == 0:
             return []
-        total = positive = negative = 0
-        for column, value in zip(self.columns, vector, strict=True):
-            weight = round(value * 127 / top)
-            if weight > 0:
-                positive += weight * column
-            elif weight < 0:
-                total -= weight
-                negative -= weight * column
-        fields = (positive + total * 255 * self.spread - negative).to_bytes(size * _FIELD, "little")
+        weights = [round(value * 127 / top) for value in vector]
+        total = -sum(weight for weight in weights if weight < 0)
         keyed = bytearray(self.places)
-        for byte in range(_FIELD):
-            keyed[_PLACE + byte :: 8] = fields[byte::_FIELD]
+        for residue, (columns, spread) in enumerate(zip(self.columns, self.spreads, strict=True)):
+            positive = negative = 0
+            for column, weight in zip(columns, weights, strict=True):
+                if weight > 0:
+                    positive += weight * column
+                elif weight < 0:
+                    negative -= weight * column
+            fields = (positive + total * 255 * spread - negative).to_bytes(len(range(residue, size, _FIELD)) * _FIELD,
+                                                                           "little")
+            for byte in range(_FIELD):  # document 3k + residue's score goes to bytes 24k + 8 residue + _PLACE…
+                keyed[8 * residue + _PLACE + byte :: 8 * _FIELD] = fields[byte::_FIELD]
         scores = array("Q")
         scores.frombytes(keyed)
         if sys.byteorder == "big":
@@ -197,19 +203,24 @@ def _load_packed(path: Path, stamp: str, model: Model) -> Packed | None:
             values.byteswap()
     tokens = data[at : at + ends[-1]] if ends else b""
     at += len(tokens)
-    columns = []
-    field = bytearray(size * _FIELD)
-    for j in range(dims):
-        field[0::_FIELD] = data[at + j * size : at + (j + 1) * size]
-        columns.append(int.from_bytes(field, "little"))
     if at + dims * size != len(data) or size > _LAST:
         raise ValueError(f"{path} is not {size} x {dims} vectors")
-    spread = int.from_bytes((b"\x01" + b"\x00" * (_FIELD - 1)) * size, "little")
+    # a column's bytes as one integer: document i's byte at bit 8 i; shifted by 8 r and masked, the documents
+    # 3k + r keep theirs, at bit 24 k: a field of 24 bits each
+    mask = int.from_bytes(((b"\xff" + b"\x00" * (_FIELD - 1)) * size)[:size], "little")
+    columns: list[list[int]] = [[] for _ in range(_FIELD)]
+    view = memoryview(data)
+    for j in range(dims):
+        column = int.from_bytes(view[at + j * size : at + (j + 1) * size], "little")
+        for residue, part in enumerate(columns):
+            part.append(column >> 8 * residue & mask)
+    spreads = tuple(int.from_bytes((b"\x01" + b"\x00" * (_FIELD - 1)) * len(range(residue, size, _FIELD)), "little")
+                    for residue in range(_FIELD))
     places = array("Q", range(_LAST, _LAST - size, -1))
     if sys.byteorder == "big":
         places.byteswap()
     context = static.Context(weights, static.WordPiece(static.SortedVocab(tokens, ends, ids)))
-    return Packed(rowids, tuple(columns), spread, places.tobytes(), context, model, stamp)
+    return Packed(rowids, tuple(map(tuple, columns)), spreads, places.tobytes(), context, model, stamp)
 
 
 def build(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> Vectors | Packed:
