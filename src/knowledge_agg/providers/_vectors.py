@@ -19,9 +19,12 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .. import semantic, static
+from .. import semantic
+
+if TYPE_CHECKING:  # imported where used: a search's first use is in the thread reading its vectors ahead
+    from .. import static
 
 __all__ = ["Model", "MINILM", "STATIC", "Packed", "Vectors", "vectors_path", "load", "build", "fuse"]
 
@@ -69,18 +72,28 @@ def _minilm_query(text: str, context: Any) -> Any:
 
 
 def _static_documents(texts: Sequence[str]) -> tuple[Any, Any]:
+    from .. import static
+
     return static.load().documents(texts)
 
 
 def _static_query(text: str, context: Any) -> Any:
+    from .. import static
+
     assert isinstance(context, static.Context)
     return static.load().query(text, context)
+
+
+def _static_id() -> str:
+    from .. import static
+
+    return static.model_id()
 
 
 #: all-MiniLM-L6-v2 (the ``semantic`` flag) and the static table distilled from it (the ``static`` flag).
 MINILM = Model(lambda: semantic.MODEL_ID, _minilm_documents, _minilm_query, fusion_k=60, weight=1.0, inline=False,
                alone=True)
-STATIC = Model(lambda: static.model_id(), _static_documents, _static_query, fusion_k=10, weight=0.5, inline=True,
+STATIC = Model(_static_id, _static_documents, _static_query, fusion_k=10, weight=0.5, inline=True,
                alone=False)
 
 
@@ -219,6 +232,8 @@ def _load_packed(path: Path, stamp: str, model: Model) -> Packed | None:
     places = array("Q", range(_LAST, _LAST - size, -1))
     if sys.byteorder == "big":
         places.byteswap()
+    from .. import static
+
     context = static.Context(weights, static.WordPiece(static.SortedVocab(tokens, ends, ids)))
     return Packed(rowids, tuple(map(tuple, columns)), spreads, places.tobytes(), context, model, stamp)
 
