@@ -131,7 +131,7 @@ class Packed:
     Python's integers). Negative query components add ``255 - value`` instead, so no field ever borrows.
     A column is kept as three integers (the documents whose place is 0, 1 or 2 modulo 3), each read with one
     ``int.from_bytes`` of the stored bytes, a shift and a mask: cheaper than spreading every byte to a field of
-    its own before reading (3 ms against 8 of a fresh process's first search, for the Python docs).
+    its own before reading (6–8 ms against 9–13 of a fresh process's first search, for the Python docs).
     """
 
     rowids: array[int]
