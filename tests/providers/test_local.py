@@ -151,6 +151,15 @@ async def test_jsonl_corpus(jsonl: Path, tmp_path: Path) -> None:
     await provider.aclose()
 
 
+def test_document_texts_are_what_the_vectors_are_made_from(jsonl: Path, tmp_path: Path) -> None:
+    provider = LocalProvider(jsonl, cache_dir=tmp_path / "cache")
+    texts = provider.document_texts()  # builds the index first
+    assert provider.is_stale() is False and len(texts) == 3
+    assert "Bounded queues. An asyncio queue with a maxsize blocks put() when full." in texts
+    assert "Timeouts. Use asyncio.timeout to cancel a slow await." in texts
+    asyncio.run(provider.aclose())
+
+
 async def test_folder_corpus(folder: Path, tmp_path: Path) -> None:
     provider = LocalProvider(str(folder), cache_dir=tmp_path / "cache")
     assert (await provider.build()).documents == 5

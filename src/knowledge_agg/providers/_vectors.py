@@ -26,7 +26,7 @@ from .. import semantic
 if TYPE_CHECKING:  # imported where used: a search's first use is in the thread reading its vectors ahead
     from .. import static
 
-__all__ = ["Model", "MINILM", "STATIC", "Packed", "Vectors", "vectors_path", "load", "build", "fuse"]
+__all__ = ["Model", "MINILM", "STATIC", "Packed", "Vectors", "vectors_path", "document_texts", "load", "build", "fuse"]
 
 #: How much of a document is embedded: its title and the start of its text, where pydoc and most
 #: notes say what a thing is ("Recursively delete a directory tree."); 200 chars found fewer pages
@@ -238,13 +238,19 @@ def _load_packed(path: Path, stamp: str, model: Model) -> Packed | None:
     return Packed(rowids, tuple(map(tuple, columns)), spreads, places.tobytes(), context, model, stamp)
 
 
+def document_texts(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    """Each document's rowid and the text its vector is made from ("title. start of the body")."""
+    rows = conn.execute(f"SELECT rowid, title, substr(body, 1, {_TEXT_CHARS}) FROM docs ORDER BY rowid").fetchall()
+    return [(rowid, f"{title}. {text}") for rowid, title, text in rows]
+
+
 def build(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> Vectors | Packed:
     """Embed every document of the index and store the vectors atomically beside it."""
     import numpy as np
 
-    rows = conn.execute(f"SELECT rowid, title, substr(body, 1, {_TEXT_CHARS}) FROM docs ORDER BY rowid").fetchall()
-    rowids = np.asarray([row[0] for row in rows], dtype=np.int64)
-    matrix, context = model.documents([f"{title}. {text}" for _, title, text in rows])
+    rows = document_texts(conn)
+    rowids = np.asarray([rowid for rowid, _ in rows], dtype=np.int64)
+    matrix, context = model.documents([text for _, text in rows])
     path = vectors_path(index, model)
     if model.inline:
         top = float(np.abs(matrix).max()) if len(rows) else 1.0

@@ -272,6 +272,12 @@ class LocalProvider:
             building.join(timeout)
         return building is None or not building.is_alive()
 
+    def document_texts(self) -> list[str]:
+        """The text each document's vector is made from ("title. start of the body"), in rowid order, building
+        the index first if needed; for tools that fit a model to a corpus (``benchmarks.distil_static --refine``)."""
+        self.build_sync()
+        return [text for _, text in self._query(_vectors.document_texts)]
+
     def _read_ahead(self) -> None:
         """The prefetch thread's body: this process's table, and the stored vectors of the index file as it is."""
         prefetch = self._prefetch
