@@ -3,8 +3,11 @@
 Each figure is the wall time from spawning ``knowledge-agg`` to the moment the awaited line appears on
 its standard output (``--help``: the process's exit), over repeated fresh processes, as
 min / median / max; beside it the CPU time the process had used by then, which a shared, loaded
-machine disturbs far less than the wall time. ``--code PATH`` times another checkout (its ``src`` goes first on ``PYTHONPATH``),
-so old and new code are measured side by side in one run.
+machine disturbs far less than the wall time. ``--code PATH`` times another checkout (its ``src`` goes first on
+``PYTHONPATH``), so old and new code are measured side by side in one run; each checkout has a fresh cache of
+its own, so checkouts whose index files differ do not remake each other's. ``--bytecode`` keeps each checkout's
+compiled modules between its runs, as an installed package has them (where ``PYTHONDONTWRITEBYTECODE`` is set, every
+process otherwise compiles every module of the package it imports, and longer code costs more).
 
 The Brave case runs ``ask --provider brave`` in a fresh process against the stand-in (its own process,
 every search held 300 ms) and subtracts the search itself: a plain request of the same query from this
@@ -24,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +44,16 @@ _CLI = "from knowledge_agg.cli import main; import sys; sys.exit(main())"
 _SEARCH_LATENCY = 0.3
 
 
-def _environment(code: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": f"{code / 'src'}{os.pathsep}{code}"}
+def _environment(code: Path, cache: Path, bytecode: bool = False) -> dict[str, str]:
+    """The environment of ``code``'s processes: its own cache, so checkouts whose index files differ (e.g. the
+    static table's packed vectors) do not remake each other's on every run; with ``bytecode``, its modules'
+    compiled forms kept there too (as an installed package has them) even where ``PYTHONDONTWRITEBYTECODE``
+    has every process compile every module it imports."""
+    env = {**os.environ, "PYTHONPATH": f"{code / 'src'}{os.pathsep}{code}", "KNOWLEDGE_AGG_CACHE_DIR": str(cache)}
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(cache / "pycache")
+    return env
 
 
 def time_until(argv: list[str], env: dict[str, str], seen: Callable[[str], bool] | None) -> tuple[float, float]:
@@ -143,9 +155,10 @@ def _ask(provider: str) -> list[str]:
     return [sys.executable, "-c", _CLI, "ask", "--format", "ndjson", "--provider", provider]
 
 
-def one_round(code: Path, standin: str, samples: dict[str, list[float]], i: int, client: httpx.Client) -> None:
-    """Each figure of one checkout once, appended to ``samples`` (milliseconds)."""
-    env = _environment(code)
+def one_round(
+    code: Path, env: dict[str, str], standin: str, samples: dict[str, list[float]], i: int, client: httpx.Client
+) -> None:
+    """Each figure of one checkout (run in ``env``) once, appended to ``samples`` (milliseconds)."""
     ask = [*_ask("local"), "asyncio task cancellation"]
     cases: dict[str, tuple[list[str], Callable[[str], bool] | None]] = {
         "help": ([sys.executable, "-c", _CLI, "--help"], None),
@@ -182,20 +195,24 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--code", type=Path, action="append", help="another checkout to time beside this one")
     parser.add_argument("--out", type=Path, default=_RESULTS / "cold_start.json")
+    parser.add_argument("--bytecode", action="store_true",
+                        help="keep each checkout's compiled modules between runs (as an installed package has them)")
     args = parser.parse_args()
     checkouts = {"this": _ROOT, **{str(p): p.resolve() for p in args.code or []}}
     from ._bench_run import StandinProcess
 
     bed = {"corpus": "pydocs", "search_latency": (_SEARCH_LATENCY, _SEARCH_LATENCY), "page_latency": (0.2, 0.2)}
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in checkouts}
-    with StandinProcess(**bed) as standin:
-        for path in checkouts.values():  # the local index exists and the OS cache is warm before timing
-            time_until([*_ask("local"), "asyncio task cancellation"], _environment(path), _event("done"))
+    with StandinProcess(**bed) as standin, tempfile.TemporaryDirectory(prefix="ka-cold-start-") as scratch:
+        envs = {name: _environment(path, Path(scratch) / str(n), args.bytecode)
+                for n, (name, path) in enumerate(checkouts.items())}
+        for name in checkouts:  # the local index exists, the OS cache is warm (and modules compiled) before timing
+            time_until([*_ask("local"), "asyncio task cancellation"], envs[name], _event("done"))
         with httpx.Client(base_url=standin.url, trust_env=False, timeout=30.0) as client:
             bare_search(client, "warm up")  # the reference client is warm: it measures the search, not itself
             for i in range(args.repeats):  # interleaved, so a burst of load on the machine hits every checkout alike
                 for name, path in checkouts.items():
-                    one_round(path, standin.url, samples[name], i, client)
+                    one_round(path, envs[name], standin.url, samples[name], i, client)
     results = {name: {figure: _summary(v) for figure, v in figures.items()} for name, figures in samples.items()}
     print(f"{'figure (ms: min / median / max)':36}" + "".join(f"{n[-28:]:>30}" for n in results))
     for figure in next(iter(results.values())):
@@ -203,7 +220,7 @@ def main() -> int:
             f"{r[figure]['min']:>10.0f}{r[figure]['median']:>10.0f}{r[figure]['max']:>10.0f}" for r in results.values()
         )
         print(f"{figure:36}{row}")
-    write_json(args.out, {"repeats": args.repeats, "results": results})
+    write_json(args.out, {"repeats": args.repeats, "bytecode": args.bytecode, "results": results})
     print(f"wrote {args.out}")
     return 0
 

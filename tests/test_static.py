@@ -57,9 +57,11 @@ async def test_a_folder_corpus_is_searched_by_meaning_by_default(tmp_path: Path)
         # The vectors are made with the index, before any search.
         [stored] = _stored(tmp_path / "cache")
         assert stored.name == f"{status.path.stem}.{static.model_id()}.bin"
-        # 5 documents x 256 dimensions, with the corpus's weight of each of the table's tokens
+        # 5 documents x 256 dimensions, with the corpus's weight of each of the table's tokens and the
+        # vocabulary sorted for queries
+        tokens = len(static.load().scales)
         assert {k: v for k, v in _head(stored).items() if k != "stamp"} == {
-            "documents": 5, "dims": 256, "tokens": len(static.load().scales)
+            "layout": 2, "documents": 5, "dims": 256, "tokens": tokens, "vocab": tokens
         }
         words = LocalProvider(folder, cache_dir=tmp_path / "cache")
         for question, title in PARAPHRASES.items():
@@ -134,16 +136,19 @@ async def test_the_pipeline_finds_a_paraphrase_through_the_default_settings(tmp_
 def test_a_text_vector_is_the_idf_weighted_sum_of_its_token_rows_at_unit_length() -> None:
     model = static.load()
     texts = ["Delay execution for a given number of seconds.", "Shuffle list x in place.", "seconds seconds"]
-    matrix, weights = model.documents(texts)
+    matrix, context = model.documents(texts)
+    weights = context.weights
     assert matrix.shape == (3, model.dims) and np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
     seconds = model.tokenizer.ids("seconds")
     assert len(seconds) == 1 and weights[seconds[0]] == pytest.approx(np.log(4 / 3))  # in 2 of 3 texts
     table = np.frombuffer(model.rows, dtype=np.int8).reshape(-1, model.dims)
     row = table[seconds[0]].astype(np.float32) * model.scales[seconds[0]]
     assert np.allclose(matrix[2], row / np.linalg.norm(row), atol=1e-5)
-    # A query is embedded in plain Python, the same vector as numpy's at index build.
-    assert np.allclose(model.query(texts[0], weights), matrix[0], atol=1e-5)
-    assert not any(model.query("", weights))
+    # A query is embedded in plain Python, the same vector as numpy's at index build, its words looked up in
+    # the vocabulary sorted (the same ids as the dict's).
+    assert np.allclose(model.query(texts[0], context), matrix[0], atol=1e-5)
+    assert not any(model.query("", context))
+    assert context.tokenizer.ids(texts[0]) == model.tokenizer.ids(texts[0])
 
 
 def test_the_wordpiece_tokenizer_gives_the_models_own_token_ids() -> None:
@@ -194,3 +199,31 @@ async def test_a_search_reads_the_stored_vectors_without_numpy(tmp_path: Path) -
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert "time.sleep" in done.stdout.split() and done.stdout.split()[-1] == "False"
+
+
+def test_the_sorted_vocabulary_finds_every_token_and_nothing_else() -> None:
+    vocab = static.load().tokenizer.vocab
+    assert isinstance(vocab, dict)
+    found = static.SortedVocab.of(vocab)
+    assert all(found.get(token) == index for token, index in vocab.items())
+    assert [found.get(t) for t in ("", "##", "qwertyuiop", "résumé\u0301", "\x00")] == [None] * 5
+    assert static.SortedVocab.of({}).get("a") is None
+    with pytest.raises(ValueError, match="one end and one id per token"):
+        static.SortedVocab(b"ab", found.ends[:1], found.ids[:2])
+
+
+async def test_a_packed_file_of_an_older_layout_is_remade(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    provider = LocalProvider(folder, cache_dir=tmp_path / "cache", static=True)
+    await provider.build()
+    await provider.aclose()
+    [stored] = _stored(tmp_path / "cache")
+    head, body = stored.read_bytes().split(b"\n", 1)
+    old = {k: v for k, v in json.loads(head).items() if k not in ("layout", "vocab")}  # as branch static wrote it
+    stored.write_bytes(json.dumps(old).encode() + b"\n" + body)
+    again = LocalProvider(folder, cache_dir=tmp_path / "cache", static=True)
+    try:
+        assert "time.sleep" in [h.title for h in await again.search(next(iter(PARAPHRASES)), count=3)]
+    finally:
+        await again.aclose()
+    assert _head(stored)["layout"] == 2

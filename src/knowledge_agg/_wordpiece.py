@@ -9,11 +9,14 @@ and punctuation, then greedy longest-match word pieces with ``##`` continuations
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
+from array import array
 from collections.abc import Mapping
+from typing import Protocol
 
-__all__ = ["WordPiece"]
+__all__ = ["Lookup", "SortedVocab", "WordPiece"]
 
 #: A word longer than this is one unknown token, as in BERT.
 _MAX_WORD_CHARS = 100
@@ -23,20 +26,60 @@ _ASCII_WORDS = re.compile(r"[a-z0-9]+|[!-/:-@\[-`{-~]")
 _ASCII_CONTROLS = {code: None for code in (*range(0, 9), 11, 12, *range(14, 32), 127)}
 
 
+class Lookup(Protocol):
+    """A vocabulary: a token's id, or ``None`` when it is not in it (a dict, or a :class:`SortedVocab`)."""
+
+    def get(self, token: str, /) -> int | None: ...
+
+
+class SortedVocab:
+    """Token → id by bisection over the tokens sorted as UTF-8 bytes, kept as one bytes string with each
+    token's end and id: read as stored, with nothing to build, where a dict of BERT's 30,522 tokens costs
+    ~8 ms of a fresh process's first query (which looks up a few dozen pieces)."""
+
+    def __init__(self, tokens: bytes, ends: array[int], ids: array[int]) -> None:
+        if len(ends) != len(ids) or (ends and ends[-1] != len(tokens)):
+            raise ValueError("a sorted vocabulary needs one end and one id per token")
+        self.tokens = tokens
+        self.ends = ends
+        self.ids = ids
+
+    @classmethod
+    def of(cls, vocab: Mapping[str, int]) -> SortedVocab:
+        """The sorted form of ``vocab``."""
+        items = sorted((token.encode(), index) for token, index in vocab.items())
+        ends = array("I", itertools.accumulate(len(token) for token, _ in items))
+        return cls(b"".join(token for token, _ in items), ends, array("I", (index for _, index in items)))
+
+    def get(self, token: str, /) -> int | None:
+        """The id of ``token``, or ``None``."""
+        key, tokens, ends = token.encode(), self.tokens, self.ends
+        low, high = 0, len(ends)
+        while low < high:
+            middle = (low + high) // 2
+            if tokens[ends[middle - 1] if middle else 0 : ends[middle]] < key:
+                low = middle + 1
+            else:
+                high = middle
+        if low < len(ends) and tokens[ends[low - 1] if low else 0 : ends[low]] == key:
+            return self.ids[low]
+        return None
+
+
 class WordPiece:
     """Token ids of a text under one vocabulary (token → id)."""
 
-    def __init__(self, vocab: Mapping[str, int], unknown: str = "[UNK]") -> None:
-        self.vocab = dict(vocab)
-        self.unknown = self.vocab[unknown]
+    def __init__(self, vocab: Lookup, unknown: str = "[UNK]") -> None:
+        self.vocab = vocab
+        found = vocab.get(unknown)
+        if found is None:
+            raise ValueError(f"the vocabulary has no {unknown!r} token")
+        self.unknown = found
         self._word = functools.lru_cache(maxsize=1 << 16)(self._pieces)
 
     def ids(self, text: str) -> list[int]:
         """The ids of ``text``'s word pieces, without ``[CLS]`` / ``[SEP]``."""
-        out: list[int] = []
-        for word in _words(text):
-            out.extend(self._word(word))
-        return out
+        return list(itertools.chain.from_iterable(map(self._word, _words(text))))
 
     def _pieces(self, word: str) -> tuple[int, ...]:
         if len(word) > _MAX_WORD_CHARS:

@@ -9,7 +9,8 @@ its tokens' rows, each weighted by the token's inverse document frequency in the
 often than MiniLM itself (the ``semantic`` flag), but it costs milliseconds, not minutes.
 
 Documents are embedded with numpy at index build; a query is embedded in plain Python (a few rows of the
-table), so a search never imports numpy: its import alone (~0.2 s) would slow a CLI's first result.
+table, its words looked up in the vocabulary sorted and stored with the corpus's vectors), so a search never
+imports numpy (its import alone, ~0.2 s, would slow a CLI's first result) nor builds a dict of the vocabulary.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import sys
 import threading
 from array import array
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._wordpiece import WordPiece
+from ._wordpiece import SortedVocab, WordPiece
 
-__all__ = ["StaticModel", "load", "model_id"]
+__all__ = ["Context", "SortedVocab", "StaticModel", "WordPiece", "load", "model_id"]
 
 _FOLDER = "static_model"
 _lock = threading.Lock()
@@ -37,18 +39,25 @@ _lock = threading.Lock()
 class StaticModel:
     """The shipped token table and its tokenizer; :meth:`documents` and :meth:`query` make vectors."""
 
-    def __init__(self, rows: bytes | mmap.mmap, scales: array[float], vocab: Sequence[str], model_id: str) -> None:
+    def __init__(self, rows: bytes | mmap.mmap, scales: array[float], model_id: str) -> None:
         self.id = model_id
         #: int8 rows, one per token, as shipped (7.9 MB; mapped, so a query reads only its tokens' rows),
         #: and each row's scale.
         self.rows = rows
         self.scales = scales
         self.dims = len(rows) // len(scales)
-        self.tokenizer = WordPiece(dict(zip(vocab, range(len(vocab)), strict=True)))
 
-    def documents(self, texts: Sequence[str]) -> tuple[Any, array[float]]:
-        """Unit vectors of ``texts`` (a float32 numpy array, one row each) and the token weights their
-        corpus gives, which queries use too (inverse document frequency of each token over ``texts``)."""
+    @functools.cached_property
+    def tokenizer(self) -> WordPiece:
+        """The tokenizer over the shipped vocabulary as a dict (read on first use: an index build needs it,
+        a query of a stored index does not: it has the vocabulary sorted, :class:`Context`)."""
+        vocab = _files().joinpath("vocab.txt").read_text(encoding="utf-8").splitlines()
+        return WordPiece(dict(zip(vocab, range(len(vocab)), strict=True)))
+
+    def documents(self, texts: Sequence[str]) -> tuple[Any, Context]:
+        """Unit vectors of ``texts`` (a float32 numpy array, one row each) and what a query of them needs: the
+        token weights their corpus gives (inverse document frequency of each token over ``texts``), and the
+        vocabulary in the sorted form a query reads without building anything."""
         import numpy as np
 
         table = np.frombuffer(self.rows, dtype=np.int8).reshape(-1, self.dims)
@@ -64,19 +73,37 @@ class StaticModel:
                 vector = np.einsum("i,ij->j", weights[ids] * scales[ids], table[ids].astype(np.float32))
                 norm = float(np.linalg.norm(vector))
                 out[row] = vector / norm if norm > 0 else vector
-        return out, array("f", weights.tobytes())
+        vocab = self.tokenizer.vocab
+        assert isinstance(vocab, dict)
+        return out, Context(array("f", weights.tobytes()), WordPiece(SortedVocab.of(vocab)))
 
-    def query(self, text: str, weights: Sequence[float]) -> list[float]:
-        """The vector of ``text`` under a corpus's token ``weights``, at unit length (zeros when it has no
+    def query(self, text: str, context: Context) -> list[float]:
+        """The vector of ``text`` under a corpus's token weights, at unit length (zeros when it has no
         token), in plain Python."""
         vector = [0.0] * self.dims
-        for token in self.tokenizer.ids(text):
+        weights = context.weights
+        for token in context.tokenizer.ids(text):
             weight = weights[token] * self.scales[token]
             start = token * self.dims
             for j, value in enumerate(array("b", self.rows[start : start + self.dims])):
                 vector[j] += weight * value
         norm = math.sqrt(sum(v * v for v in vector))
         return [v / norm for v in vector] if norm > 0 else vector
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a query of one corpus needs besides the table: the corpus's weight of each token, and the
+    tokenizer over the vocabulary sorted (:class:`SortedVocab`, stored with the corpus's vectors)."""
+
+    weights: array[float]
+    tokenizer: WordPiece
+
+    @property
+    def vocab(self) -> SortedVocab:
+        """The sorted vocabulary the tokenizer reads."""
+        assert isinstance(self.tokenizer.vocab, SortedVocab)
+        return self.tokenizer.vocab
 
 
 @functools.cache
@@ -99,8 +126,7 @@ def _load() -> StaticModel:
     scales.frombytes(folder.joinpath("scales.f32").read_bytes())
     if sys.byteorder == "big":  # shipped little-endian
         scales.byteswap()
-    vocab = folder.joinpath("vocab.txt").read_text(encoding="utf-8").splitlines()
-    return StaticModel(_mapped(folder.joinpath("tokens.i8")), scales, vocab, model_id())
+    return StaticModel(_mapped(folder.joinpath("tokens.i8")), scales, model_id())
 
 
 def _mapped(file: Any) -> bytes | mmap.mmap:

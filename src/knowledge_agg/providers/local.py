@@ -159,7 +159,9 @@ class LocalProvider:
             self._reset_pool()
             self._status = status
             self._vectors = None
-            if self.model is not None and self.model.inline:
+            if self.model is not None and self.model.inline and (
+                rebuilt or not _vectors.vectors_path(self.path, self.model).exists()
+            ):  # made with the index; stored ones are read by the first search that needs them
                 self._vectors = self._query(self._current_vectors, self.model)
             return status
 
@@ -181,9 +183,7 @@ class LocalProvider:
             for old, new in respelt.items():
                 notify(f"no document has {old!r}: searching for {new!r} instead")
         terms = tuple(dict.fromkeys(respelt.get(t, t) for t in terms))
-        if self.model is not None and self.model.inline and self._vectors is None:
-            self._vectors = await asyncio.to_thread(self._query, self._current_vectors, self.model)
-        elif self.model is not None and self._vectors is None:
+        if self.model is not None and not self.model.inline and self._vectors is None:
             await self._await_vectors(self.model, notify)
         rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count)
         return Hits((
@@ -215,14 +215,18 @@ class LocalProvider:
         """The documents the query names by their code names first, then BM25's ranking, fused with the
         ranking by meaning when there are vectors."""
         named = _fts.named(conn, code_names(query), terms)
-        vectors = self._vectors if self.model is not None else None
-        if vectors is None:
+        model = self.model
+        if model is None or (self._vectors is None and not model.inline):
             ranking = _fts.ranked(conn, terms, count, python_words(query))
         else:
             depth = max(count, _FUSION_DEPTH)
             lexical = _fts.ranked(conn, terms, depth, python_words(query))
-            model = vectors.model
             if lexical or named or model.alone:
+                # the static table's stored vectors are taken only now, so their reading ahead in a thread
+                # overlaps the words' queries (SQLite lets go of the interpreter while it searches)
+                vectors = self._vectors
+                if vectors is None:
+                    vectors = self._vectors = self._current_vectors(conn, model)
                 # the static table widens the words' hits by at most the nearest tenth of a small corpus (there,
                 # "among the 100 nearest" would be every page, however far)
                 reach = depth if model.alone else min(depth, max(1, len(vectors.rowids) // _NEAREST_SHARE))
