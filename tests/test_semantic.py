@@ -16,6 +16,7 @@ from knowledge_agg.models import Hit
 from knowledge_agg.providers import local as local_provider
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.select import select_sources
+from tests.helpers.tools_corpus import TOOLS
 
 pytest.importorskip("onnxruntime", reason="the semantic extra: pip install 'knowledge-agg[semantic]'")
 
@@ -112,15 +113,6 @@ async def test_a_model_that_does_not_load_keeps_the_results(local: Settings, mon
     assert "weights file is truncated" in errors[0].message and "choosing sources by their words" in errors[0].message
     assert run.results and run.sources and run.synthesis is not None and run.partial
     assert all("closeness" not in s.reason for s in run.sources)
-
-
-TOOLS = [
-    {"id": "rmtree", "title": "shutil.rmtree", "text": "Recursively delete a directory tree."},
-    {"id": "rename", "title": "os.rename", "text": "Rename the file or directory src to dst."},
-    {"id": "sleep", "title": "time.sleep", "text": "Delay execution for a given number of seconds."},
-    {"id": "loads", "title": "json.loads", "text": "Deserialize a str instance containing a JSON document."},
-    {"id": "shuffle", "title": "random.shuffle", "text": "Shuffle list x in place, and return None."},
-]
 
 
 async def test_search_by_meaning_finds_what_shares_no_word_with_the_question(tmp_path: Path) -> None:

@@ -14,15 +14,9 @@ import pytest
 from knowledge_agg import KnowledgeAggregator, Settings, static
 from knowledge_agg.analyze import key_terms
 from knowledge_agg.providers.local import LocalProvider
+from tests.helpers.tools_corpus import TOOLS
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOLS = [
-    {"id": "rmtree", "title": "shutil.rmtree", "text": "Recursively delete a directory tree."},
-    {"id": "rename", "title": "os.rename", "text": "Rename the file or directory src to dst."},
-    {"id": "sleep", "title": "time.sleep", "text": "Delay execution for a given number of seconds."},
-    {"id": "loads", "title": "json.loads", "text": "Deserialize a str instance containing a JSON document."},
-    {"id": "shuffle", "title": "random.shuffle", "text": "Shuffle list x in place, and return None."},
-]
 #: Questions that share no word with the document that answers them, only with another one (BM25 alone
 #: finds that other one); by meaning the answer joins the hits.
 PARAPHRASES = {"pause the program before the next file": "time.sleep",

@@ -37,6 +37,18 @@ def _run(query: str, texts: list[str], max_words: int = 120) -> tuple[Synthesis,
     return synthesize(passages, sources, analysis, max_words=max_words), pages, sources
 
 
+def _run_titled(query: str, pages: dict[str, str]) -> Synthesis:
+    """The synthesis of local pages given as title → text, cited in that order, read as the pipeline reads them."""
+    sources = [
+        Source(id=i, hit=Hit(rank=i, title=t, url=f"doc://{t}", snippet="", provider="test", doc_id=t), score=1.0,
+               reason="")
+        for i, t in enumerate(pages, start=1)
+    ]
+    analysis = analyze(query)
+    passages = rank_passages([Page(s, pages[s.hit.title], "local") for s in sources], analysis, k=8)
+    return synthesize(passages, sources, analysis, max_words=120)
+
+
 def test_every_sentence_is_verbatim_in_the_source_it_cites() -> None:
     synthesis, pages, _ = _run("How do asynchronous generators work?", [_GENERATORS, _WEATHER])
     assert 1 <= len(synthesis.points) <= 7
@@ -152,14 +164,7 @@ def test_a_comparison_leads_with_the_key_sentence_of_each_side() -> None:
         "statistics": "statistics\n\nThis module provides functions for calculating statistics of data. "
         "Use stdev for a sample and pstdev for a whole population, the docs say about stdev and pstdev.",
     }
-    sources = [
-        Source(id=i, hit=Hit(rank=i, title=t, url=f"doc://{t}", snippet="", provider="test", doc_id=t), score=1.0,
-               reason="")
-        for i, t in enumerate(pages, start=1)
-    ]
-    analysis = analyze("statistics.stdev vs statistics.pstdev - which one should I use?")
-    passages = rank_passages([Page(s, pages[s.hit.title], "local") for s in sources], analysis, k=8)
-    synthesis = synthesize(passages, sources, analysis, max_words=120)
+    synthesis = _run_titled("statistics.stdev vs statistics.pstdev - which one should I use?", pages)
     assert [p.text for p in synthesis.points[:2]] == [
         "Return the square root of the sample variance.",
         "Return the square root of the population variance.",
@@ -365,12 +370,5 @@ def test_the_first_source_keeps_the_lead_when_the_question_says_its_name_in_word
         "contextlib.AbstractContextManager": "contextlib.AbstractContextManager()\n\n"
         "An abstract base class for context managers.\n\nA class that implements __enter__ and __exit__.",
     }
-    sources = [
-        Source(id=i, hit=Hit(rank=i, title=t, url=f"doc://{t}", snippet="", provider="test", doc_id=t), score=1.0,
-               reason="")
-        for i, t in enumerate(pages, start=1)
-    ]
-    analysis = analyze("How do I write a context manager as a generator function instead of a class?")
-    passages = rank_passages([Page(s, pages[s.hit.title], "local") for s in sources], analysis, k=8)
-    synthesis = synthesize(passages, sources, analysis, max_words=120)
+    synthesis = _run_titled("How do I write a context manager as a generator function instead of a class?", pages)
     assert (synthesis.points[0].text, synthesis.points[0].source_ids) == ("@contextmanager decorator.", [1])
