@@ -26,7 +26,7 @@ FLAGS: dict[str, Flag] = {
         Flag("content_fetch", True, "read the selected pages (off: rank the snippets only)"),
         Flag("synthesis", True, "write the cited synthesis at the end of a run"),
         Flag("semantic", False, "also choose sources by meaning (pip install 'knowledge-agg[semantic]')"),
-        Flag("static", True, "the local index also searches by meaning with its shipped static table (off: BM25 alone)"),
+        Flag("static", False, "the local index also searches by meaning with its shipped static table (off: BM25 alone)"),
     )
 }
 

@@ -1,6 +1,6 @@
 """Dense vectors of an index's documents, kept beside the index file (``.bin`` for the static table, ``.npz`` for MiniLM).
 
-Made once per index build by one of two models (the shipped static table, ``static``, on by default; or
+Made once per index build by one of two models (the shipped static table, ``static``, off by default; or
 the ``semantic`` extra's sentence model, ``semantic``), named for the model and stamped with the build, so
 a rebuilt index or a changed model gets new vectors; nothing is downloaded.
 Reciprocal rank fusion then merges the nearest documents in meaning with the BM25 ranking.
