@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from knowledge_agg import KnowledgeAggregator, Settings, static
 from knowledge_agg.analyze import key_terms
+from knowledge_agg.errors import MissingDependency
 from knowledge_agg.providers.local import LocalProvider
 from tests.helpers.tools_corpus import TOOLS
 
@@ -77,6 +79,23 @@ async def test_a_folder_corpus_is_searched_by_meaning_with_the_flag(tmp_path: Pa
         assert await provider.search("pause the program", count=3) == []
     finally:
         await provider.aclose()
+
+
+async def test_without_numpy_the_flag_fails_before_the_search_naming_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "numpy" else real(name, *a))
+    with pytest.raises(MissingDependency, match=r"needs numpy: pip install 'knowledge-agg\[static\]'"):
+        static.check()
+    settings = Settings(corpus=str(_folder(tmp_path)), cache_dir=tmp_path / "cache", provider="local")
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("pause the program before the next file", flags="static=on")
+        plain = await agg.run("rename a file")  # off, the default, needs no numpy
+    errors = [e for e in run.events if e.type == "error"]
+    assert [(e.stage, e.kind, e.recoverable) for e in errors] == [("analyzing", "missing_dependency", False)]
+    assert "pip install 'knowledge-agg[static]'" in errors[0].message and not run.results
+    assert not plain.partial and plain.results[0].title == "os.rename"
 
 
 async def test_the_flag_off_gives_bm25_alone(tmp_path: Path) -> None:

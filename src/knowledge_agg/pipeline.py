@@ -106,6 +106,10 @@ async def _stages(
     try:  # before the search, so a missing extra loses nothing
         if settings.flags["semantic"]:
             semantic.check()
+        elif settings.flags["static"]:
+            from . import static
+
+            static.check()
         if settings.answer == "llm" and settings.flags["synthesis"]:
             from . import llm
 

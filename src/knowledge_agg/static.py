@@ -16,6 +16,7 @@ imports numpy (its import alone, ~0.2 s, would slow a CLI's first result) nor bu
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import math
 import mmap
@@ -29,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from ._wordpiece import SortedVocab, WordPiece
+from .errors import MissingDependency
 
-__all__ = ["Context", "SortedVocab", "StaticModel", "WordPiece", "load", "model_id"]
+__all__ = ["Context", "SortedVocab", "StaticModel", "WordPiece", "check", "load", "model_id"]
 
 _FOLDER = "static_model"
 _lock = threading.Lock()
@@ -104,6 +106,13 @@ class Context:
         """The sorted vocabulary the tokenizer reads."""
         assert isinstance(self.tokenizer.vocab, SortedVocab)
         return self.tokenizer.vocab
+
+
+def check() -> None:
+    """Raise :class:`MissingDependency` unless numpy, which makes the documents' vectors, is installed (a lookup:
+    nothing is imported; a search itself never needs it)."""
+    if importlib.util.find_spec("numpy") is None:
+        raise MissingDependency("search by meaning with the static table needs numpy: pip install 'knowledge-agg[static]'")
 
 
 @functools.cache
