@@ -88,7 +88,8 @@ async def test_without_numpy_the_flag_fails_before_the_search_naming_the_extra(
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "numpy" else real(name, *a))
     with pytest.raises(MissingDependency, match=r"needs numpy: pip install 'knowledge-agg\[static\]'"):
         static.check()
-    settings = Settings(corpus=str(_folder(tmp_path)), cache_dir=tmp_path / "cache", provider="local")
+    folder = _folder(tmp_path)
+    settings = Settings(corpus=str(folder), cache_dir=tmp_path / "cache", provider="local")
     async with KnowledgeAggregator(settings) as agg:
         run = await agg.run("pause the program before the next file", flags="static=on")
         plain = await agg.run("rename a file")  # off, the default, needs no numpy
@@ -96,6 +97,13 @@ async def test_without_numpy_the_flag_fails_before_the_search_naming_the_extra(
     assert [(e.stage, e.kind, e.recoverable) for e in errors] == [("analyzing", "missing_dependency", False)]
     assert "pip install 'knowledge-agg[static]'" in errors[0].message and not run.results
     assert not plain.partial and plain.results[0].title == "os.rename"
+    # Used directly, the provider says the same when it comes to make the vectors.
+    provider = LocalProvider(folder, cache_dir=tmp_path / "direct", static=True)
+    try:
+        with pytest.raises(MissingDependency, match=r"pip install 'knowledge-agg\[static\]'"):
+            await provider.build()
+    finally:
+        await provider.aclose()
 
 
 async def test_the_flag_off_gives_bm25_alone(tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ class StaticModel:
         """Unit vectors of ``texts`` (a float32 numpy array, one row each) and what a query of them needs: the
         token weights their corpus gives (inverse document frequency of each token over ``texts``), and the
         vocabulary in the sorted form a query reads without building anything."""
+        check()
         import numpy as np
 
         table = np.frombuffer(self.rows, dtype=np.int8).reshape(-1, self.dims)

@@ -246,11 +246,11 @@ def document_texts(conn: sqlite3.Connection) -> list[tuple[int, str]]:
 
 def build(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> Vectors | Packed:
     """Embed every document of the index and store the vectors atomically beside it."""
+    rows = document_texts(conn)
+    matrix, context = model.documents([text for _, text in rows])  # first: it says which extra a missing numpy needs
     import numpy as np
 
-    rows = document_texts(conn)
     rowids = np.asarray([rowid for rowid, _ in rows], dtype=np.int64)
-    matrix, context = model.documents([text for _, text in rows])
     path = vectors_path(index, model)
     if model.inline:
         top = float(np.abs(matrix).max()) if len(rows) else 1.0
