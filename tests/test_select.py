@@ -161,3 +161,27 @@ async def test_pydocs_a_context_manager_from_a_generator_reads_contextlib(settin
         run = await agg.run("How do I write a context manager as a generator function instead of a class?",
                             provider="local")
     assert "contextlib.contextmanager" in [s.title for s in run.sources]
+
+
+def test_a_page_from_the_pool_follows_the_first_source_and_says_it_is_beyond_the_results() -> None:
+    question = analyze("how do I delete a directory and everything inside it?")
+    results = [
+        _doc(1, "tempfile.TemporaryDirectory", "The directory and everything in it are removed on cleanup."),
+        _doc(2, "ast.Delete", "A del statement."),
+    ]
+    pool = [_doc(37, "shutil.rmtree", "Delete an entire directory tree: every directory and file inside it.")]
+    without = select_sources(results, question)
+    sources = select_sources(results, question, pool=pool)
+    titles = [s.hit.title for s in sources]
+    # the pool's page outscores both results but never takes the first place, which the results give
+    assert titles[0] == without[0].hit.title == "tempfile.TemporaryDirectory"
+    assert titles[1] == "shutil.rmtree"
+    assert [s.id for s in sources] == [1, 2, 3]
+    assert sources[1].reason.startswith("rank 37, beyond the 2 results; ")
+    assert "beyond" not in sources[2].reason
+
+
+def test_an_empty_pool_changes_nothing() -> None:
+    question = analyze("how do I delete a directory and everything inside it?")
+    results = [_doc(1, "tempfile.TemporaryDirectory", "A directory."), _doc(2, "shutil.rmtree", "Delete a tree.")]
+    assert select_sources(results, question, pool=[]) == select_sources(results, question)

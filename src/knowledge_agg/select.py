@@ -8,6 +8,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from .analyze import error_name
 from .models import Analysis, Hit, Source
@@ -149,12 +150,24 @@ def select_sources(
     max_sources: int = setting_default("max_sources"),
     max_per_domain: int = setting_default("max_per_domain"),
     closeness: Closeness | None = None,
+    pool: Sequence[Hit] = (),
 ) -> list[Source]:
     """Up to ``max_sources`` distinct hits, best first, each with a score and a readable reason.
 
     ``closeness`` (``semantic.closeness`` under the ``semantic`` flag) adds how close each hit's
     snippets are in meaning to the question, for questions that share few words with the answer.
+    ``pool`` (``Hits.pool``: the local index's candidates ranked after the results) competes for every
+    source but the first, which the results alone give, so a page beyond them fills a later place.
     """
+    if pool:
+        first = select_sources(hits, analysis, max_sources=1, max_per_domain=max_per_domain, closeness=closeness)
+        if first and max_sources > 1:
+            lead = _key(first[0].hit)
+            ranked = select_sources(
+                [*hits, *pool], analysis, max_sources=max_sources, max_per_domain=max_per_domain, closeness=closeness
+            )
+            rest = [source for source in ranked if _key(source.hit) != lead][: max_sources - 1]
+            return [first[0], *(_renumbered(source, n, len(hits)) for n, source in enumerate(rest, start=2))]
     query = query_terms(analysis)
     query += _run_together(analysis, hits, query)
     idf = _idf(hits, query)
@@ -196,6 +209,14 @@ def select_sources(
         picked.append((score, hit, title, snippet, meaning))
     listed: Counter[str] = Counter()
     return [_source(i, *item, per_domain, listed) for i, item in enumerate(picked, start=1)]
+
+
+def _renumbered(source: Source, number: int, results: int) -> Source:
+    """``source`` as the ``number``-th, its reason saying when it came from beyond the ``results``."""
+    reason = source.reason
+    if source.hit.rank > results:
+        reason = reason.replace(f"rank {source.hit.rank}", f"rank {source.hit.rank}, beyond the {results} results", 1)
+    return replace(source, id=number, reason=reason)
 
 
 def _source(
