@@ -549,3 +549,11 @@ async def test_a_search_keeps_the_index_s_further_candidates_as_a_pool(pydocs: L
     assert "shutil.rmtree" in [h.title for h in pool]
     # the results are those of a search that keeps no pool
     assert [h.doc_id for h in await pydocs.search(question, count=20)] == [h.doc_id for h in hits]
+
+
+async def test_pydocs_finds_what_a_check_if_question_asks_about(pydocs: LocalProvider) -> None:
+    # "check" before "if" asks whether; as a key term it found tabnanny.check and no page about a file existing
+    hits = await pydocs.search("pyhton check if file exsits", count=20)
+    titles = [h.title for h in hits]
+    assert {"pathlib.Path.exists", "genericpath.exists"} & set(titles)
+    assert "tabnanny.check" not in titles
