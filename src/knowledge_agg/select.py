@@ -3,6 +3,7 @@ and, with the ``semantic`` flag, closeness in meaning."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -53,7 +54,7 @@ def _run_together(analysis: Analysis, hits: Sequence[Hit], query: Sequence[str])
     """Two key terms in a row run together as one word (context manager → contextmanager, priority queue →
     priorityqueue) when a hit's title or snippet has that word: code names write what a question says in
     two words as one, so the page named ``contextlib.contextmanager`` matches "context manager" too."""
-    shown = set(terms([text for hit in hits for text in (hit.title, hit.snippet)]))
+    shown = set().union(*(_words(text) for hit in hits for text in (hit.title, hit.snippet)))
     found: dict[str, None] = {}
     for first, second in itertools.pairwise(analysis.terms):
         found.update(dict.fromkeys(word for word in terms([first + second]) if word in shown and word not in query))
@@ -69,14 +70,20 @@ def _key(hit: Hit) -> str:
         return hit.url.strip()
 
 
+@functools.lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
+    """The terms of one title or snippet, kept: a choice among a pool (100 hits) reads each several times."""
+    return frozenset(terms([text]))
+
+
 def _matches(query: Sequence[str], text: str) -> list[str]:
-    present = set(terms([text]))
+    present = _words(text)
     return [term for term in query if term in present]
 
 
 def _idf(hits: Sequence[Hit], query: Sequence[str]) -> dict[str, float]:
     """BM25 idf of each query term over the hits' snippets: a term every hit shows tells them apart least."""
-    shown = [set(terms([hit.snippet, *hit.extra_snippets])) for hit in hits]
+    shown = [_words(hit.snippet).union(*map(_words, hit.extra_snippets)) for hit in hits]
     n = len(shown)
     df = {term: sum(term in s for s in shown) for term in query}
     return {term: math.log(1 + (n - d + 0.5) / (d + 0.5)) for term, d in df.items()}

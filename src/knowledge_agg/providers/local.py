@@ -213,8 +213,7 @@ class LocalProvider:
     def _further(self, query: str, terms: tuple[str, ...], shown: frozenset[str]) -> list[Hit]:
         """The same search ``_POOL_DEPTH`` deep without the results it returned (``shown``), ranked after them
         (blocking: the selection stage calls it in a thread once the results are out)."""
-        rows = self._query(self._ranked, query, terms, _POOL_DEPTH)
-        return self._hits([row for row in rows if row[0] not in shown], len(shown))
+        return self._hits(self._query(self._ranked, query, terms, _POOL_DEPTH, shown), len(shown))
 
     def _skipped_problems(self) -> list[ProviderError]:
         """The corpus lines the index left out, told once per provider (its first search after opening)."""
@@ -227,10 +226,10 @@ class LocalProvider:
         return [ProviderError(message, kind="corpus_lines_skipped")]
 
     def _ranked(
-        self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int
+        self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int, shown: frozenset[str] = frozenset()
     ) -> list[tuple[str, str, str, str]]:
         """The documents the query names by their code names first, then BM25's ranking, fused with the
-        ranking by meaning when there are vectors."""
+        ranking by meaning when there are vectors; those whose ids are ``shown`` left out (after ranking)."""
         named = _fts.named(conn, code_names(query), terms)
         model = self.model
         if model is None or (self._vectors is None and not model.inline):
@@ -251,7 +250,7 @@ class LocalProvider:
                 ranking = _vectors.fuse([lexical, nearest], [1.0, model.weight], count, model.fusion_k)
             else:
                 ranking = []
-        return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms)
+        return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms, shown)
 
     async def _await_vectors(self, model: _vectors.Model, notify: Notify | None) -> None:
         """Read this build's vectors; when they are missing, make them in a background thread (one per
