@@ -185,3 +185,15 @@ def test_an_empty_pool_changes_nothing() -> None:
     question = analyze("how do I delete a directory and everything inside it?")
     results = [_doc(1, "tempfile.TemporaryDirectory", "A directory."), _doc(2, "shutil.rmtree", "Delete a tree.")]
     assert select_sources(results, question, pool=[]) == select_sources(results, question)
+
+
+async def test_pydocs_sources_from_the_pool_keep_the_first_and_say_where_they_were_ranked(settings: Settings) -> None:
+    question = "SyntaxError: non-default argument follows default argument"
+    async with KnowledgeAggregator(settings) as agg:
+        words = await agg.run(question, provider="local", flags="synthesis=off")
+        pooled = await agg.run(question, provider="local", flags="synthesis=off,pool=on")
+    assert [r.title for r in pooled.results] == [r.title for r in words.results]  # the results are untouched
+    assert pooled.sources[0].title == words.sources[0].title
+    beyond = [s for s in pooled.sources if "beyond the 20 results" in s.reason]
+    assert beyond and all(int(s.reason.split(",")[0].removeprefix("rank ")) > 20 for s in beyond)
+    assert not {s.title for s in beyond} & {r.title for r in pooled.results}
