@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--flags", default="", help="other flags for every run, e.g. static=on or semantic")
     parser.add_argument("--cold", type=int, default=5, help="fresh processes per setting (default 5)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N dev questions (warm)")
+    parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/pool_cost[-<flags>].json")
     args = parser.parse_args(argv)
     checked_flags(args.flags)
     questions = [q.question for q in load_questions(PYDOCS_QA_DEV)][: args.limit]
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{name:10} {s['n']:>4} {s['p50']!s:>8} {s['p95']!s:>8} {s['max']!s:>8}")
     out = {"flags": args.flags, "questions": len(questions), "cold_question": questions[0], "sources_step_ms": figures}
     suffix = f"-{args.flags.replace('=', '_').replace(',', '-')}" if args.flags else ""
-    write_json(RESULTS / f"pool_cost{suffix}.json", out)
+    write_json(args.out or RESULTS / f"pool_cost{suffix}.json", out)
     return out
 
 
