@@ -180,6 +180,20 @@ def test_terms_occur_in_the_query(query: str) -> None:
         assert term in query.lower()
 
 
+@pytest.mark.parametrize(
+    ("query", "terms"),
+    [
+        ("pyhton check if file exsits", ("pyhton", "file", "exsits")),
+        ("how can I tell whether a path is a directory", ("path", "directory")),
+        ("find out if a port is open", ("port", "open")),
+        ("check the file's checksum", ("check", "file", "checksum")),
+        ("unittest check", ("unittest", "check")),
+    ],
+)
+def test_the_verb_of_asking_whether_is_no_key_term(query: str, terms: tuple[str, ...]) -> None:
+    assert analyze(query).terms == terms
+
+
 def test_quoted_stop_words_are_kept_as_terms() -> None:
     assert analyze('What does the "with" statement do?').terms == ("with", "statement")
     assert analyze("what does the with statement do").terms == ("statement",)

@@ -38,6 +38,10 @@ _CLAUSE_END = re.compile(r"\s+[-–—]\s+|[?!;:]\s*")
 _LIST_SEPARATOR = re.compile(r",\s*|\s+(?:and|or)\s+", re.IGNORECASE)
 _BOUNDARY = re.compile(r"\s+(?:in|for|when|to|at|of|on|with|which|that|from|between|is|are)\s+", re.IGNORECASE)
 _URL_WORDS = frozenset({"http", "https", "www", "com", "org", "net", "html", "htm", "php", "index"})
+#: The verb of asking whether something holds ("check if", "see whether", "find out if"): the question is about
+#: what follows, and "check" or "test" would find pages named so (``tabnanny.check``) instead (pydocs-qa dev:
+#: "pyhton check if file exsits" finds ``pathlib.Path.exists`` among the results; quality log, round nine).
+_ASKING_WHETHER = re.compile(r"\b(?:check|see|test|tell|find\s+out|figure\s+out)\s+(?=(?:if|whether)\b)")
 
 _FILLER = re.compile(
     r"\b(?:(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?(?:tell|show|explain\s+to|explain)\s+me"
@@ -83,9 +87,10 @@ def clean(text: str) -> str:
 
 
 def key_terms(text: str) -> tuple[str, ...]:
-    """Lower-cased key terms of ``text``: stop words (unless quoted, as in ``"with"``) dropped, order kept."""
+    """Lower-cased key terms of ``text``: stop words (unless quoted, as in ``"with"``) and the verb of asking
+    whether ("check if") dropped, order kept."""
     terms: dict[str, None] = {}
-    lowered = clean(text).lower()
+    lowered = _ASKING_WHETHER.sub("", clean(text).lower())
     for match in TOKEN.finditer(lowered):
         token = match.group()
         quoted = lowered[match.start() - 1 : match.start()] in _QUOTES and lowered[match.end() : match.end() + 1] in _QUOTES

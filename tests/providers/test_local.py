@@ -533,3 +533,11 @@ async def test_the_verb_of_an_agent_noun_in_a_code_name_is_found(tmp_path: Path)
 async def test_pydocs_finds_a_class_by_the_verb_of_its_agent_noun(pydocs: LocalProvider) -> None:
     hits = await pydocs.search("How do I sort tasks so that each one comes after the tasks it depends on?", count=20)
     assert any(h.title.startswith("graphlib.TopologicalSorter") for h in hits[:5])
+
+
+async def test_pydocs_finds_what_a_check_if_question_asks_about(pydocs: LocalProvider) -> None:
+    # "check" before "if" asks whether; as a key term it found tabnanny.check and no page about a file existing
+    hits = await pydocs.search("pyhton check if file exsits", count=20)
+    titles = [h.title for h in hits]
+    assert {"pathlib.Path.exists", "genericpath.exists"} & set(titles)
+    assert "tabnanny.check" not in titles
