@@ -1,7 +1,10 @@
 """A static token table distilled from all-MiniLM-L6-v2: meaning at the cost of a table lookup (issue 14).
 
 Every WordPiece token of MiniLM's vocabulary went once through the model alone, and the mean-pooled
-outputs were reduced by PCA to 256 dimensions (model2vec's distillation, ``benchmarks/distil_static.py``).
+outputs were reduced by PCA to 256 dimensions (model2vec's distillation, ``benchmarks/distil_static.py``);
+the rows were then refined on this Python's docs so that IDF-weighted sums point where MiniLM puts whole
+texts, each text weighed both as in the whole docs and as in a corpus of eight pages, so that small corpora
+keep their paraphrases (``--refine``; the step chosen on XQuAD's and web articles' texts, issue 14).
 The table ships inside the package (``static_model/``: int8 rows, a scale per row, the vocabulary,
 MiniLM's Apache-2.0 NOTICE), so nothing is downloaded and no model runs: a text's vector is the sum of
 its tokens' rows, each weighted by the token's inverse document frequency in the corpus being indexed
