@@ -348,6 +348,17 @@ async def test_per_run_retries_reach_the_held_provider(brave_like: tuple[_BraveL
     assert asked == 1 and len(server.params) - asked == 2
 
 
+async def test_web_hits_have_no_pool_so_the_pool_flag_leaves_their_sources_alone(
+    brave_like: tuple[_BraveLike, str],
+) -> None:
+    _, url = brave_like
+    async with KnowledgeAggregator(_brave_settings(url)) as agg:
+        without = await agg.run("hello world")
+        with_pool = await agg.run("hello world", flags="content_fetch=off,synthesis=off,pool=on")
+    assert without.sources and not with_pool.errors
+    assert [(s.url, s.reason) for s in with_pool.sources] == [(s.url, s.reason) for s in without.sources]
+
+
 class _SlowSearch(_PagesProvider):
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> list[Hit]:
         await asyncio.sleep(30)

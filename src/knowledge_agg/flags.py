@@ -27,6 +27,7 @@ FLAGS: dict[str, Flag] = {
         Flag("synthesis", True, "write the cited synthesis at the end of a run"),
         Flag("semantic", False, "also choose sources by meaning (pip install 'knowledge-agg[semantic]')"),
         Flag("static", False, "the local index also searches by meaning with its shipped static table (off: BM25 alone)"),
+        Flag("pool", False, "sources after the first may also come from the local index's candidates beyond its results"),
     )
 }
 

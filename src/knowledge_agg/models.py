@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 __all__ = ["Analysis", "Document", "Hit", "Hits", "Source", "Page", "Passage"]
@@ -44,6 +44,9 @@ class Hits(list[Hit]):
     the local index's nearest term), so later stages read the results with the same words.
     ``problems`` are losses met on the way that did not stop the search (lines of a corpus that
     could not be read); each becomes a recoverable ``error`` event beside the results.
+    ``pool`` (the local index only) finds, when called, the further candidates of the same search beyond
+    these hits, ranked after them: the selection stage may choose a source among them once the results
+    are out, so the results never wait for it. Web hits have none.
     """
 
     def __init__(
@@ -51,10 +54,12 @@ class Hits(list[Hit]):
         hits: Iterable[Hit] = (),
         respelt: Mapping[str, str] | None = None,
         problems: Iterable[Exception] = (),
+        pool: Callable[[], list[Hit]] | None = None,
     ) -> None:
         super().__init__(hits)
         self.respelt: dict[str, str] = dict(respelt or {})
         self.problems: list[Exception] = list(problems)
+        self.pool = pool
 
 
 @dataclass(frozen=True, slots=True)

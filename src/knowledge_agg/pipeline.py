@@ -162,9 +162,15 @@ async def _stages(
         except Exception as exc:  # a broken install: say so and choose by words, keeping the results
             failed = KnowledgeAggError(f"the semantic model did not load ({exc}); choosing sources by their words")
             yield rec.error("selecting", failed)
+    pool: list[Hit] = []
+    if settings.flags["pool"] and isinstance(hits, Hits) and hits.pool is not None:
+        try:  # the index's further candidates, searched now that the results are out
+            pool = await asyncio.to_thread(hits.pool)
+        except KnowledgeAggError as exc:  # choose among the results, which are kept
+            yield rec.error("selecting", exc)
     choose = functools.partial(
         select_sources, hits, searched,
-        max_sources=settings.max_sources, max_per_domain=settings.max_per_domain, closeness=closeness,
+        max_sources=settings.max_sources, max_per_domain=settings.max_per_domain, closeness=closeness, pool=pool,
     )
     sources = await asyncio.to_thread(choose) if closeness else choose()  # the model takes ~15 ms: off the loop
     chosen = rec.make(SourcesEvent, sources=[_source_info(s) for s in sources])

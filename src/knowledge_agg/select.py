@@ -3,11 +3,13 @@ and, with the ``semantic`` flag, closeness in meaning."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from .analyze import error_name
 from .models import Analysis, Hit, Source
@@ -52,7 +54,7 @@ def _run_together(analysis: Analysis, hits: Sequence[Hit], query: Sequence[str])
     """Two key terms in a row run together as one word (context manager → contextmanager, priority queue →
     priorityqueue) when a hit's title or snippet has that word: code names write what a question says in
     two words as one, so the page named ``contextlib.contextmanager`` matches "context manager" too."""
-    shown = set(terms([text for hit in hits for text in (hit.title, hit.snippet)]))
+    shown = set().union(*(_words(text) for hit in hits for text in (hit.title, hit.snippet)))
     found: dict[str, None] = {}
     for first, second in itertools.pairwise(analysis.terms):
         found.update(dict.fromkeys(word for word in terms([first + second]) if word in shown and word not in query))
@@ -68,14 +70,20 @@ def _key(hit: Hit) -> str:
         return hit.url.strip()
 
 
+@functools.lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
+    """The terms of one title or snippet, kept: a choice among a pool (100 hits) reads each several times."""
+    return frozenset(terms([text]))
+
+
 def _matches(query: Sequence[str], text: str) -> list[str]:
-    present = set(terms([text]))
+    present = _words(text)
     return [term for term in query if term in present]
 
 
 def _idf(hits: Sequence[Hit], query: Sequence[str]) -> dict[str, float]:
     """BM25 idf of each query term over the hits' snippets: a term every hit shows tells them apart least."""
-    shown = [set(terms([hit.snippet, *hit.extra_snippets])) for hit in hits]
+    shown = [_words(hit.snippet).union(*map(_words, hit.extra_snippets)) for hit in hits]
     n = len(shown)
     df = {term: sum(term in s for s in shown) for term in query}
     return {term: math.log(1 + (n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
@@ -149,12 +157,24 @@ def select_sources(
     max_sources: int = setting_default("max_sources"),
     max_per_domain: int = setting_default("max_per_domain"),
     closeness: Closeness | None = None,
+    pool: Sequence[Hit] = (),
 ) -> list[Source]:
     """Up to ``max_sources`` distinct hits, best first, each with a score and a readable reason.
 
     ``closeness`` (``semantic.closeness`` under the ``semantic`` flag) adds how close each hit's
     snippets are in meaning to the question, for questions that share few words with the answer.
+    ``pool`` (``Hits.pool``: the local index's candidates ranked after the results) competes for every
+    source but the first, which the results alone give, so a page beyond them fills a later place.
     """
+    if pool:
+        first = select_sources(hits, analysis, max_sources=1, max_per_domain=max_per_domain, closeness=closeness)
+        if first and max_sources > 1:
+            lead = _key(first[0].hit)
+            ranked = select_sources(
+                [*hits, *pool], analysis, max_sources=max_sources, max_per_domain=max_per_domain, closeness=closeness
+            )
+            rest = [source for source in ranked if _key(source.hit) != lead][: max_sources - 1]
+            return [first[0], *(_renumbered(source, n, len(hits)) for n, source in enumerate(rest, start=2))]
     query = query_terms(analysis)
     query += _run_together(analysis, hits, query)
     idf = _idf(hits, query)
@@ -196,6 +216,14 @@ def select_sources(
         picked.append((score, hit, title, snippet, meaning))
     listed: Counter[str] = Counter()
     return [_source(i, *item, per_domain, listed) for i, item in enumerate(picked, start=1)]
+
+
+def _renumbered(source: Source, number: int, results: int) -> Source:
+    """``source`` as the ``number``-th, its reason saying when it came from beyond the ``results``."""
+    reason = source.reason
+    if source.hit.rank > results:
+        reason = reason.replace(f"rank {source.hit.rank}", f"rank {source.hit.rank}, beyond the {results} results", 1)
+    return replace(source, id=number, reason=reason)
 
 
 def _source(

@@ -535,6 +535,22 @@ async def test_pydocs_finds_a_class_by_the_verb_of_its_agent_noun(pydocs: LocalP
     assert any(h.title.startswith("graphlib.TopologicalSorter") for h in hits[:5])
 
 
+async def test_a_search_keeps_the_index_s_further_candidates_as_a_pool(pydocs: LocalProvider) -> None:
+    question = "how do I delete a directory and everything inside it?"
+    hits = await pydocs.search(question, count=20)
+    assert isinstance(hits, Hits) and hits.pool is not None
+    pool = await asyncio.to_thread(hits.pool)
+    # ranked after the results, none of them again, as deep as the index goes for the question
+    assert [h.rank for h in pool] == list(range(21, 21 + len(pool)))
+    assert not {h.doc_id for h in pool} & {h.doc_id for h in hits}
+    assert 20 < len(pool) <= 100
+    # the page that answers is beyond the 20 results, in the pool
+    assert "shutil.rmtree" not in [h.title for h in hits]
+    assert "shutil.rmtree" in [h.title for h in pool]
+    # the results are those of a search that keeps no pool
+    assert [h.doc_id for h in await pydocs.search(question, count=20)] == [h.doc_id for h in hits]
+
+
 async def test_pydocs_finds_what_a_check_if_question_asks_about(pydocs: LocalProvider) -> None:
     # "check" before "if" asks whether; as a key term it found tabnanny.check and no page about a file existing
     hits = await pydocs.search("pyhton check if file exsits", count=20)

@@ -8,7 +8,7 @@ import re
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..models import Document
@@ -219,23 +219,29 @@ def named(conn: sqlite3.Connection, names: Sequence[str], words: Sequence[str] =
     return list(found)
 
 
-def hits(conn: sqlite3.Connection, rowids: Sequence[int], terms: Sequence[str]) -> list[tuple[str, str, str, str]]:
-    """``(doc_id, title, url, snippet)`` of these documents in this order; the snippet is the passage
-    around ``terms`` when the document has any of them, else the start of its text."""
+def hits(
+    conn: sqlite3.Connection, rowids: Sequence[int], terms: Sequence[str], leave_out: Collection[str] = ()
+) -> list[tuple[str, str, str, str]]:
+    """``(doc_id, title, url, snippet)`` of these documents in this order, but those whose ``doc_id`` is in
+    ``leave_out``; the snippet is the passage around ``terms`` when the document has any of them, else the
+    start of its text (snippets are made only for the documents kept: each costs FTS5 a read of its text)."""
     if not rowids:
         return []
     marks = ",".join("?" * len(rowids))
-    expression = match_expression(terms)
-    snippets = dict(conn.execute(_SNIPPETS + f"({marks})", (expression, *rowids))) if expression else {}
     found = {
         row[0]: row[1:]
         for row in conn.execute(
             f"SELECT rowid, doc_id, title, url, substr(body, 1, {_HEAD_CHARS}) FROM docs WHERE rowid IN ({marks})", rowids
         )
+        if row[1] not in leave_out
     }
+    kept = [rowid for rowid in rowids if rowid in found]
+    expression = match_expression(terms)
+    marks = ",".join("?" * len(kept))
+    snippets = dict(conn.execute(_SNIPPETS + f"({marks})", (expression, *kept))) if expression and kept else {}
     return [
         (doc_id, title, url, snippets.get(rowid) or _head(head))
-        for rowid in rowids if rowid in found
+        for rowid in kept
         for doc_id, title, url, head in [found[rowid]]
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -36,6 +37,10 @@ _BUILD_LOCKS: dict[Path, threading.Lock] = {}
 _BUILD_LOCKS_GUARD = threading.Lock()
 #: How deep each ranking goes before fusion (each model's fusion constants are in ``_vectors``).
 _FUSION_DEPTH = 100
+#: How deep the pool of candidates the selection stage may choose sources from goes (``Hits.pool``: the
+#: search's ranking this deep, without its results); BM25 has a gold page of pydocs-qa dev in its first 100 for
+#: 88 % of the questions, in its first 20 for 74 % (quality log, round nine).
+_POOL_DEPTH = 100
 #: The static table's ranking reaches at most this fraction (1 / share) of the corpus's documents.
 _NEAREST_SHARE = 10
 #: How long the search that starts making an index's vectors waits for them before it searches by words
@@ -186,7 +191,13 @@ class LocalProvider:
         if self.model is not None and not self.model.inline and self._vectors is None:
             await self._await_vectors(self.model, notify)
         rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count)
-        return Hits((
+        shown = frozenset(doc_id for doc_id, *_ in rows)
+        pool = functools.partial(self._further, query, terms, shown)
+        return Hits(self._hits(rows), respelt, self._skipped_problems(), pool)
+
+    def _hits(self, rows: list[tuple[str, str, str, str]], after: int = 0) -> list[Hit]:
+        """The index's rows as hits ranked from ``after + 1``."""
+        return [
             Hit(
                 rank=rank,
                 title=title,
@@ -196,8 +207,13 @@ class LocalProvider:
                 domain=urlsplit(url).hostname or self.corpus.name,
                 doc_id=doc_id,
             )
-            for rank, (doc_id, title, url, snippet) in enumerate(rows, 1)
-        ), respelt, self._skipped_problems())
+            for rank, (doc_id, title, url, snippet) in enumerate(rows, after + 1)
+        ]
+
+    def _further(self, query: str, terms: tuple[str, ...], shown: frozenset[str]) -> list[Hit]:
+        """The same search ``_POOL_DEPTH`` deep without the results it returned (``shown``), ranked after them
+        (blocking: the selection stage calls it in a thread once the results are out)."""
+        return self._hits(self._query(self._ranked, query, terms, _POOL_DEPTH, shown), len(shown))
 
     def _skipped_problems(self) -> list[ProviderError]:
         """The corpus lines the index left out, told once per provider (its first search after opening)."""
@@ -210,10 +226,10 @@ class LocalProvider:
         return [ProviderError(message, kind="corpus_lines_skipped")]
 
     def _ranked(
-        self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int
+        self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int, shown: frozenset[str] = frozenset()
     ) -> list[tuple[str, str, str, str]]:
         """The documents the query names by their code names first, then BM25's ranking, fused with the
-        ranking by meaning when there are vectors."""
+        ranking by meaning when there are vectors; those whose ids are ``shown`` left out (after ranking)."""
         named = _fts.named(conn, code_names(query), terms)
         model = self.model
         if model is None or (self._vectors is None and not model.inline):
@@ -234,7 +250,7 @@ class LocalProvider:
                 ranking = _vectors.fuse([lexical, nearest], [1.0, model.weight], count, model.fusion_k)
             else:
                 ranking = []
-        return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms)
+        return _fts.hits(conn, list(dict.fromkeys([*named, *ranking]))[:count], terms, shown)
 
     async def _await_vectors(self, model: _vectors.Model, notify: Notify | None) -> None:
         """Read this build's vectors; when they are missing, make them in a background thread (one per
