@@ -158,16 +158,6 @@ def teacher(texts: Sequence[str], cache: Path | None) -> Any:
     return vectors
 
 
-def idf(token_ids: Sequence[Any], tokens: int) -> Any:
-    """Each token's weight as the index gives it over a corpus of these documents."""
-    import numpy as np
-
-    frequency = np.zeros(tokens, dtype=np.float64)
-    for ids in token_ids:
-        frequency[np.unique(ids)] += 1
-    return np.log((len(token_ids) + 1) / (frequency + 1)).astype(np.float32)
-
-
 class _Sums:
     """The weighted sums of token rows of many texts (each text with the token weights of its corpus), and the
     gradient back to the rows, in numpy alone (a sparse texts × tokens product done with ``reduceat``)."""
@@ -232,7 +222,7 @@ def refine(table: Any, axes: Any, steps: int, small: int, cache: Path | None) ->
     page_of = np.array(list(range(len(pages))) + owners)
     targets = _unit_targets(teacher(texts, cache), axes)
     token_ids = [np.asarray(tokenizer.ids(text), dtype=np.int64) for text in texts]
-    whole = idf(token_ids[: len(pages)], len(table))  # as the index weighs them
+    whole = static.token_weights(token_ids[: len(pages)], len(table))  # as the index weighs them
     held = np.random.default_rng(0).random(len(pages)) < _HOLD_OUT
     keep = [i for i, ids in enumerate(token_ids) if len(ids)]
     train = [i for i in keep if not held[page_of[i]]]
@@ -244,7 +234,7 @@ def refine(table: Any, axes: Any, steps: int, small: int, cache: Path | None) ->
         group_weights: dict[int, Any] = {}
         for first in range(0, len(order), small):
             members = order[first : first + small]
-            weights = idf([token_ids[page] for page in members], len(table))
+            weights = static.token_weights([token_ids[page] for page in members], len(table))
             group_weights.update(dict.fromkeys(members.tolist(), weights))
         fitted_texts += [(token_ids[i], group_weights[int(page_of[i])]) for i in train]
         fitted_targets.append(targets[train])
@@ -253,7 +243,7 @@ def refine(table: Any, axes: Any, steps: int, small: int, cache: Path | None) ->
     check = _Sums([(token_ids[i], whole) for i in test])
     foreign = []
     for name, (measured, documents) in foreign_texts().items():
-        weights = idf([np.asarray(tokenizer.ids(text), dtype=np.int64) for text in documents], len(table))
+        weights = static.token_weights([np.asarray(tokenizer.ids(text), dtype=np.int64) for text in documents], len(table))
         ids = [np.asarray(tokenizer.ids(text), dtype=np.int64) for text in measured]
         foreign.append((name, _Sums([(i, weights) for i in ids]), _unit_targets(teacher(measured, cache), axes)))
 

@@ -34,7 +34,7 @@ from typing import Any
 from ._wordpiece import SortedVocab, WordPiece
 from .errors import require_installed
 
-__all__ = ["Context", "SortedVocab", "StaticModel", "WordPiece", "check", "load", "model_id"]
+__all__ = ["Context", "SortedVocab", "StaticModel", "WordPiece", "check", "load", "model_id", "token_weights"]
 
 _FOLDER = "static_model"
 _lock = threading.Lock()
@@ -68,10 +68,7 @@ class StaticModel:
         table = np.frombuffer(self.rows, dtype=np.int8).reshape(-1, self.dims)
         scales = np.frombuffer(self.scales.tobytes(), dtype=np.float32)
         token_ids = [np.asarray(self.tokenizer.ids(text), dtype=np.int64) for text in texts]
-        frequency = np.zeros(len(scales), dtype=np.float64)
-        for ids in token_ids:
-            frequency[np.unique(ids)] += 1
-        weights = np.log((len(texts) + 1) / (frequency + 1)).astype(np.float32)
+        weights = token_weights(token_ids, len(scales))
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         for row, ids in enumerate(token_ids):
             if len(ids):
@@ -109,6 +106,17 @@ class Context:
         """The sorted vocabulary the tokenizer reads."""
         assert isinstance(self.tokenizer.vocab, SortedVocab)
         return self.tokenizer.vocab
+
+
+def token_weights(token_ids: Sequence[Any], tokens: int) -> Any:
+    """Each of the ``tokens`` tokens' weight over a corpus of documents with these token ids (numpy arrays): its
+    inverse document frequency, ``log((n + 1) / (df + 1))``, as a float32 numpy array (``check()`` first)."""
+    import numpy as np
+
+    frequency = np.zeros(tokens, dtype=np.float64)
+    for ids in token_ids:
+        frequency[np.unique(ids)] += 1
+    return np.log((len(token_ids) + 1) / (frequency + 1)).astype(np.float32)
 
 
 def check() -> None:
