@@ -7,19 +7,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from knowledge_agg import semantic
 from knowledge_agg.errors import KnowledgeAggError
-from knowledge_agg.flags import parse_flags
+from knowledge_agg.flags import check_extras, parse_flags
 
 __all__ = ["checked_flags", "write_json"]
 
 
 def checked_flags(text: str | None) -> dict[str, bool] | None:
-    """``--flags`` parsed, with the semantic extra checked when asked for; ``None`` after a one-line error."""
+    """``--flags`` parsed, with the extras they need checked (``flags.check_extras``); ``None`` after a one-line
+    error."""
     try:
         flags = parse_flags(text)
-        if flags.get("semantic"):
-            semantic.check()
+        check_extras(flags)
     except KnowledgeAggError as exc:
         print(exc, file=sys.stderr)
         return None

@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--limit", type=int, default=None, help="only the first N dev questions (warm)")
     parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/pool_cost[-<flags>].json")
     args = parser.parse_args(argv)
-    checked_flags(args.flags)
+    if checked_flags(args.flags) is None:
+        raise SystemExit(2)
     questions = [q.question for q in load_questions(PYDOCS_QA_DEV)][: args.limit]
     warm = asyncio.run(_warm(questions, args.flags))
     cold = _cold(questions[0], args.flags, args.cold)

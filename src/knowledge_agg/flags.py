@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .errors import FlagError
 
-__all__ = ["Flag", "FLAGS", "parse_flags", "resolve_flags"]
+__all__ = ["Flag", "FLAGS", "check_extras", "parse_flags", "resolve_flags"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,16 @@ def resolve_flags(*layers: str | Mapping[str, bool | str] | None) -> dict[str, b
     for layer in layers:
         flags.update(parse_flags(layer))
     return flags
+
+
+def check_extras(flags: Mapping[str, bool]) -> None:
+    """Raise :class:`~knowledge_agg.errors.MissingDependency` when a flag that is on needs an extra that is not
+    installed: ``semantic`` its model's packages, else ``static`` numpy (lookups: nothing is imported)."""
+    if flags.get("semantic"):
+        from . import semantic
+
+        semantic.check()
+    elif flags.get("static"):
+        from . import static
+
+        static.check()

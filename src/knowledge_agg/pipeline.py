@@ -91,6 +91,7 @@ async def _stages(
     yield rec.status("analyzing", "reading the question")
     from . import semantic
     from .analyze import analyze, read_as, respell
+    from .flags import check_extras
 
     # the later stages' modules are imported while the search is in flight, not on the way to it
     page_stages = ("fetch", "workers", "extract") if settings.flags["content_fetch"] else ()
@@ -104,12 +105,7 @@ async def _stages(
         return
     yield rec.make(AnalysisEvent, kind=analysis.kind, terms=list(analysis.terms), search_query=analysis.search_query)
     try:  # before the search, so a missing extra loses nothing
-        if settings.flags["semantic"]:
-            semantic.check()
-        elif settings.flags["static"]:
-            from . import static
-
-            static.check()
+        check_extras(settings.flags)
         if settings.answer == "llm" and settings.flags["synthesis"]:
             from . import llm
 
