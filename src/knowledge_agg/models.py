@@ -47,6 +47,9 @@ class Hits(list[Hit]):
     ``pool`` (the local index only) finds, when called, the further candidates of the same search beyond
     these hits, ranked after them: the selection stage may choose a source among them once the results
     are out, so the results never wait for it. Web hits have none.
+    ``meaning`` (the local index under the ``semantic`` flag) gives, when called, the same search ranked by
+    words and meaning (its own ``Hits``; ``None`` while the documents' vectors are still being made): the
+    results come from words at once, and the sources are chosen from this ranking once the model has loaded.
     """
 
     def __init__(
@@ -55,11 +58,13 @@ class Hits(list[Hit]):
         respelt: Mapping[str, str] | None = None,
         problems: Iterable[Exception] = (),
         pool: Callable[[], list[Hit]] | None = None,
+        meaning: Callable[[], Hits | None] | None = None,
     ) -> None:
         super().__init__(hits)
         self.respelt: dict[str, str] = dict(respelt or {})
         self.problems: list[Exception] = list(problems)
         self.pool = pool
+        self.meaning = meaning
 
 
 @dataclass(frozen=True, slots=True)
