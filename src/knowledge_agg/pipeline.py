@@ -113,8 +113,6 @@ async def _stages(
     except KnowledgeAggError as exc:
         yield rec.error("analyzing", exc)
         return
-    if settings.flags["semantic"]:  # loads while the search runs; the sources, after the results, need it
-        semantic.start_loading()
     try:
         provider = open_provider()
     except KnowledgeAggError as exc:  # no key, no index: the run cannot go on
@@ -155,7 +153,7 @@ async def _stages(
     closeness: semantic.Closeness | None = None
     candidates: Sequence[Hit] = hits
     if settings.flags["semantic"]:
-        try:  # after the results went out: the model began loading in the background when the run began
+        try:  # after the results went out (by words): the first run of a process waits here for the model
             await asyncio.to_thread(semantic.load)
             closeness = semantic.closeness
         except Exception as exc:  # a broken install: say so and choose by words, keeping the results

@@ -13,17 +13,15 @@ provider because it embeds one text per call (no batches), which makes an index 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import MissingDependency, require, require_installed
 
-__all__ = ["Closeness", "MODEL_ID", "check", "closeness", "embed", "load", "start_loading"]
+__all__ = ["Closeness", "MODEL_ID", "check", "closeness", "embed", "load"]
 
 #: Names the model, its export and its dimensions, so vectors stored with an index are remade when it changes.
 MODEL_ID = "minilm-l6-v2-int8-384"
@@ -34,8 +32,6 @@ _TOKENIZER = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.jso
 _MAX_TOKENS = 256
 #: Texts per ONNX run: sorted by length first, so a batch pads little.
 _BATCH = 32
-#: Held while the model loads, so the thread started by :func:`start_loading` and a caller never load it twice.
-_LOADING = threading.Lock()
 
 
 def check() -> None:
@@ -76,34 +72,16 @@ def _files() -> tuple[Path, Path]:
     return Path(folders[0]).joinpath(*_TOKENIZER), Path(origin).with_name("model.onnx")
 
 
-def _loaded() -> tuple[Any, Any, frozenset[str]]:
-    with _LOADING:
-        return _model()
-
-
 def load() -> None:
-    """Load the model now (once per process; waits for a load :func:`start_loading` began)."""
-    _loaded()
-
-
-def start_loading() -> None:
-    """Begin loading the model in a background thread (once per process), so that the run that needs it after
-    its results finds it loaded, or waits less (0.5-1 s: onnxruntime's import and the session). A failure is
-    left for :func:`load` to raise where it is reported."""
-    if not _model.cache_info().currsize:
-        threading.Thread(target=_load_quietly, name="knowledge-agg-model", daemon=True).start()
-
-
-def _load_quietly() -> None:
-    with contextlib.suppress(Exception):
-        _loaded()
+    """Load the model now (once per process)."""
+    _model()
 
 
 def embed(texts: Sequence[str]) -> Any:
     """Unit-length vectors of ``texts`` as a float32 numpy array (one row per text, 384 columns)."""
     import numpy as np
 
-    tokenizer, session, inputs = _loaded()
+    tokenizer, session, inputs = _model()
     out = np.zeros((len(texts), 384), dtype=np.float32)
     order = np.argsort([len(text) for text in texts], kind="stable")
     for start in range(0, len(texts), _BATCH):
