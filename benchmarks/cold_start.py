@@ -197,7 +197,7 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"min": round(min(values), 1), "median": round(statistics.median(values), 1), "max": round(max(values), 1)}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start", description=__doc__)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--code", type=Path, action="append", help="another checkout to time beside this one")
@@ -208,7 +208,7 @@ def main() -> int:
                         help="feature flags of the timed processes (repeat: one column per set), e.g. semantic")
     parser.add_argument("--index", type=Path, help="a prebuilt index folder copied into each checkout's cache")
     parser.add_argument("--local", action="store_true", help="only the local cases (no Brave stand-in runs)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     flag_sets = args.flags or [""]
     for spec in flag_sets:
         if checked_flags(spec) is None:
