@@ -270,3 +270,35 @@ async def test_the_first_result_does_not_wait_for_the_model(tmp_path: Path, monk
     assert sources and all("by words and meaning" in s.reason and "closeness in meaning" in s.reason for s in sources)
     results = {e.url for e in events if e.type == "result"}
     assert all(("not among the results" in s.reason) == (s.url not in results) for s in sources)
+
+
+async def test_sources_are_chosen_by_words_and_closeness_until_the_vectors_are_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    monkeypatch.setattr(local_provider, "_VECTORS_WAIT_S", 0.0)  # as if the corpus took minutes to embed
+    release = threading.Event()
+    real = local_provider._make_vectors
+
+    def slow(index: Path, model: Any) -> None:
+        release.wait(60)
+        real(index, model)
+
+    monkeypatch.setattr(local_provider, "_make_vectors", slow)
+    settings = Settings(provider="local", corpus=str(corpus), cache_dir=str(tmp_path / "cache"), flags="semantic")
+    query = "remove a directory and the files in it"
+    try:
+        async with KnowledgeAggregator(settings) as agg:
+            run = await agg.run(query)
+    finally:
+        release.set()
+    notes = [e.message for e in run.events if e.type == "status" and e.stage == "selecting"]
+    assert "choosing sources by words alone until the documents' vectors are made" in notes[-1]
+    assert run.results and run.sources and not run.partial
+    assert all("by words and meaning" not in s.reason and "closeness in meaning" in s.reason for s in run.sources)
+    assert {s.url for s in run.sources} <= {r.url for r in run.results}
+    async with KnowledgeAggregator(settings) as agg:  # once they are made, the sources come from the fused ranking
+        assert LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True).wait_for_vectors(timeout=60)
+        run = await agg.run(query)
+    assert run.sources and all("by words and meaning" in s.reason for s in run.sources)
