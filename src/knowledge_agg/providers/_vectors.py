@@ -16,7 +16,6 @@ import os
 import sqlite3
 import sys
 import tempfile
-import time
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -256,36 +255,32 @@ def from_shipped(index: Path, conn: sqlite3.Connection, stamp: str, model: Model
     """The vectors of an index of the Python docs taken from the package's shipped table and stored beside it
     (no model loaded, well under a second) when the table holds every document; else ``None`` and, when
     there is something to tell, what the table lacks (the documents are then embedded, :func:`build`)."""
-    rows = document_texts(conn)
-    found, missing, note = _shipped(conn, model, [text for _, text in rows])
-    if found is None or missing:
+    table, note = _table(conn, model)
+    if table is None:
         return None, note
+    rows = document_texts(conn)
+    found, missing = table.vectors([text for _, text in rows])
+    if missing:
+        return None, f"{len(rows) - len(missing)} of {len(rows)} documents have shipped vectors: " \
+            f"embedding the other {len(missing)}"
     return _store(index, [rowid for rowid, _ in rows], found, stamp, model), None
 
 
-def _shipped(conn: sqlite3.Connection, model: Model, texts: Sequence[str]) -> tuple[Any, list[int], str | None]:
-    """The shipped vectors of ``texts`` (``None`` when there are none to take), the positions of the texts the
-    table lacks, and what to tell about it (``None`` for a corpus other than the Python docs)."""
+def _table(conn: sqlite3.Connection, model: Model) -> tuple[shipped.ShippedTable | None, str | None]:
+    """The model's shipped table when the index holds the Python docs, else ``None`` and why, when the table
+    should have been there (missing or damaged; nothing to tell for another corpus)."""
     kind = conn.execute("SELECT value FROM meta WHERE key = 'kind'").fetchone()
     if not model.ships or kind is None or kind[0] != "pydocs":
-        return None, list(range(len(texts))), None
-    started = time.perf_counter()
+        return None, None
     try:
         table = shipped.load(model.id())
     except shipped.DamagedTable as exc:
         _log.warning("%s", exc)
-        return None, list(range(len(texts))), f"the shipped vectors of the Python docs cannot be used ({exc}): " \
-            "embedding every document"
+        return None, f"the shipped vectors of the Python docs cannot be used ({exc}): embedding every document"
     if table is None:
-        return None, list(range(len(texts))), f"the package ships no vectors of the Python docs for {model.id()} " \
+        return None, f"the package ships no vectors of the Python docs for {model.id()} " \
             f"({shipped.table_path(model.id())}): embedding every document"
-    found, missing = table.vectors(texts)
-    _log.debug("%d of %d documents found in the shipped vectors in %.3f s", len(texts) - len(missing), len(texts),
-               time.perf_counter() - started)
-    if not missing:
-        return found, missing, None
-    return found, missing, f"{len(texts) - len(missing)} of {len(texts)} documents have shipped vectors: " \
-        f"embedding the other {len(missing)}"
+    return table, None
 
 
 def build(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> Vectors | Packed:
@@ -294,13 +289,13 @@ def build(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> Ve
     rows = document_texts(conn)
     if not model.inline:
         texts = [text for _, text in rows]
-        found, missing, _note = _shipped(conn, model, texts)
-        if found is None or missing:
-            embedded, _ = model.documents([texts[i] for i in missing])  # first: it says which extra numpy needs
-            if found is None:
-                found = embedded
-            else:
-                found[missing] = embedded
+        table, _ = _table(conn, model)
+        if table is None:
+            found, _ = model.documents(texts)  # first: it says which extra a missing numpy needs
+        else:
+            found, missing = table.vectors(texts)
+            if missing:
+                found[missing] = model.documents([texts[i] for i in missing])[0]
         return _store(index, [rowid for rowid, _ in rows], found, stamp, model)
     matrix, context = model.documents([text for _, text in rows])  # first: it says which extra a missing numpy needs
     import numpy as np
