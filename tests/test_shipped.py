@@ -125,6 +125,28 @@ def test_an_index_of_the_docs_has_its_vectors_at_build_without_loading_the_model
     assert _stored(cache).shape == (len(pydocs[1]), 384)
 
 
+async def test_an_index_rebuilt_by_a_search_by_words_takes_the_shipped_vectors_again(
+    pydocs: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    cache = _cache_with(pydocs[0], tmp_path)
+    first = LocalProvider("pydocs", cache_dir=cache, meaning=True)
+    await first.build()
+    await first.aclose()
+    words = LocalProvider("pydocs", cache_dir=cache)
+    await words.build(force=True)  # as a run without the flag does when the docs changed: the vectors are stale
+    await words.aclose()
+    provider = LocalProvider("pydocs", cache_dir=cache, meaning=True)
+    notes: list[str] = []
+    try:
+        hits = await provider.search("delete a directory and everything inside it", count=5, notify=notes.append)
+    finally:
+        await provider.aclose()
+    assert notes == [] and "shutil.rmtree" in [h.title for h in hits]
+    with np.load(cache / "index" / f"pydocs.{semantic.MODEL_ID}.npz") as data:
+        built_at = str(data["stamp"]).rsplit(":", 1)[1]
+    assert float(built_at) == (await words.status()).built_at
+
+
 async def test_a_document_absent_from_the_table_is_embedded(
     pydocs: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -268,6 +268,9 @@ class LocalProvider:
             running = building is not None and building.is_alive()
         if not running:
             await asyncio.to_thread(self._query, self._load_vectors, model)
+            if self._vectors is None and model.ships and self._vectors_note is None:
+                # stored for an older build (the index was rebuilt by a process searching by words): the shipped table
+                self._vectors, self._vectors_note = await asyncio.to_thread(self._query, _shipped_vectors, self.path, model)
             if self._vectors is not None:
                 return
             with _BUILD_LOCKS_GUARD:
