@@ -417,7 +417,11 @@ def _shipped_vectors(
     """This build's vectors of the index at ``index`` taken from the shipped table when it holds every document
     (``None`` and what it lacks otherwise: they are then made in the background). No lock: the file is written
     atomically, and a process embedding them meanwhile (holding the lock for minutes) writes the same vectors."""
-    return _vectors.from_shipped(index, conn, _stamp(conn), model)
+    try:
+        return _vectors.from_shipped(index, conn, _stamp(conn), model)
+    except OSError as exc:  # the vectors file could not be written (a full disk): the search goes on by words
+        _log.warning("the shipped vectors of %s could not be stored: %s", index, exc)
+        return None, f"the vectors could not be stored beside the index ({exc})"
 
 
 def _make_vectors(index: Path, model: _vectors.Model) -> None:
