@@ -29,11 +29,11 @@ from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.select import select_sources
 from knowledge_agg.settings import setting_default
 
-from .output import write_json
+from .output import RESULTS, write_json
 from .pydocs_qa import DATASET, load_questions
 from .report import summary
 
-_RESULTS = Path(__file__).resolve().parent / "results" / "closeness_cost.json"
+_RESULTS = RESULTS / "closeness_cost.json"
 #: The three ways of choosing, in the order each question times them.
 CASES = ("words", "embedded", "stored")
 
