@@ -12,7 +12,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -99,6 +99,8 @@ class LocalProvider:
         self._closed = False
         self._generation = 0
         self._told_skipped = False
+        #: What the shipped vectors lacked at the last build, told when the documents are embedded instead.
+        self._vectors_note: str | None = None
         #: The static table's stored vectors, read in a background thread from the start (they take ~20 ms
         #: of a fresh process's first search otherwise); used once the index is known to be current.
         self._prefetch: concurrent.futures.Future[_vectors.Vectors | _vectors.Packed | None] | None = None
@@ -164,10 +166,15 @@ class LocalProvider:
             self._reset_pool()
             self._status = status
             self._vectors = None
-            if self.model is not None and self.model.inline and (
-                rebuilt or not _vectors.vectors_path(self.path, self.model).exists()
-            ):  # made with the index; stored ones are read by the first search that needs them
-                self._vectors = self._query(self._current_vectors, self.model)
+            self._vectors_note = None
+            model = self.model
+            if model is not None and (rebuilt or not _vectors.vectors_path(self.path, model).exists()):
+                # made with the index (the static table's, and MiniLM's of the Python docs when the package ships
+                # them all); stored ones are read by the first search that needs them
+                if model.inline:
+                    self._vectors = self._query(self._current_vectors, model)
+                elif model.ships:
+                    self._vectors, self._vectors_note = self._query(_shipped_vectors, self.path, model)
             return status
 
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
@@ -208,7 +215,11 @@ class LocalProvider:
         shown = frozenset(doc_id for doc_id, *_ in rows)
         pool = functools.partial(self._further, query, terms, shown, fused)
         meaning = None if fused else functools.partial(self._meaning, query, terms, count, respelt)
-        return Hits(self._hits(rows), respelt, self._skipped_problems(), pool, meaning)
+        return Hits(self._hits(rows), respelt, self._skipped_problems(), pool, self._stored(), meaning)
+
+    def _stored(self) -> Callable[[Sequence[Hit]], list[Any]] | None:
+        """``Hits.vectors``: the stored vectors of MiniLM's documents, for choosing sources by meaning."""
+        return self.stored_vectors if self.model is _vectors.MINILM else None
 
     def _vectors_stored(self, model: _vectors.Model) -> bool:
         """Whether a file of this model's vectors is beside the index (of this build or not: reading it needs numpy,
@@ -222,6 +233,8 @@ class LocalProvider:
         assert model is not None
         if self._vectors is None:
             self._query(self._load_vectors, model)
+        if self._vectors is None and model.ships and self._vectors_note is None:  # stored for an older build
+            self._vectors, self._vectors_note = self._query(_shipped_vectors, self.path, model)
         if self._vectors is None:  # stale or unreadable: made in the background, waited for a while
             self._vectors_made(model).join(_VECTORS_WAIT_S)
             self._query(self._load_vectors, model)
@@ -229,7 +242,8 @@ class LocalProvider:
             return None
         rows = self._query(self._ranked, query, terms, count, frozenset(), True)
         shown = frozenset(doc_id for doc_id, *_ in rows)
-        return Hits(self._hits(rows), respelt, (), functools.partial(self._further, query, terms, shown, True))
+        pool = functools.partial(self._further, query, terms, shown, True)
+        return Hits(self._hits(rows), respelt, (), pool, self._stored())
 
     def _hits(self, rows: list[tuple[str, str, str, str]], after: int = 0) -> list[Hit]:
         """The index's rows as hits ranked from ``after + 1``."""
@@ -250,6 +264,26 @@ class LocalProvider:
         """The same search (``fused`` with meaning or not) ``_POOL_DEPTH`` deep without the results it returned
         (``shown``), ranked after them (blocking: the selection stage calls it in a thread once the results are out)."""
         return self._hits(self._query(self._ranked, query, terms, _POOL_DEPTH, shown, fused), len(shown))
+
+    def stored_vectors(self, hits: Sequence[Hit]) -> list[Any]:
+        """The sentence model's stored vector of each hit's document ("title. start of the text"), ``None`` for a hit
+        of another provider, while this build's vectors are not made or when the index cannot be read (blocking:
+        selection calls it in a thread)."""
+        vectors = self._vectors
+        if not isinstance(vectors, _vectors.Vectors):
+            return [None] * len(hits)
+        ids = [hit.doc_id for hit in hits if hit.provider == self.name and hit.doc_id is not None]
+        try:
+            rowids = self._query(_rowids, ids, vectors.stamp)
+        except ProviderError:  # a closed provider or an unreadable index: the hits are embedded instead
+            return [None] * len(hits)
+        out: list[Any] = []
+        for hit in hits:
+            rowid = rowids.get(hit.doc_id) if hit.provider == self.name and hit.doc_id is not None else None
+            place = int(vectors.rowids.searchsorted(rowid)) if rowid is not None else len(vectors.rowids)
+            found = place < len(vectors.rowids) and int(vectors.rowids[place]) == rowid
+            out.append(vectors.matrix[place] if found else None)
+        return out
 
     def _skipped_problems(self) -> list[ProviderError]:
         """The corpus lines the index left out, told once per provider (its first search after opening)."""
@@ -298,10 +332,15 @@ class LocalProvider:
             running = building is not None and building.is_alive()
         if not running:
             await asyncio.to_thread(self._query, self._load_vectors, model)
+            if self._vectors is None and model.ships and self._vectors_note is None:
+                # stored for an older build (the index was rebuilt by a process searching by words): the shipped table
+                self._vectors, self._vectors_note = await asyncio.to_thread(self._query, _shipped_vectors, self.path, model)
             if self._vectors is not None:
                 return
             building = self._vectors_made(model)
             if notify is not None:
+                if self._vectors_note is not None:
+                    notify(self._vectors_note)
                 notify("embedding the documents of the local index (once per index build)")
             await asyncio.to_thread(building.join, _VECTORS_WAIT_S)
             if not building.is_alive():
@@ -421,6 +460,14 @@ def _plain(snippet: str) -> str:
     return " ".join(_RULE.sub(" ", snippet).split())
 
 
+def _rowids(conn: sqlite3.Connection, doc_ids: Sequence[str], stamp: str) -> dict[str, int]:
+    """The rowid of each of these documents in this build of the index (``stamp``; none in another build)."""
+    if not doc_ids or _stamp(conn) != stamp:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    return dict(conn.execute(f"SELECT doc_id, rowid FROM docs WHERE doc_id IN ({marks})", doc_ids).fetchall())
+
+
 def _stamp(conn: sqlite3.Connection) -> str:
     """Names one build of the index, so vectors made for an older build are never read."""
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -437,6 +484,19 @@ def _ensure_vectors(
         return found
     with _fts.file_lock(_vectors.vectors_path(index, model).with_suffix(".lock")):
         return _vectors.load(index, stamp, model) or _vectors.build(index, conn, stamp, model)
+
+
+def _shipped_vectors(
+    conn: sqlite3.Connection, index: Path, model: _vectors.Model
+) -> tuple[_vectors.Vectors | None, str | None]:
+    """This build's vectors of the index at ``index`` taken from the shipped table when it holds every document
+    (``None`` and what it lacks otherwise: they are then made in the background). No lock: the file is written
+    atomically, and a process embedding them meanwhile (holding the lock for minutes) writes the same vectors."""
+    try:
+        return _vectors.from_shipped(index, conn, _stamp(conn), model)
+    except OSError as exc:  # the vectors file could not be written (a full disk): the search goes on by words
+        _log.warning("the shipped vectors of %s could not be stored: %s", index, exc)
+        return None, f"the vectors could not be stored beside the index ({exc})"
 
 
 def _make_vectors(index: Path, model: _vectors.Model) -> None:
