@@ -17,6 +17,11 @@ it cancels out instead of counting against the client). Two figures: on the run'
 line's wall time), which does not depend on where a checkout starts its run's clock. The warm figure is
 the same difference for the second and third run of one process (the limiter set out of the way: its
 pace is ``benchmarks.brave_pace``'s figure).
+
+``--flags SPEC`` (repeatable) times each checkout under each set of feature flags, one column each (given to the
+processes as ``KNOWLEDGE_AGG_FLAGS``), e.g. ``--flags semantic --flags semantic=off`` side by side; ``--index DIR``
+copies a prebuilt index folder into each checkout's cache first (the ``semantic`` flag's document vectors take
+minutes to make); ``--local`` leaves the Brave cases out. ``first_sources`` is the wall time to the sources line.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,7 +41,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from .output import RESULTS, write_json
+from .output import RESULTS, checked_flags, write_json
 
 _ROOT = Path(__file__).resolve().parent.parent
 _CLI = "from knowledge_agg.cli import main; import sys; sys.exit(main())"
@@ -68,9 +74,7 @@ def time_until(argv: list[str], env: dict[str, str], seen: Callable[[str], bool]
                 if seen(line):
                     cpu = watched.cpu_times()
                     found = time.perf_counter() - start, cpu.user + cpu.system
-                    break
-            proc.stdout.read()
-            proc.wait(timeout=60)
+                    break  # the rest of the run is not timed: the process is stopped below
         else:
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -155,7 +159,8 @@ def _ask(provider: str) -> list[str]:
 
 
 def one_round(
-    code: Path, env: dict[str, str], standin: str, samples: dict[str, list[float]], i: int, client: httpx.Client
+    code: Path, env: dict[str, str], standin: str, samples: dict[str, list[float]], i: int, client: httpx.Client,
+    brave_cases: bool = True,
 ) -> None:
     """Each figure of one checkout (run in ``env``) once, appended to ``samples`` (milliseconds)."""
     ask = [*_ask("local"), "asyncio task cancellation"]
@@ -163,12 +168,15 @@ def one_round(
         "help": ([sys.executable, "-c", _CLI, "--help"], None),
         "first_status": (ask, _event("status")),
         "first_result": (ask, _event("result")),
+        "first_sources": (ask, _event("sources")),
         "python_alone": ([sys.executable, "-c", "pass"], None),
     }
     for name, (argv, seen) in cases.items():
         wall, cpu = time_until(argv, env, seen)
         samples.setdefault(name, []).append(wall * 1000)
         samples.setdefault(f"{name}_cpu", []).append(cpu * 1000)
+    if not brave_cases:
+        return
     # the Brave path, a fresh process each time: TLS, the HTTP client, first-request imports
     brave = {**env, "BRAVE_API_KEY": "cold-start-key", "KNOWLEDGE_AGG_BRAVE_BASE_URL": standin,
              "KNOWLEDGE_AGG_FETCH_ALLOW_HOSTS": standin.split("//", 1)[1]}
@@ -189,29 +197,46 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"min": round(min(values), 1), "median": round(statistics.median(values), 1), "max": round(max(values), 1)}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start", description=__doc__)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--code", type=Path, action="append", help="another checkout to time beside this one")
     parser.add_argument("--out", type=Path, default=RESULTS / "cold_start.json")
     parser.add_argument("--bytecode", action="store_true",
                         help="keep each checkout's compiled modules between runs (as an installed package has them)")
-    args = parser.parse_args()
-    checkouts = {"this": _ROOT, **{str(p): p.resolve() for p in args.code or []}}
+    parser.add_argument("--flags", action="append", metavar="SPEC",
+                        help="feature flags of the timed processes (repeat: one column per set), e.g. semantic")
+    parser.add_argument("--index", type=Path, help="a prebuilt index folder copied into each checkout's cache")
+    parser.add_argument("--local", action="store_true", help="only the local cases (no Brave stand-in runs)")
+    args = parser.parse_args(argv)
+    flag_sets = args.flags or [""]
+    for spec in flag_sets:
+        if checked_flags(spec) is None:
+            return 2
+    if args.index is not None and not args.index.is_dir():
+        print(f"--index {args.index}: no such folder", file=sys.stderr)
+        return 2
+    paths = {"this": _ROOT, **{str(p): p.resolve() for p in args.code or []}}
+    checkouts = {(f"{name} [{spec}]" if spec else name): (name, path, spec)
+                 for name, path in paths.items() for spec in flag_sets}
     from ._bench_run import StandinProcess
 
     bed = {"corpus": "pydocs", "search_latency": (_SEARCH_LATENCY, _SEARCH_LATENCY), "page_latency": (0.2, 0.2)}
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in checkouts}
     with StandinProcess(**bed) as standin, tempfile.TemporaryDirectory(prefix="ka-cold-start-") as scratch:
-        envs = {name: _environment(path, Path(scratch) / str(n), args.bytecode)
-                for n, (name, path) in enumerate(checkouts.items())}
+        caches = {name: Path(scratch) / str(n) for n, name in enumerate(paths)}
+        if args.index is not None:
+            for cache in caches.values():
+                shutil.copytree(args.index, cache / "index")
+        envs = {column: {**_environment(path, caches[name], args.bytecode), "KNOWLEDGE_AGG_FLAGS": spec}
+                for column, (name, path, spec) in checkouts.items()}
         for name in checkouts:  # the local index exists, the OS cache is warm (and modules compiled) before timing
             time_until([*_ask("local"), "asyncio task cancellation"], envs[name], _event("done"))
         with httpx.Client(base_url=standin.url, trust_env=False, timeout=30.0) as client:
             bare_search(client, "warm up")  # the reference client is warm: it measures the search, not itself
             for i in range(args.repeats):  # interleaved, so a burst of load on the machine hits every checkout alike
-                for name, path in checkouts.items():
-                    one_round(path, envs[name], standin.url, samples[name], i, client)
+                for column, (_, path, _) in checkouts.items():
+                    one_round(path, envs[column], standin.url, samples[column], i, client, not args.local)
     results = {name: {figure: _summary(v) for figure, v in figures.items()} for name, figures in samples.items()}
     print(f"{'figure (ms: min / median / max)':36}" + "".join(f"{n[-28:]:>30}" for n in results))
     for figure in next(iter(results.values())):
@@ -219,7 +244,7 @@ def main() -> int:
             f"{r[figure]['min']:>10.0f}{r[figure]['median']:>10.0f}{r[figure]['max']:>10.0f}" for r in results.values()
         )
         print(f"{figure:36}{row}")
-    write_json(args.out, {"repeats": args.repeats, "bytecode": args.bytecode, "results": results})
+    write_json(args.out, {"repeats": args.repeats, "bytecode": args.bytecode, "flags": flag_sets, "results": results})
     print(f"wrote {args.out}")
     return 0
 

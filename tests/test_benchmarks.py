@@ -188,3 +188,14 @@ def test_pool_cost_benchmark_times_the_sources_step_with_the_flag_off_and_on(tmp
     figures = json.loads(out.read_text(encoding="utf-8"))["sources_step_ms"]
     assert {name: f["n"] for name, f in figures.items()} == {"warm off": 2, "warm on": 2, "cold off": 1, "cold on": 1}
     assert all(f["p50"] > 0 for f in figures.values())
+
+
+def test_cold_start_stops_on_a_bad_flag_or_a_missing_index_before_timing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import cold_start
+
+    assert cold_start.main(["--flags", "semantic", "--flags", "meaning"]) == 2
+    assert capsys.readouterr().err.startswith("unknown feature flag 'meaning'")
+    assert cold_start.main(["--flags", "semantic", "--index", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err == f"--index {tmp_path / 'none'}: no such folder\n"

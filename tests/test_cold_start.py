@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import knowledge_agg
+from tests.helpers.tools_corpus import TOOLS
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Libraries the first event never needs: the HTTP client, the extractors, the settings' and events' models.
@@ -165,3 +166,30 @@ def test_every_public_name_imports(name: str) -> None:
 def test_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         knowledge_agg.nope  # noqa: B018
+
+
+def test_with_the_semantic_flag_the_first_result_comes_before_the_model_is_imported(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="the semantic extra: pip install 'knowledge-agg[semantic]'")
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(doc) for doc in TOOLS), encoding="utf-8")
+    env = {**os.environ, "KNOWLEDGE_AGG_CACHE_DIR": str(tmp_path / "cache")}
+    code = (
+        "import asyncio, json, sys\nfrom knowledge_agg import KnowledgeAggregator\n"
+        "async def main():\n"
+        "    options = dict(provider='local', corpus=sys.argv[1], flags='semantic', store='off')\n"
+        "    seen, query = {}, 'remove a directory and the files in it'\n"
+        "    async with KnowledgeAggregator() as agg, agg.stream(query, **options) as events:\n"
+        "        async for event in events:\n"
+        "            if event.type in ('result', 'sources'):\n"
+        "                seen.setdefault(event.type, 'onnxruntime' in sys.modules)\n"
+        "    return seen\n"
+        "print(json.dumps(asyncio.run(main())))"
+    )
+    run = [sys.executable, "-c", code, str(corpus)]
+
+    def seen() -> Any:
+        return json.loads(subprocess.run(run, capture_output=True, text=True, check=True, env=env).stdout.splitlines()[-1])
+
+    assert seen() == {"result": True, "sources": True}  # this process made the index's vectors (with the model)
+    # a fresh process with the vectors made: its results come by words before the model's import, its sources after
+    assert seen() == {"result": False, "sources": True}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.util
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 from knowledge_agg import KnowledgeAggregator, Settings, semantic
 from knowledge_agg.analyze import analyze
 from knowledge_agg.errors import MissingDependency
-from knowledge_agg.models import Hit
+from knowledge_agg.models import Hit, Hits
 from knowledge_agg.providers import local as local_provider
 from knowledge_agg.providers.local import LocalProvider
 from knowledge_agg.select import select_sources
@@ -200,7 +202,7 @@ async def test_a_folder_corpus_is_searched_by_meaning(tmp_path: Path) -> None:
         (folder / f"{doc['id']}.md").write_text(f"# {doc['title']}\n\n{doc['text']}\n", encoding="utf-8")
     provider = LocalProvider(folder, cache_dir=tmp_path / "cache", meaning=True)
     try:
-        found = await provider.search("remove a folder together with its contents", count=3)
+        found = await fused(provider, "remove a folder together with its contents", count=3)
         assert found[0].title == "shutil.rmtree"
     finally:
         await provider.aclose()
@@ -228,6 +230,36 @@ async def test_a_long_embedding_goes_on_in_the_background_while_searches_use_wor
         assert found[0].doc_id == "sleep" and len(notes) == 3
     finally:
         await provider.aclose()
+
+
+async def fused(provider: LocalProvider, query: str, count: int) -> Hits:
+    """The provider's ranking by words and meaning: its results when no word was found, else ``Hits.meaning``'s."""
+    hits = await provider.search(query, count=count)
+    found = hits if hits.meaning is None else await asyncio.to_thread(hits.meaning)
+    assert found is not None
+    return found
+
+
+async def test_the_results_come_from_words_and_the_ranking_by_meaning_after_them(tmp_path: Path) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    words = LocalProvider(corpus, cache_dir=tmp_path / "cache")
+    meaning = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
+    try:
+        query = "remove a directory and the files in it"
+        by_words = await words.search(query, count=5)
+        hits = await meaning.search(query, count=5)
+        # the results are the words' own (two notes share a word), so they never wait for the model
+        assert [h.doc_id for h in hits] == [h.doc_id for h in by_words] and len(hits) == 2
+        assert by_words.meaning is None and hits.meaning is not None
+        ranked = await asyncio.to_thread(hits.meaning)
+        # fused with the nearest in meaning: notes no word of the question names join, ranked after the words'
+        assert ranked is not None and ranked.meaning is None and len(ranked) == 5
+        assert {h.doc_id for h in ranked[:2]} == {h.doc_id for h in hits} and [h.rank for h in ranked] == [1, 2, 3, 4, 5]
+        assert ranked.pool is not None and await asyncio.to_thread(ranked.pool) == []  # nothing is left beyond them
+    finally:
+        await words.aclose()
+        await meaning.aclose()
 
 
 async def test_a_local_hit_is_close_by_its_stored_vector_and_only_the_question_is_embedded(
@@ -280,6 +312,70 @@ async def test_an_index_whose_vectors_are_not_made_has_its_hits_embedded(
     finally:
         await words.aclose()
         await meaning.aclose()
+
+
+async def test_the_first_result_does_not_wait_for_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    settings = Settings(provider="local", corpus=str(corpus), cache_dir=str(tmp_path / "cache"), flags="semantic")
+    query = "remove a directory and the files in it"
+    async with KnowledgeAggregator(settings) as agg:
+        await agg.run(query)  # the index and its vectors are made (they take the model)
+        real = semantic._model
+        release = threading.Event()
+
+        @functools.cache
+        def slow() -> Any:  # a fresh process's model: loading until the test lets it finish
+            assert release.wait(60)
+            return real()
+
+        monkeypatch.setattr(semantic, "_model", slow)
+        events = []
+        async with agg.stream(query) as stream:
+            async for event in stream:
+                if event.type == "result" and not release.is_set():
+                    assert not slow.cache_info().currsize  # the model is still loading
+                    release.set()
+                events.append(event)
+    types = [e.type for e in events]
+    assert types.index("result") < types.index("sources") and not any(e.type == "error" for e in events)
+    sources = next(e for e in events if e.type == "sources").sources
+    # chosen from the ranking by words and meaning, and saying so
+    assert sources and all("by words and meaning" in s.reason and "closeness in meaning" in s.reason for s in sources)
+    results = {e.url for e in events if e.type == "result"}
+    assert all(("not among the results" in s.reason) == (s.url not in results) for s in sources)
+
+
+async def test_sources_are_chosen_by_words_and_closeness_until_the_vectors_are_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    monkeypatch.setattr(local_provider, "_VECTORS_WAIT_S", 0.0)  # as if the corpus took minutes to embed
+    release = threading.Event()
+    real = local_provider._make_vectors
+
+    def slow(index: Path, model: Any) -> None:
+        release.wait(60)
+        real(index, model)
+
+    monkeypatch.setattr(local_provider, "_make_vectors", slow)
+    settings = Settings(provider="local", corpus=str(corpus), cache_dir=str(tmp_path / "cache"), flags="semantic")
+    query = "remove a directory and the files in it"
+    try:
+        async with KnowledgeAggregator(settings) as agg:
+            run = await agg.run(query)
+    finally:
+        release.set()
+    notes = [e.message for e in run.events if e.type == "status" and e.stage == "selecting"]
+    assert "choosing sources by words alone until the documents' vectors are made" in notes[-1]
+    assert run.results and run.sources and not run.partial
+    assert all("by words and meaning" not in s.reason and "closeness in meaning" in s.reason for s in run.sources)
+    assert {s.url for s in run.sources} <= {r.url for r in run.results}
+    async with KnowledgeAggregator(settings) as agg:  # once they are made, the sources come from the fused ranking
+        assert LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True).wait_for_vectors(timeout=60)
+        run = await agg.run(query)
+    assert run.sources and all("by words and meaning" in s.reason for s in run.sources)
 
 
 async def test_stored_and_embedded_closeness_choose_the_same_sources_where_they_agree(tmp_path: Path) -> None:

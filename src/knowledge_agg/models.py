@@ -51,6 +51,9 @@ class Hits(list[Hit]):
     ``vectors`` (the local index searching by meaning only) gives, when called with hits, the sentence model's stored
     vector of each hit's document (``None`` where there is none), so choosing sources by meaning embeds only the
     question (``semantic.closeness``). Web hits have none.
+    ``meaning`` (the local index under the ``semantic`` flag) gives, when called, the same search ranked by
+    words and meaning (its own ``Hits``; ``None`` while the documents' vectors are still being made): the
+    results come from words at once, and the sources are chosen from this ranking once the model has loaded.
     """
 
     def __init__(
@@ -60,12 +63,14 @@ class Hits(list[Hit]):
         problems: Iterable[Exception] = (),
         pool: Callable[[], list[Hit]] | None = None,
         vectors: Callable[[Sequence[Hit]], list[Any]] | None = None,
+        meaning: Callable[[], Hits | None] | None = None,
     ) -> None:
         super().__init__(hits)
         self.respelt: dict[str, str] = dict(respelt or {})
         self.problems: list[Exception] = list(problems)
         self.pool = pool
         self.vectors = vectors
+        self.meaning = meaning
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,29 +147,44 @@ async def _stages(
 
     yield rec.status("selecting", f"choosing sources among {len(hits)} results")
     from .rank import rank_passages
-    from .select import select_sources
+    from .select import by_meaning, select_sources
 
     searched = read_as(analysis, hits.respelt) if isinstance(hits, Hits) else analysis
     closeness: semantic.Closeness | None = None
+    candidates: Sequence[Hit] = hits
     if settings.flags["semantic"]:
-        try:  # after the results went out: the first run of a process waits here for the model
+        try:  # after the results went out (by words): the first run of a process waits here for the model
             await asyncio.to_thread(semantic.load)
             stored = hits.vectors if isinstance(hits, Hits) else None  # the local index's: only the question is embedded
             closeness = semantic.closeness if stored is None else functools.partial(semantic.closeness, stored=stored)
         except Exception as exc:  # a broken install: say so and choose by words, keeping the results
             failed = KnowledgeAggError(f"the semantic model did not load ({exc}); choosing sources by their words")
             yield rec.error("selecting", failed)
+        if closeness is not None and isinstance(hits, Hits) and hits.meaning is not None:
+            try:  # the index's ranking by words and meaning, which the sources are chosen from
+                fused = await asyncio.to_thread(hits.meaning)
+            except KnowledgeAggError as exc:  # choose among the results, which are kept
+                yield rec.error("selecting", exc)
+            else:
+                if fused is None:
+                    yield rec.status("selecting", "choosing sources by words alone until the documents' vectors are "
+                                     "made (in the background, once per index build)")
+                else:
+                    candidates = fused
     pool: list[Hit] = []
-    if settings.flags["pool"] and isinstance(hits, Hits) and hits.pool is not None:
+    further = candidates.pool if isinstance(candidates, Hits) else None
+    if settings.flags["pool"] and further is not None:
         try:  # the index's further candidates, searched now that the results are out
-            pool = await asyncio.to_thread(hits.pool)
+            pool = await asyncio.to_thread(further)
         except KnowledgeAggError as exc:  # choose among the results, which are kept
             yield rec.error("selecting", exc)
     choose = functools.partial(
-        select_sources, hits, searched,
+        select_sources, candidates, searched,
         max_sources=settings.max_sources, max_per_domain=settings.max_per_domain, closeness=closeness, pool=pool,
     )
     sources = await asyncio.to_thread(choose) if closeness else choose()  # the model takes ~15 ms: off the loop
+    if candidates is not hits:
+        sources = by_meaning(sources, hits)
     chosen = rec.make(SourcesEvent, sources=[_source_info(s) for s in sources])
     rec.marks["source_select_ms"] = chosen.t_ms
     rec.counts["sources"] = len(sources)

@@ -19,7 +19,7 @@ from .settings import setting_default
 from .text import terms
 from .urls import domain_of, normalize_url
 
-__all__ = ["names", "select_sources", "side_of"]
+__all__ = ["by_meaning", "names", "select_sources", "side_of"]
 
 #: How much one query term found in the title weighs against one rank step, and how much the
 #: idf-weighted query coverage of the hit's best snippet (its description or one extra snippet) weighs.
@@ -247,3 +247,17 @@ def _source(
         listed[domain] += 1
         parts.append(f"{listed[domain]} of {per_domain[domain]} from {domain}")
     return Source(id=number, hit=hit, score=round(score, 4), reason="; ".join(parts))
+
+
+def by_meaning(sources: Sequence[Source], results: Sequence[Hit]) -> list[Source]:
+    """Sources chosen from the ranking by words and meaning (``Hits.meaning``), their reasons saying so: their
+    rank is in that ranking, and a page the results (ranked by words) did not show says it was not among them."""
+    shown = {_key(hit) for hit in results}
+    out = []
+    for source in sources:
+        rank = f"rank {source.hit.rank}"
+        reason = source.reason.replace(rank, f"{rank} by words and meaning", 1)
+        if _key(source.hit) not in shown:
+            reason += "; not among the results"
+        out.append(replace(source, reason=reason))
+    return out

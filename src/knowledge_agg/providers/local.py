@@ -178,10 +178,13 @@ class LocalProvider:
             return status
 
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
-        """Up to ``count`` hits for the query's key terms, best BM25 score first (fused with the
-        documents nearest in meaning when it has a model), after the documents its code names name.
+        """Up to ``count`` hits for the query's key terms, best BM25 score first (fused with the documents
+        nearest in meaning under the static table), after the documents its code names name.
 
-        A term no document contains is searched as the index word spelt most like it (Ghandi → gandhi).
+        With MiniLM (``meaning``) the hits come from words alone, so they never wait for the model, and
+        ``Hits.meaning`` gives the same search fused with meaning for the sources; only when no word is found
+        does meaning answer at once. A term no document contains is searched as the index word spelt most like
+        it (Ghandi → gandhi).
         """
         if self._status is None:
             self.corpus.check()  # a missing corpus is an error whatever the query
@@ -195,13 +198,52 @@ class LocalProvider:
             for old, new in respelt.items():
                 notify(f"no document has {old!r}: searching for {new!r} instead")
         terms = tuple(dict.fromkeys(respelt.get(t, t) for t in terms))
-        if self.model is not None and not self.model.inline and self._vectors is None:
-            await self._await_vectors(self.model, notify)
-        rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count)
+        # MiniLM's meaning enters after the results (the static table's is fused into them: it costs ~10 ms)
+        later = self.model if self.model is not None and not self.model.inline else None
+        waited = False
+        if later is not None and self._vectors is None and not self._vectors_stored(later):
+            await self._await_vectors(later, notify)  # a new index: its vectors are made now or in the background
+            waited = True
+        fused = later is None
+        rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count, frozenset(), fused)
+        if later is not None and later.alone and not rows:  # no word found: meaning alone answers at once
+            if self._vectors is None and not waited:
+                await self._await_vectors(later, notify)
+            fused = self._vectors is not None
+            if fused:
+                rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count, frozenset(), True)
         shown = frozenset(doc_id for doc_id, *_ in rows)
-        pool = functools.partial(self._further, query, terms, shown)
-        stored = self.stored_vectors if self.model is _vectors.MINILM else None
-        return Hits(self._hits(rows), respelt, self._skipped_problems(), pool, stored)
+        pool = functools.partial(self._further, query, terms, shown, fused)
+        meaning = None if fused else functools.partial(self._meaning, query, terms, count, respelt)
+        return Hits(self._hits(rows), respelt, self._skipped_problems(), pool, self._stored(), meaning)
+
+    def _stored(self) -> Callable[[Sequence[Hit]], list[Any]] | None:
+        """``Hits.vectors``: the stored vectors of MiniLM's documents, for choosing sources by meaning."""
+        return self.stored_vectors if self.model is _vectors.MINILM else None
+
+    def _vectors_stored(self, model: _vectors.Model) -> bool:
+        """Whether a file of this model's vectors is beside the index (of this build or not: reading it needs numpy,
+        which the search by words does not)."""
+        return _vectors.vectors_path(self.path, model).exists()
+
+    def _meaning(self, query: str, terms: tuple[str, ...], count: int, respelt: dict[str, str]) -> Hits | None:
+        """The search ranked by words and meaning (``Hits.meaning``), waiting for the model; ``None`` when the
+        documents' vectors are still being made (blocking: the selection stage calls it in a thread)."""
+        model = self.model
+        assert model is not None
+        if self._vectors is None:
+            self._query(self._load_vectors, model)
+        if self._vectors is None and model.ships and self._vectors_note is None:  # stored for an older build
+            self._vectors, self._vectors_note = self._query(_shipped_vectors, self.path, model)
+        if self._vectors is None:  # stale or unreadable: made in the background, waited for a while
+            self._vectors_made(model).join(_VECTORS_WAIT_S)
+            self._query(self._load_vectors, model)
+        if self._vectors is None:
+            return None
+        rows = self._query(self._ranked, query, terms, count, frozenset(), True)
+        shown = frozenset(doc_id for doc_id, *_ in rows)
+        pool = functools.partial(self._further, query, terms, shown, True)
+        return Hits(self._hits(rows), respelt, (), pool, self._stored())
 
     def _hits(self, rows: list[tuple[str, str, str, str]], after: int = 0) -> list[Hit]:
         """The index's rows as hits ranked from ``after + 1``."""
@@ -218,10 +260,10 @@ class LocalProvider:
             for rank, (doc_id, title, url, snippet) in enumerate(rows, after + 1)
         ]
 
-    def _further(self, query: str, terms: tuple[str, ...], shown: frozenset[str]) -> list[Hit]:
-        """The same search ``_POOL_DEPTH`` deep without the results it returned (``shown``), ranked after them
-        (blocking: the selection stage calls it in a thread once the results are out)."""
-        return self._hits(self._query(self._ranked, query, terms, _POOL_DEPTH, shown), len(shown))
+    def _further(self, query: str, terms: tuple[str, ...], shown: frozenset[str], fused: bool) -> list[Hit]:
+        """The same search (``fused`` with meaning or not) ``_POOL_DEPTH`` deep without the results it returned
+        (``shown``), ranked after them (blocking: the selection stage calls it in a thread once the results are out)."""
+        return self._hits(self._query(self._ranked, query, terms, _POOL_DEPTH, shown, fused), len(shown))
 
     def stored_vectors(self, hits: Sequence[Hit]) -> list[Any]:
         """The sentence model's stored vector of each hit's document ("title. start of the text"), ``None`` for a hit
@@ -254,13 +296,14 @@ class LocalProvider:
         return [ProviderError(message, kind="corpus_lines_skipped")]
 
     def _ranked(
-        self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int, shown: frozenset[str] = frozenset()
+        self, conn: sqlite3.Connection, query: str, terms: tuple[str, ...], count: int, shown: frozenset[str],
+        fused: bool,
     ) -> list[tuple[str, str, str, str]]:
-        """The documents the query names by their code names first, then BM25's ranking, fused with the
+        """The documents the query names by their code names first, then BM25's ranking, ``fused`` with the
         ranking by meaning when there are vectors; those whose ids are ``shown`` left out (after ranking)."""
         named = _fts.named(conn, code_names(query), terms)
         model = self.model
-        if model is None or (self._vectors is None and not model.inline):
+        if model is None or not fused or (self._vectors is None and not model.inline):
             ranking = _fts.ranked(conn, terms, count, python_words(query))
         else:
             depth = max(count, _FUSION_DEPTH)
@@ -294,14 +337,7 @@ class LocalProvider:
                 self._vectors, self._vectors_note = await asyncio.to_thread(self._query, _shipped_vectors, self.path, model)
             if self._vectors is not None:
                 return
-            with _BUILD_LOCKS_GUARD:
-                building = _VECTOR_BUILDS.get(self.path)
-                if building is None or not building.is_alive():
-                    building = threading.Thread(
-                        target=_make_vectors, args=(self.path, model), name="knowledge-agg-vectors"
-                    )
-                    _VECTOR_BUILDS[self.path] = building
-                    building.start()
+            building = self._vectors_made(model)
             if notify is not None:
                 if self._vectors_note is not None:
                     notify(self._vectors_note)
@@ -311,6 +347,16 @@ class LocalProvider:
                 await asyncio.to_thread(self._query, self._load_vectors, model)
         if self._vectors is None and notify is not None:
             notify("searching by words alone until the documents' vectors are made (in the background, once per index build)")
+
+    def _vectors_made(self, model: _vectors.Model) -> threading.Thread:
+        """The thread making this index file's vectors in this process, started unless one is running."""
+        with _BUILD_LOCKS_GUARD:
+            building = _VECTOR_BUILDS.get(self.path)
+            if building is None or not building.is_alive():
+                building = threading.Thread(target=_make_vectors, args=(self.path, model), name="knowledge-agg-vectors")
+                _VECTOR_BUILDS[self.path] = building
+                building.start()
+            return building
 
     def wait_for_vectors(self, timeout: float | None = None) -> bool:
         """Wait until the vectors this process is making for the index are done (``timeout`` seconds at
