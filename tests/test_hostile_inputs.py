@@ -350,7 +350,8 @@ def _cli(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[
     [
         (["ask", "   ", "--format", "ndjson"], {}, 2, "empty"),
         (["ask", "asyncio " * 1250, "--format", "text"], {}, 2, "limit"),
-        (["ask", "'; DROP TABLE docs; -- NEAR(\"a\" *)", "--format", "ndjson"], {}, 1, ""),  # runs, finds nothing
+        # runs, finds nothing by words (the sentence model's nearest documents would answer it)
+        (["ask", "'; DROP TABLE docs; -- NEAR(\"a\" *)", "--format", "ndjson"], {"KNOWLEDGE_AGG_FLAGS": "semantic=off"}, 1, ""),
         (["ask", "🐍 asyncio задачи\x1b[2J tasks", "--format", "text"], {}, 0, ""),
         (["ask", "asyncio", "--max-sources", "0"], {}, 2, "argument --max-sources: must be >= 1"),
         (["ask", "asyncio"], {"KNOWLEDGE_AGG_MAX_SOURCES": "zero", "KNOWLEDGE_AGG_FLAGS": "bogus=on"}, 2, "bogus"),

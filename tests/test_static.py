@@ -46,13 +46,12 @@ def _head(stored: Path) -> dict[str, object]:
 def test_the_table_is_off_by_default() -> None:
     # Off by default: on pydocs-qa it widens the results but hardly the sources, and it costs the first result
     # ~35 ms and XQuAD's top 8 two questions (README, Configuration).
-    flags = Settings().flags
-    assert not flags["static"] and not flags["semantic"]
+    assert not Settings().flags["static"]
 
 
 async def test_a_folder_corpus_is_searched_by_meaning_with_the_flag(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
-    settings = Settings(corpus=str(folder), cache_dir=tmp_path / "cache", flags="static=on")
+    settings = Settings(corpus=str(folder), cache_dir=tmp_path / "cache", flags="static=on,semantic=off")
     assert settings.flags["static"] and not settings.flags["semantic"]
     provider = LocalProvider.from_settings(settings)
     try:
@@ -91,8 +90,9 @@ async def test_without_numpy_the_flag_fails_before_the_search_naming_the_extra(
     folder = _folder(tmp_path)
     settings = Settings(corpus=str(folder), cache_dir=tmp_path / "cache", provider="local")
     async with KnowledgeAggregator(settings) as agg:
-        run = await agg.run("pause the program before the next file", flags="static=on")
-        plain = await agg.run("rename a file")  # off, the default, needs no numpy
+        # the table is searched with semantic off (the sentence model's own vectors come first when it is on)
+        run = await agg.run("pause the program before the next file", flags="static=on,semantic=off")
+        plain = await agg.run("rename a file", flags="semantic=off")  # by words alone: no numpy needed
     errors = [e for e in run.events if e.type == "error"]
     assert [(e.stage, e.kind, e.recoverable) for e in errors] == [("analyzing", "missing_dependency", False)]
     assert "pip install 'knowledge-agg[static]'" in errors[0].message and not run.results
@@ -108,7 +108,7 @@ async def test_without_numpy_the_flag_fails_before_the_search_naming_the_extra(
 
 async def test_the_flag_off_gives_bm25_alone(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
-    off = LocalProvider.from_settings(Settings(corpus=str(folder), cache_dir=tmp_path / "cache", flags="static=off"))
+    off = LocalProvider.from_settings(Settings(corpus=str(folder), cache_dir=tmp_path / "cache", flags="static=off,semantic=off"))
     words = LocalProvider(folder, cache_dir=tmp_path / "cache")
     try:
         for question in [*PARAPHRASES, "rename a file", "decode json text"]:
@@ -155,8 +155,8 @@ async def test_the_pipeline_finds_a_paraphrase_with_the_flag_and_not_without(tmp
     folder = _folder(tmp_path)
     settings = Settings(corpus=str(folder), cache_dir=tmp_path / "cache", provider="local")
     async with KnowledgeAggregator(settings) as agg:
-        run = await agg.run("pause the program before the next file", flags="static=on")
-        plain = await agg.run("pause the program before the next file")
+        run = await agg.run("pause the program before the next file", flags="static=on,semantic=off")
+        plain = await agg.run("pause the program before the next file", flags="semantic=off")
     assert "time.sleep" in [r.title for r in run.results] and "time.sleep" in [s.title for s in run.sources]
     assert "time.sleep" not in [r.title for r in plain.results]
 
