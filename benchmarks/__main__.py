@@ -11,9 +11,8 @@ from pathlib import Path
 
 from . import issue_table
 from .data import EXTRACTION
+from .output import RESULTS
 from .streaming import BenchConfig, main
-
-_RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -24,7 +23,7 @@ def _range(text: str) -> tuple[float, float]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer runs and a sweep up to 50 (under a minute)")
-    parser.add_argument("--out", type=Path, default=_RESULTS, help=f"folder for streaming.json and plots ({_RESULTS})")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"folder for streaming.json and plots ({RESULTS})")
     parser.add_argument("--corpus", default="pydocs", help="the stand-in's corpus: 'pydocs', a folder or a .jsonl")
     parser.add_argument("--search-latency", type=_range, help="stand-in search latency range, seconds (0.25,0.4)")
     parser.add_argument("--page-latency", type=_range, help="stand-in page latency range, seconds (0.1,0.8)")

@@ -22,12 +22,11 @@ from typing import Any
 
 import httpx
 
-from .output import write_json
+from .output import RESULTS, write_json
 
 __all__ = ["measure", "pace"]
 
 _ROOT = Path(__file__).resolve().parent.parent
-_RESULTS = _ROOT / "benchmarks" / "results"
 #: The stand-in plan's requests per second (what its headers state).
 _PLAN = 20
 #: Seconds between the two sides: more than the plan's 1 s window, so one side's searches never count against the other.
@@ -117,7 +116,7 @@ def main() -> int:
     parser.add_argument("--code", type=Path, help="another checkout to run beside this one")
     parser.add_argument("--code-searches", type=int, default=20, help="searches for --code (1 req/s is slow)")
     parser.add_argument("--url", help="an already running stand-in: run there and print the figures as JSON")
-    parser.add_argument("--out", type=Path, default=_RESULTS / "brave_pace.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "brave_pace.json")
     args = parser.parse_args()
     if args.url:
         figures = asyncio.run(pace(args.url, args.searches, args.concurrency))

@@ -42,11 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from .data import EXTRACTION, relative
-from .output import write_json
+from .output import RESULTS, write_json
 
 __all__ = ["main"]
 
-_RESULTS = Path(__file__).resolve().parent / "results"
 _KEY = "BSAbenchmark-cluster-key"
 _PAGES_PER_RUN = 5
 _IN_FLIGHT = 4
@@ -224,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cluster", description=__doc__)
     parser.add_argument("--questions", type=int, default=60, help="questions per timed batch (60)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the three ways (3)")
-    parser.add_argument("--out", type=Path, default=_RESULTS / "cluster.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "cluster.json")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -296,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
 def _load_streaming() -> dict[str, Any]:
     import json
 
-    return dict(json.loads((_RESULTS / "streaming.json").read_text()))
+    return dict(json.loads((RESULTS / "streaming.json").read_text()))
 
 
 def table(head: list[str], rows: list[list[Any]]) -> str:

@@ -35,10 +35,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from .output import write_json
+from .output import RESULTS, write_json
 
 _ROOT = Path(__file__).resolve().parent.parent
-_RESULTS = _ROOT / "benchmarks" / "results"
 _CLI = "from knowledge_agg.cli import main; import sys; sys.exit(main())"
 #: The stand-in's search latency (seconds) in the Brave case.
 _SEARCH_LATENCY = 0.3
@@ -194,7 +193,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start", description=__doc__)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--code", type=Path, action="append", help="another checkout to time beside this one")
-    parser.add_argument("--out", type=Path, default=_RESULTS / "cold_start.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "cold_start.json")
     parser.add_argument("--bytecode", action="store_true",
                         help="keep each checkout's compiled modules between runs (as an installed package has them)")
     args = parser.parse_args()

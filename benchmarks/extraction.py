@@ -26,11 +26,12 @@ from knowledge_agg.errors import KnowledgeAggError
 from knowledge_agg.extract import cross_check, extract_text, main_text, readability_text
 
 from .data import EXTRACTION, relative
+from .output import RESULTS
 
 __all__ = ["VARIANTS", "load_pages", "score_extraction", "shingle_match"]
 
 Extractor = Callable[[str, str | None], str]
-_RESULTS = Path(__file__).resolve().parent / "results" / "extraction.json"
+_RESULTS = RESULTS / "extraction.json"
 _TOKEN = re.compile(r"\w+")
 
 

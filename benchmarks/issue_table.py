@@ -22,12 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .output import write_json
+from .output import RESULTS, write_json
 
 __all__ = ["ROWS", "main", "markdown", "rows"]
 
 _ROOT = Path(__file__).resolve().parent.parent
-_RESULTS = _ROOT / "benchmarks" / "results"
 _SCORE = (
     "import json\nfrom benchmarks.extraction import score_extraction\nfrom knowledge_agg.extract import extract_text\n"
     "print(json.dumps(score_extraction(extract_text)))"
@@ -208,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks --issue-table", description=__doc__)
     parser.add_argument("--code", type=Path, help="a checkout of the previous commit (git worktree) to measure beside")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and runs (about half the time)")
-    parser.add_argument("--out", type=Path, default=_RESULTS / "issue15.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "issue15.json")
     parser.add_argument("--render", type=Path, help="measure nothing: print the table of a written issue15.json again")
     args = parser.parse_args(argv)
     if args.render is not None:

@@ -46,13 +46,13 @@ from knowledge_agg.settings import Settings
 from knowledge_agg.standin.model import compose, parse_model
 
 from .data import XQUAD_DEV, relative
-from .output import write_json
+from .output import RESULTS, write_json
 from .quality_data import Question, load_squad, write_corpus
 from .report import summary
 
 __all__ = ["CLAIM_FAULTS", "FAILURES", "main"]
 
-RESULTS = Path(__file__).resolve().parent / "results" / "llm_answer.json"
+_OUT = RESULTS / "llm_answer.json"
 #: The planted unsupported claims (stand-in fault names).
 CLAIM_FAULTS = ("wrong_citation", "unlisted_citation", "uncited", "changed_number", "changed_name")
 #: Injected model failures: name → (model, extra settings, the error kind expected).
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--failure-runs", type=int, default=50, help="runs per injected failure")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-words", type=int, default=120)
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON figures")
+    parser.add_argument("--out", type=Path, default=_OUT, help="where to write the JSON figures")
     args = parser.parse_args(argv)
     articles, questions = load_squad(args.xquad)
     checked = questions[: args.limit] if args.limit else questions

@@ -10,7 +10,10 @@ from typing import Any
 from knowledge_agg.errors import KnowledgeAggError
 from knowledge_agg.flags import check_extras, parse_flags
 
-__all__ = ["checked_flags", "write_json"]
+__all__ = ["RESULTS", "checked_flags", "write_json"]
+
+#: The folder every benchmark writes its figures to (its JSON, and PNGs where a picture says more).
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def checked_flags(text: str | None) -> dict[str, bool] | None:

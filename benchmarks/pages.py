@@ -37,12 +37,11 @@ import psutil
 
 from ._bench_run import cpu_seconds
 from .data import EXTRACTION, relative
-from .output import write_json
+from .output import RESULTS, write_json
 
 __all__ = ["MODES", "compare", "measure"]
 
 _ROOT = Path(__file__).resolve().parent.parent
-_RESULTS = _ROOT / "benchmarks" / "results"
 _QUERIES = (
     "how do I cancel an asyncio task", "what does functools.lru_cache do", "read a file line by line",
     "difference between list and tuple", "how to sort a dict by value", "what is a context manager",
@@ -136,7 +135,7 @@ def main() -> int:
                         "makes 20 runs wait on the stand-in's one host)")
     parser.add_argument("--code", type=Path, help="another checkout to measure beside this one")
     parser.add_argument("--url", help="an already running stand-in: measure there and print JSON")
-    parser.add_argument("--out", type=Path, default=_RESULTS / "pages.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "pages.json")
     args = parser.parse_args()
     if args.url:
         print(json.dumps(asyncio.run(measure(args.url, peak_runs=args.peak_runs, rounds=args.rounds,

@@ -21,13 +21,12 @@ from knowledge_agg import KnowledgeAggregator, Run
 from knowledge_agg.events import ResultEvent, SourcesEvent
 
 from .data import PYDOCS_QA_DEV
-from .output import checked_flags, write_json
+from .output import RESULTS, checked_flags, write_json
 from .pydocs_qa import load_questions
 from .report import summary
 
 __all__ = ["main", "step_ms"]
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: The flags every timed run sets: it stops after its sources.
 _QUIET = "content_fetch=off,synthesis=off"
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from knowledge_agg import KnowledgeAggregator, Run
 
 from .data import PYDOCS_QA_DEV, relative
-from .output import checked_flags, write_json
+from .output import RESULTS, checked_flags, write_json
 
 __all__ = [
     "ANSWER_METRICS",
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 DATASET = PYDOCS_QA_DEV
-RESULTS = Path(__file__).resolve().parent / "results" / "pydocs_qa.json"
+_OUT = RESULTS / "pydocs_qa.json"
 
 #: The question kinds of the dev set, in the order the table shows them.
 KINDS = ("howto", "error", "what", "difference", "sloppy")
@@ -256,7 +256,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     if args.output is None:
         parts = [] if args.dataset.resolve() == DATASET.resolve() else [args.dataset.stem]
         parts += [name if on else f"no-{name}" for name, on in flags.items()]
-        args.output = RESULTS.with_name(f"pydocs_qa-{'-'.join(parts)}.json") if parts else RESULTS
+        args.output = RESULTS / f"pydocs_qa-{'-'.join(parts)}.json" if parts else _OUT
     started = time.perf_counter()
     rows = run_questions(questions, flags=flags, max_words=args.max_words, concurrency=args.concurrency)
     summary = summarize(rows)

@@ -21,7 +21,7 @@ from typing import Any
 
 from ._quality_eval import DirectPipeline, Outcome, summarize
 from .data import EXTRACTION, XQUAD_DEV, relative
-from .output import checked_flags, write_json
+from .output import RESULTS, checked_flags, write_json
 from .quality_data import load_squad
 
 __all__ = ["main", "run_quality", "extraction_f1"]
@@ -29,7 +29,7 @@ __all__ = ["main", "run_quality", "extraction_f1"]
 #: The question sets this command scores; pydocs-qa hands over to ``benchmarks.pydocs_qa`` and its options.
 _SETS = ("xquad", "pydocs-qa")
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
+_OUT = RESULTS / "quality.json"
 
 _LABELS = {
     "top_source": "answer in the top source",
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.output is None:
         slug = "-".join(name if on else f"no-{name}" for name, on in flags.items())
-        args.output = RESULTS.with_name(f"quality-{slug}.json") if slug else RESULTS
+        args.output = RESULTS / f"quality-{slug}.json" if slug else _OUT
     if not args.xquad.exists():
         print(f"XQuAD file not found: {args.xquad} (pass --xquad PATH)", file=sys.stderr)
         return 2

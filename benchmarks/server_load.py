@@ -16,14 +16,15 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from .output import RESULTS, write_json
+
 __all__ = ["main", "measure"]
 
-RESULTS = Path(__file__).resolve().parent / "results" / "server_load.json"
+_OUT = RESULTS / "server_load.json"
 QUERIES = (
     "how do I cancel an asyncio task",
     "read a text file with pathlib",
@@ -156,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_concurrent_runs": args.max_concurrent_runs, **summary, "server_rejected": rejected,
         "python": platform.python_version(), "machine": platform.machine(), "cpus": _cpus(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(_OUT, report)
     print(json.dumps(report, indent=2))
     return 0
 

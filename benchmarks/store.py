@@ -30,10 +30,10 @@ from typing import Any
 from knowledge_agg import KnowledgeAggregator, RunStore, Settings
 
 from ._bench_run import StandinProcess, measure_run
+from .output import RESULTS
 from .report import summary
 from .streaming import QUERIES, client_settings
 
-_RESULTS = Path(__file__).resolve().parent / "results"
 _CONCURRENT = 20
 #: Targets from issue 16.
 TARGET_FIRST_RESULT_MS = 1.0
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6, help="throughput rounds each way (6)")
     parser.add_argument("--round-runs", type=int, default=100, help="runs per throughput round (100)")
     parser.add_argument("--standin", action="store_true", help="against the Brave stand-in with modelled latency")
-    parser.add_argument("--out", type=Path, default=_RESULTS, help=f"folder for the JSON ({_RESULTS})")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"folder for the JSON ({RESULTS})")
     args = parser.parse_args(argv)
     results = asyncio.run(run_benchmark(args.runs, args.rounds, args.round_runs, args.standin))
     results["command"] = "python -m benchmarks.store " + " ".join(argv if argv is not None else sys.argv[1:])

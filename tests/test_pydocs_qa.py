@@ -119,7 +119,7 @@ def test_answer_figures_count_only_questions_with_an_answer_phrase() -> None:
 def test_another_dataset_writes_its_own_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import benchmarks.pydocs_qa as qa
 
-    monkeypatch.setattr(qa, "RESULTS", tmp_path / "pydocs_qa.json")
+    monkeypatch.setattr(qa, "RESULTS", tmp_path)
     held = tmp_path / "heldout.jsonl"
     held.write_text(DATASET.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
     assert quality_main(["--set", "pydocs-qa", "--dataset", str(held)]) == 0
