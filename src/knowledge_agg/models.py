@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Analysis", "Document", "Hit", "Hits", "Source", "Page", "Passage"]
 
@@ -47,6 +48,9 @@ class Hits(list[Hit]):
     ``pool`` (the local index only) finds, when called, the further candidates of the same search beyond
     these hits, ranked after them: the selection stage may choose a source among them once the results
     are out, so the results never wait for it. Web hits have none.
+    ``vectors`` (the local index searching by meaning only) gives, when called with hits, the sentence model's stored
+    vector of each hit's document (``None`` where there is none), so choosing sources by meaning embeds only the
+    question (``semantic.closeness``). Web hits have none.
     """
 
     def __init__(
@@ -55,11 +59,13 @@ class Hits(list[Hit]):
         respelt: Mapping[str, str] | None = None,
         problems: Iterable[Exception] = (),
         pool: Callable[[], list[Hit]] | None = None,
+        vectors: Callable[[Sequence[Hit]], list[Any]] | None = None,
     ) -> None:
         super().__init__(hits)
         self.respelt: dict[str, str] = dict(respelt or {})
         self.problems: list[Exception] = list(problems)
         self.pool = pool
+        self.vectors = vectors
 
 
 @dataclass(frozen=True, slots=True)

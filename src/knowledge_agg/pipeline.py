@@ -154,7 +154,8 @@ async def _stages(
     if settings.flags["semantic"]:
         try:  # after the results went out: the first run of a process waits here for the model
             await asyncio.to_thread(semantic.load)
-            closeness = semantic.closeness
+            stored = hits.vectors if isinstance(hits, Hits) else None  # the local index's: only the question is embedded
+            closeness = semantic.closeness if stored is None else functools.partial(semantic.closeness, stored=stored)
         except Exception as exc:  # a broken install: say so and choose by words, keeping the results
             failed = KnowledgeAggError(f"the semantic model did not load ({exc}); choosing sources by their words")
             yield rec.error("selecting", failed)

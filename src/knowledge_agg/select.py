@@ -33,7 +33,7 @@ _SNIPPET_WEIGHT = 8.0
 #: ``benchmarks/results/quality_log.md``, round seven).
 _WEB_RANK = (1.0, 0.25)
 _INDEX_RANK = (8.0, 0.5)
-#: How much the cosine between the question and the hit's closest snippet weighs (semantic flag); on
+#: How much the cosine between the question and the hit (semantic flag) weighs; on
 #: XQuAD dev the top source scores the same from 16 to 30, one question less from 10 to 15
 #: (``benchmarks/results/quality_log.md``, variant 32).
 _MEANING_WEIGHT = 20.0
@@ -140,14 +140,10 @@ def _quote(words: Sequence[str]) -> str:
 
 
 def _meanings(hits: Sequence[Hit], query: str, closeness: Closeness | None) -> list[float | None]:
-    """Each hit's closeness in meaning to the question: its title joined to its closest snippet."""
+    """Each hit's closeness in meaning to the question (``None`` each without a ``closeness``)."""
     if closeness is None:
         return [None] * len(hits)
-    groups = [
-        [f"{hit.title}. {text}" for text in (hit.snippet, *hit.extra_snippets) if text] or [hit.title or hit.url]
-        for hit in hits
-    ]
-    return list(closeness(query, groups))
+    return list(closeness(query, hits))
 
 
 def select_sources(
@@ -161,8 +157,9 @@ def select_sources(
 ) -> list[Source]:
     """Up to ``max_sources`` distinct hits, best first, each with a score and a readable reason.
 
-    ``closeness`` (``semantic.closeness`` under the ``semantic`` flag) adds how close each hit's
-    snippets are in meaning to the question, for questions that share few words with the answer.
+    ``closeness`` (``semantic.closeness`` under the ``semantic`` flag, with the provider's stored document vectors
+    when it has them) adds how close each hit is in meaning to the question, for questions that share few words
+    with the answer.
     ``pool`` (``Hits.pool``: the local index's candidates ranked after the results) competes for every
     source but the first, which the results alone give, so a page beyond them fills a later place.
     """

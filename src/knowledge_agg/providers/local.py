@@ -12,7 +12,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -193,7 +193,8 @@ class LocalProvider:
         rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count)
         shown = frozenset(doc_id for doc_id, *_ in rows)
         pool = functools.partial(self._further, query, terms, shown)
-        return Hits(self._hits(rows), respelt, self._skipped_problems(), pool)
+        stored = self.stored_vectors if self.model is _vectors.MINILM else None
+        return Hits(self._hits(rows), respelt, self._skipped_problems(), pool, stored)
 
     def _hits(self, rows: list[tuple[str, str, str, str]], after: int = 0) -> list[Hit]:
         """The index's rows as hits ranked from ``after + 1``."""
@@ -214,6 +215,26 @@ class LocalProvider:
         """The same search ``_POOL_DEPTH`` deep without the results it returned (``shown``), ranked after them
         (blocking: the selection stage calls it in a thread once the results are out)."""
         return self._hits(self._query(self._ranked, query, terms, _POOL_DEPTH, shown), len(shown))
+
+    def stored_vectors(self, hits: Sequence[Hit]) -> list[Any]:
+        """The sentence model's stored vector of each hit's document ("title. start of the text"), ``None`` for a hit
+        of another provider, while this build's vectors are not made or when the index cannot be read (blocking:
+        selection calls it in a thread)."""
+        vectors = self._vectors
+        if not isinstance(vectors, _vectors.Vectors):
+            return [None] * len(hits)
+        ids = [hit.doc_id for hit in hits if hit.provider == self.name and hit.doc_id is not None]
+        try:
+            rowids = self._query(_rowids, ids, vectors.stamp)
+        except ProviderError:  # a closed provider or an unreadable index: the hits are embedded instead
+            return [None] * len(hits)
+        out: list[Any] = []
+        for hit in hits:
+            rowid = rowids.get(hit.doc_id) if hit.provider == self.name and hit.doc_id is not None else None
+            place = int(vectors.rowids.searchsorted(rowid)) if rowid is not None else len(vectors.rowids)
+            found = place < len(vectors.rowids) and int(vectors.rowids[place]) == rowid
+            out.append(vectors.matrix[place] if found else None)
+        return out
 
     def _skipped_problems(self) -> list[ProviderError]:
         """The corpus lines the index left out, told once per provider (its first search after opening)."""
@@ -379,6 +400,14 @@ def check_corpus(corpus: str | os.PathLike[str]) -> None:
 def _plain(snippet: str) -> str:
     """A snippet on one line, without reStructuredText/Markdown rules such as ``-----``."""
     return " ".join(_RULE.sub(" ", snippet).split())
+
+
+def _rowids(conn: sqlite3.Connection, doc_ids: Sequence[str], stamp: str) -> dict[str, int]:
+    """The rowid of each of these documents in this build of the index (``stamp``; none in another build)."""
+    if not doc_ids or _stamp(conn) != stamp:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    return dict(conn.execute(f"SELECT doc_id, rowid FROM docs WHERE doc_id IN ({marks})", doc_ids).fetchall())
 
 
 def _stamp(conn: sqlite3.Connection) -> str:
