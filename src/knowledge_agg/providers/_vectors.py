@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -21,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .. import semantic
+from .. import semantic, shipped
 
 if TYPE_CHECKING:  # imported where used: a search's first use is in the thread reading its vectors ahead
     from .. import static
 
-__all__ = ["Model", "MINILM", "STATIC", "Packed", "Vectors", "vectors_path", "document_texts", "load", "build", "fuse"]
+__all__ = ["Model", "MINILM", "STATIC", "Packed", "Vectors", "vectors_path", "document_texts", "load", "build",
+           "from_shipped", "fuse"]
+
+_log = logging.getLogger(__name__)
 
 #: How much of a document is embedded: its title and the start of its text, where pydoc and most
 #: notes say what a thing is ("Recursively delete a directory tree."); 200 chars found fewer pages
@@ -61,6 +65,9 @@ class Model:
     #: page to "asdf qwerty" scores as high as time.sleep's to "pause the program"), so it only widens and
     #: reorders what the words found.
     alone: bool
+    #: Whether the package ships this model's vectors of the Python docs (``knowledge_agg.shipped``), which
+    #: the pydocs corpus takes instead of embedding its documents.
+    ships: bool = False
 
 
 def _minilm_documents(texts: Sequence[str]) -> tuple[Any, Any]:
@@ -92,7 +99,7 @@ def _static_id() -> str:
 
 #: all-MiniLM-L6-v2 (the ``semantic`` flag) and the static table distilled from it (the ``static`` flag).
 MINILM = Model(lambda: semantic.MODEL_ID, _minilm_documents, _minilm_query, fusion_k=60, weight=1.0, inline=False,
-               alone=True)
+               alone=True, ships=True)
 STATIC = Model(_static_id, _static_documents, _static_query, fusion_k=10, weight=0.5, inline=True,
                alone=False)
 
@@ -244,31 +251,79 @@ def document_texts(conn: sqlite3.Connection) -> list[tuple[int, str]]:
     return [(rowid, f"{title}. {text}") for rowid, title, text in rows]
 
 
-def build(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> Vectors | Packed:
-    """Embed every document of the index and store the vectors atomically beside it."""
+def from_shipped(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> tuple[Vectors | None, str | None]:
+    """The vectors of an index of the Python docs taken from the package's shipped table and stored beside it
+    (no model loaded, well under a second) when the table holds every document; else ``None`` and, when
+    there is something to tell, what the table lacks (the documents are then embedded, :func:`build`)."""
+    table, note = _table(conn, model)
+    if table is None:
+        return None, note
     rows = document_texts(conn)
+    found, missing = table.vectors([text for _, text in rows])
+    if missing:
+        return None, f"{len(rows) - len(missing)} of {len(rows)} documents have shipped vectors: " \
+            f"embedding the other {len(missing)}"
+    return _store(index, [rowid for rowid, _ in rows], found, stamp, model), None
+
+
+def _table(conn: sqlite3.Connection, model: Model) -> tuple[shipped.ShippedTable | None, str | None]:
+    """The model's shipped table when the index holds the Python docs, else ``None`` and why, when the table
+    should have been there (missing or damaged; nothing to tell for another corpus)."""
+    kind = conn.execute("SELECT value FROM meta WHERE key = 'kind'").fetchone()
+    if not model.ships or kind is None or kind[0] != "pydocs":
+        return None, None
+    try:
+        table = shipped.load(model.id())
+    except shipped.DamagedTable as exc:
+        _log.warning("%s", exc)
+        return None, f"the shipped vectors of the Python docs cannot be used ({exc}): embedding every document"
+    if table is None:
+        return None, f"the package ships no vectors of the Python docs for {model.id()} " \
+            f"({shipped.table_path(model.id())}): embedding every document"
+    return table, None
+
+
+def build(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> Vectors | Packed:
+    """Embed every document of the index (taking the shipped vectors of those the package has) and store the
+    vectors atomically beside it."""
+    rows = document_texts(conn)
+    if not model.inline:
+        texts = [text for _, text in rows]
+        table, _ = _table(conn, model)
+        if table is None:
+            found, _ = model.documents(texts)  # first: it says which extra a missing numpy needs
+        else:
+            found, missing = table.vectors(texts)
+            if missing:
+                found[missing] = model.documents([texts[i] for i in missing])[0]
+        return _store(index, [rowid for rowid, _ in rows], found, stamp, model)
     matrix, context = model.documents([text for _, text in rows])  # first: it says which extra a missing numpy needs
     import numpy as np
 
     rowids = np.asarray([rowid for rowid, _ in rows], dtype=np.int64)
     path = vectors_path(index, model)
-    if model.inline:
-        top = float(np.abs(matrix).max()) if len(rows) else 1.0
-        shifted = (np.round(matrix * (127 / (top or 1.0))) + 128).astype(np.uint8)
-        vocab = context.vocab
-        head = {"layout": _LAYOUT, "stamp": stamp, "documents": len(rows), "dims": matrix.shape[1] if len(rows) else 0,
-                "tokens": len(context.weights), "vocab": len(vocab.ids)}
-        body = [json.dumps(head).encode() + b"\n", rowids.astype("<i8").tobytes(),
-                np.asarray(context.weights, dtype="<f4").tobytes(), np.asarray(vocab.ends, dtype="<u4").tobytes(),
-                np.asarray(vocab.ids, dtype="<u4").tobytes(), vocab.tokens, np.ascontiguousarray(shifted.T).tobytes()]
-        _write(path, lambda handle: handle.writelines(body))
-        found = _load_packed(path, stamp, model)
-        assert found is not None
-        return found
-    half = np.asarray(matrix, dtype=np.float16) if rows else np.zeros((0, 1), dtype=np.float16)
-    # float16 on disk: half the file
-    _write(path, lambda handle: np.savez(handle, rowids=rowids, matrix=half, stamp=np.array(stamp)))
-    return Vectors(rowids, half.astype(np.float32), model, stamp)
+    top = float(np.abs(matrix).max()) if len(rows) else 1.0
+    shifted = (np.round(matrix * (127 / (top or 1.0))) + 128).astype(np.uint8)
+    vocab = context.vocab
+    head = {"layout": _LAYOUT, "stamp": stamp, "documents": len(rows), "dims": matrix.shape[1] if len(rows) else 0,
+            "tokens": len(context.weights), "vocab": len(vocab.ids)}
+    body = [json.dumps(head).encode() + b"\n", rowids.astype("<i8").tobytes(),
+            np.asarray(context.weights, dtype="<f4").tobytes(), np.asarray(vocab.ends, dtype="<u4").tobytes(),
+            np.asarray(vocab.ids, dtype="<u4").tobytes(), vocab.tokens, np.ascontiguousarray(shifted.T).tobytes()]
+    _write(path, lambda handle: handle.writelines(body))
+    found = _load_packed(path, stamp, model)
+    assert found is not None
+    return found
+
+
+def _store(index: Path, rowids: Sequence[int], matrix: Any, stamp: str, model: Model) -> Vectors:
+    """Store MiniLM's vectors of the documents with these rowids beside the index, float16 on disk (half the file)."""
+    import numpy as np
+
+    ids = np.asarray(rowids, dtype=np.int64)
+    half = np.asarray(matrix, dtype=np.float16) if len(ids) else np.zeros((0, 1), dtype=np.float16)
+    _write(vectors_path(index, model), lambda handle: np.savez(handle, rowids=ids, matrix=half, stamp=np.array(stamp)))
+    return Vectors(ids, half.astype(np.float32), model, stamp)
 
 
 def _write(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -99,6 +99,8 @@ class LocalProvider:
         self._closed = False
         self._generation = 0
         self._told_skipped = False
+        #: What the shipped vectors lacked at the last build, told when the documents are embedded instead.
+        self._vectors_note: str | None = None
         #: The static table's stored vectors, read in a background thread from the start (they take ~20 ms
         #: of a fresh process's first search otherwise); used once the index is known to be current.
         self._prefetch: concurrent.futures.Future[_vectors.Vectors | _vectors.Packed | None] | None = None
@@ -164,10 +166,15 @@ class LocalProvider:
             self._reset_pool()
             self._status = status
             self._vectors = None
-            if self.model is not None and self.model.inline and (
-                rebuilt or not _vectors.vectors_path(self.path, self.model).exists()
-            ):  # made with the index; stored ones are read by the first search that needs them
-                self._vectors = self._query(self._current_vectors, self.model)
+            self._vectors_note = None
+            model = self.model
+            if model is not None and (rebuilt or not _vectors.vectors_path(self.path, model).exists()):
+                # made with the index (the static table's, and MiniLM's of the Python docs when the package ships
+                # them all); stored ones are read by the first search that needs them
+                if model.inline:
+                    self._vectors = self._query(self._current_vectors, model)
+                elif model.ships:
+                    self._vectors, self._vectors_note = self._query(_shipped_vectors, self.path, model)
             return status
 
     async def search(self, query: str, *, count: int, notify: Notify | None = None) -> Hits:
@@ -282,6 +289,9 @@ class LocalProvider:
             running = building is not None and building.is_alive()
         if not running:
             await asyncio.to_thread(self._query, self._load_vectors, model)
+            if self._vectors is None and model.ships and self._vectors_note is None:
+                # stored for an older build (the index was rebuilt by a process searching by words): the shipped table
+                self._vectors, self._vectors_note = await asyncio.to_thread(self._query, _shipped_vectors, self.path, model)
             if self._vectors is not None:
                 return
             with _BUILD_LOCKS_GUARD:
@@ -293,6 +303,8 @@ class LocalProvider:
                     _VECTOR_BUILDS[self.path] = building
                     building.start()
             if notify is not None:
+                if self._vectors_note is not None:
+                    notify(self._vectors_note)
                 notify("embedding the documents of the local index (once per index build)")
             await asyncio.to_thread(building.join, _VECTORS_WAIT_S)
             if not building.is_alive():
@@ -426,6 +438,19 @@ def _ensure_vectors(
         return found
     with _fts.file_lock(_vectors.vectors_path(index, model).with_suffix(".lock")):
         return _vectors.load(index, stamp, model) or _vectors.build(index, conn, stamp, model)
+
+
+def _shipped_vectors(
+    conn: sqlite3.Connection, index: Path, model: _vectors.Model
+) -> tuple[_vectors.Vectors | None, str | None]:
+    """This build's vectors of the index at ``index`` taken from the shipped table when it holds every document
+    (``None`` and what it lacks otherwise: they are then made in the background). No lock: the file is written
+    atomically, and a process embedding them meanwhile (holding the lock for minutes) writes the same vectors."""
+    try:
+        return _vectors.from_shipped(index, conn, _stamp(conn), model)
+    except OSError as exc:  # the vectors file could not be written (a full disk): the search goes on by words
+        _log.warning("the shipped vectors of %s could not be stored: %s", index, exc)
+        return None, f"the vectors could not be stored beside the index ({exc})"
 
 
 def _make_vectors(index: Path, model: _vectors.Model) -> None:
