@@ -26,3 +26,17 @@ async def test_the_index_holds_no_environment_variable(tmp_path: Path, monkeypat
             assert "environ=os.environ" in parse.text.splitlines()[0]
     finally:
         await provider.aclose()
+
+
+async def test_a_page_reads_the_same_whatever_interpreter_built_it(tmp_path: Path) -> None:
+    # platform.architecture's default printed the interpreter's path (a virtualenv's, different on each
+    # machine): the page's words changed with it, and its shipped vector (found by the page's text) was lost.
+    provider = LocalProvider("pydocs", cache_dir=tmp_path)
+    try:
+        provider.build_sync()
+        page = await provider.lookup("py:platform.architecture")
+        assert page is not None
+        assert "executable=sys.executable" in page.text.splitlines()[0] and sys.executable not in page.text
+        assert sys.prefix.encode() not in provider.path.read_bytes()
+    finally:
+        await provider.aclose()

@@ -8,6 +8,7 @@ caller's process keeps its memory, its ``sys.modules`` and its terminal untouche
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import inspect
 import io
@@ -28,7 +29,7 @@ __all__ = ["collect", "fingerprint", "topic_url"]
 _DOCS = "https://docs.python.org/3"
 #: Bumped when the documents' text or links change, or the way the index reads their titles (``text.name_words``),
 #: so pydocs indexes built the old way are rebuilt.
-_LINKS = "section-links-1:no-environ:agent-verbs"
+_LINKS = "section-links-1:no-environ:agent-verbs:named-defaults"
 #: Each pydoc topic key is the Sphinx label its text was taken from (``pydoc_topic_labels`` in CPython's
 #: ``Doc/tools/extensions``), and Sphinx makes every label an anchor of its section, so a topic links to
 #: its page and label (``if`` → ``reference/compound_stmts.html#if``). Only the page, below by page as in
@@ -249,15 +250,26 @@ def _own_doc(obj: Any) -> str:
 
 
 def _signature(obj: Any) -> str:
-    """The call signature as written, with ``os.environ`` as a default named, not printed: its repr is the
-    collecting process's environment (secrets included), and its words would vary each build's ranking."""
+    """The call signature as written, with defaults that print the collecting machine's own values named,
+    not printed: ``os.environ`` (its repr is the process's environment, secrets included), the interpreter's
+    path and the standard library's folder. Their words would vary each build's ranking, and the text of a
+    page must be the same on every machine for its shipped vector to be found (``shipped.key``)."""
     try:
         text = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)" if callable(obj) else ""
     if "environ({" in text:  # the repr is built only for the few signatures that print it
         text = text.replace(repr(os.environ), "os.environ")
+    for value, name in _machine_defaults().items():
+        text = text.replace(value, name)
     return _ADDRESS.sub("", text)
+
+
+@functools.cache
+def _machine_defaults() -> dict[str, str]:
+    """The reprs of the defaults that hold this machine's paths (``platform.architecture``'s interpreter,
+    ``pydoc.Doc.getdocloc``'s library folder) and the expressions that make them."""
+    return {repr(sys.executable): "sys.executable", repr(sysconfig.get_path("stdlib")): "sysconfig.get_path('stdlib')"}
 
 
 def _main() -> None:
