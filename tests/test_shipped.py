@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from knowledge_agg import semantic, shipped
+from knowledge_agg.providers import local
 from knowledge_agg.providers.local import LocalProvider
 from tests.helpers.tools_corpus import TOOLS
 
@@ -164,6 +165,8 @@ async def test_a_document_absent_from_the_table_is_embedded(
     table = tmp_path / "partial.bin"
     shipped.write(table, semantic.MODEL_ID, [texts[i] for i in kept], vectors[kept])
     monkeypatch.setattr(shipped, "table_path", lambda model_id: table)
+    # the search waits for the three documents however loaded the machine (its 10 s would say "by words alone")
+    monkeypatch.setattr(local, "_VECTORS_WAIT_S", 300.0)
     cache = _cache_with(pydocs[0], tmp_path)
     provider = LocalProvider("pydocs", cache_dir=cache, meaning=True)
     notes: list[str] = []
