@@ -112,9 +112,11 @@ def test_a_missing_corpus_is_a_usage_error_naming_the_path(
 def test_no_answer_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     corpus = tmp_path / "notes.jsonl"
     corpus.write_text(json.dumps({"id": "bread", "title": "Bread", "text": "Bread is flour, water and salt."}) + "\n")
-    # by words alone: the sentence model's nearest documents answer any question (no floor on closeness)
-    assert main(["ask", "quantum chromodynamics", "--corpus", str(corpus), "--flags", "semantic=off"]) == 1
-    assert "No relevant sources" in capsys.readouterr().out
+    # by meaning too (the default), a page must come close enough to answer a question none of whose words it has
+    for flags in ("semantic=on", "semantic=off"):
+        assert main(["ask", "quantum chromodynamics", "--corpus", str(corpus), "--flags", flags]) == 1
+        assert "No relevant sources" in capsys.readouterr().out
+    assert main(["ask", "what goes into a loaf", "--corpus", str(corpus), "--flags", "semantic=on"]) == 0  # no word shared
     assert main(["ask", "how is bread made", "--corpus", str(corpus)]) == 0
 
 

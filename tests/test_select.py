@@ -140,13 +140,14 @@ def test_the_local_index_rank_outweighs_a_snippet_that_shares_more_words() -> No
 async def test_pydocs_how_to_questions_read_the_page_the_index_ranks_first(settings: Settings, question: str, page: str) -> None:
     async with KnowledgeAggregator(settings) as agg:
         # by words alone (the static table's meaning ranks pdb first for the first question: quality log,
-        # round eight; MiniLM's fused index unittest.TestCase.doCleanups), the page is the index's first; with the
-        # default flags too, the sources follow the index's rank
+        # round eight; MiniLM's fused ranking unittest.TestCase.doCleanups), the page is the index's first; with
+        # the default flags the results are the same, and the sources come from the ranking by words and meaning
         run = await agg.run(question, provider="local", flags="static=off,semantic=off")
         fused = await agg.run(question, provider="local")
     assert run.results[0].title == page
     assert run.sources[0].title == page
-    assert fused.sources[0].title == fused.results[0].title
+    assert [r.title for r in fused.results] == [r.title for r in run.results]
+    assert all("by words and meaning" in s.reason for s in fused.sources)
 
 
 def test_two_words_in_a_row_match_the_code_name_that_runs_them_together() -> None:

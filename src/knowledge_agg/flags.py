@@ -25,8 +25,8 @@ FLAGS: dict[str, Flag] = {
         Flag("error_injection", False, "let the server inject search and page failures"),
         Flag("content_fetch", True, "read the selected pages (off: rank the snippets only)"),
         Flag("synthesis", True, "write the cited synthesis at the end of a run"),
-        Flag("semantic", False, "also choose sources by meaning (pip install 'knowledge-agg[semantic]')"),
-        Flag("static", False, "the local index also searches by meaning with its shipped static table (off: BM25 alone)"),
+        Flag("semantic", True, "search and choose sources by meaning with all-MiniLM-L6-v2 (off: by words alone)"),
+        Flag("static", False, "with semantic off, the local index also searches by meaning with its shipped static table"),
         Flag("pool", False, "sources after the first may also come from the local index's candidates beyond its results"),
     )
 }

@@ -60,11 +60,12 @@ class Model:
     fusion_k: float
     weight: float
     inline: bool
-    #: Whether its ranking may answer a question alone, when none of the question's words is in the corpus.
-    #: MiniLM may; the static table may not: its cosines do not tell a paraphrase from nonsense (the nearest
-    #: page to "asdf qwerty" scores as high as time.sleep's to "pause the program"), so it only widens and
-    #: reorders what the words found.
-    alone: bool
+    #: The cosine a document must reach to answer a question alone, when none of the question's words is in
+    #: the corpus; ``None``: never. MiniLM may, above 0.4: a paraphrase's page scores 0.53-0.60 ("pause the
+    #: program", "wipe a folder"), nonsense's nearest page 0.18-0.36 ("best pizza recipe", "asdf qwerty"),
+    #: and "quantum chromodynamics" against a page on bread -0.06. The static table may not: its cosines do
+    #: not tell a paraphrase from nonsense, so it only widens and reorders what the words found.
+    alone: float | None
     #: Whether the package ships this model's vectors of the Python docs (``knowledge_agg.shipped``), which
     #: the pydocs corpus takes instead of embedding its documents.
     ships: bool = False
@@ -99,9 +100,9 @@ def _static_id() -> str:
 
 #: all-MiniLM-L6-v2 (the ``semantic`` flag) and the static table distilled from it (the ``static`` flag).
 MINILM = Model(lambda: semantic.MODEL_ID, _minilm_documents, _minilm_query, fusion_k=60, weight=1.0, inline=False,
-               alone=True, ships=True)
+               alone=0.4, ships=True)
 STATIC = Model(_static_id, _static_documents, _static_query, fusion_k=10, weight=0.5, inline=True,
-               alone=False)
+               alone=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +116,9 @@ class Vectors:
     #: The index build these vectors belong to.
     stamp: str
 
-    def nearest(self, query: str, count: int) -> list[int]:
-        """The rowids of the ``count`` documents closest in meaning to ``query``, closest first."""
+    def nearest(self, query: str, count: int, floor: float | None = None) -> list[int]:
+        """The rowids of the ``count`` documents closest in meaning to ``query``, closest first; with a
+        ``floor``, only those whose cosine reaches it."""
         import numpy as np
 
         if count < 1 or not len(self.rowids):
@@ -125,7 +127,8 @@ class Vectors:
         cosines = np.einsum("ij,j->i", self.matrix, np.asarray(self.model.query(query, None), np.float32))
         count = min(count, len(cosines))
         top = np.argpartition(-cosines, count - 1)[:count]
-        return [int(self.rowids[i]) for i in top[np.argsort(-cosines[top], kind="stable")]]
+        ordered = top[np.argsort(-cosines[top], kind="stable")]
+        return [int(self.rowids[i]) for i in ordered if floor is None or cosines[i] >= floor]
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,7 +206,7 @@ class LocalProvider:
             waited = True
         fused = later is None
         rows = await asyncio.to_thread(self._query, self._ranked, query, terms, count, frozenset(), fused)
-        if later is not None and later.alone and not rows:  # no word found: meaning alone answers at once
+        if later is not None and later.alone is not None and not rows:  # no word found: meaning alone answers at once
             if self._vectors is None and not waited:
                 await self._await_vectors(later, notify)
             fused = self._vectors is not None
@@ -308,7 +308,7 @@ class LocalProvider:
         else:
             depth = max(count, _FUSION_DEPTH)
             lexical = _fts.ranked(conn, terms, depth, python_words(query))
-            if lexical or named or model.alone:
+            if lexical or named or model.alone is not None:
                 # the static table's stored vectors are taken only now, so their reading ahead in a thread
                 # overlaps the words' queries (SQLite lets go of the interpreter while it searches)
                 vectors = self._vectors
@@ -316,8 +316,12 @@ class LocalProvider:
                     vectors = self._vectors = self._current_vectors(conn, model)
                 # the static table widens the words' hits by at most the nearest tenth of a small corpus (there,
                 # "among the 100 nearest" would be every page, however far)
-                reach = depth if model.alone else min(depth, max(1, len(vectors.rowids) // _NEAREST_SHARE))
-                nearest = vectors.nearest(query, reach)
+                reach = depth if model.alone is not None else min(depth, max(1, len(vectors.rowids) // _NEAREST_SHARE))
+                if lexical or named:
+                    nearest = vectors.nearest(query, reach)
+                else:  # meaning alone answers: only pages close enough to be about the question
+                    assert isinstance(vectors, _vectors.Vectors)  # the static table (packed) never answers alone
+                    nearest = vectors.nearest(query, reach, floor=model.alone)
                 ranking = _vectors.fuse([lexical, nearest], [1.0, model.weight], count, model.fusion_k)
             else:
                 ranking = []
