@@ -147,7 +147,7 @@ async def _stages(
 
     yield rec.status("selecting", f"choosing sources among {len(hits)} results")
     from .rank import rank_passages
-    from .select import by_meaning, select_sources
+    from .select import select_sources
 
     searched = read_as(analysis, hits.respelt) if isinstance(hits, Hits) else analysis
     closeness: semantic.Closeness | None = None
@@ -181,10 +181,9 @@ async def _stages(
     choose = functools.partial(
         select_sources, candidates, searched,
         max_sources=settings.max_sources, max_per_domain=settings.max_per_domain, closeness=closeness, pool=pool,
+        results=None if candidates is hits else hits,
     )
     sources = await asyncio.to_thread(choose) if closeness else choose()  # the model takes ~15 ms: off the loop
-    if candidates is not hits:
-        sources = by_meaning(sources, hits)
     chosen = rec.make(SourcesEvent, sources=[_source_info(s) for s in sources])
     rec.marks["source_select_ms"] = chosen.t_ms
     rec.counts["sources"] = len(sources)

@@ -19,7 +19,7 @@ from .settings import setting_default
 from .text import terms
 from .urls import domain_of, normalize_url
 
-__all__ = ["by_meaning", "names", "select_sources", "side_of"]
+__all__ = ["names", "select_sources", "side_of"]
 
 #: How much one query term found in the title weighs against one rank step, and how much the
 #: idf-weighted query coverage of the hit's best snippet (its description or one extra snippet) weighs.
@@ -154,6 +154,7 @@ def select_sources(
     max_per_domain: int = setting_default("max_per_domain"),
     closeness: Closeness | None = None,
     pool: Sequence[Hit] = (),
+    results: Sequence[Hit] | None = None,
 ) -> list[Source]:
     """Up to ``max_sources`` distinct hits, best first, each with a score and a readable reason.
 
@@ -161,17 +162,35 @@ def select_sources(
     when it has them) adds how close each hit is in meaning to the question, for questions that share few words
     with the answer.
     ``pool`` (``Hits.pool``: the local index's candidates ranked after the results) competes for every
-    source but the first, which the results alone give, so a page beyond them fills a later place.
+    source but the first, which the results alone give, so a page beyond them fills a later place (its reason
+    says it came from beyond the results).
+    ``results``: the hits the run showed, when ``hits`` is not them but the local index's ranking by words and
+    meaning (``Hits.meaning``): each reason says its rank is in that ranking, and a page the results did not show
+    says it was not among them.
     """
+    shown = None if results is None else {_key(hit) for hit in results}
+    choose = functools.partial(_select, analysis=analysis, max_per_domain=max_per_domain, closeness=closeness, shown=shown)
     if pool:
-        first = select_sources(hits, analysis, max_sources=1, max_per_domain=max_per_domain, closeness=closeness)
+        first = choose(hits, max_sources=1)
         if first and max_sources > 1:
             lead = _key(first[0].hit)
-            ranked = select_sources(
-                [*hits, *pool], analysis, max_sources=max_sources, max_per_domain=max_per_domain, closeness=closeness
-            )
+            ranked = choose([*hits, *pool], max_sources=max_sources, beyond=len(hits))
             rest = [source for source in ranked if _key(source.hit) != lead][: max_sources - 1]
-            return [first[0], *(_renumbered(source, n, len(hits)) for n, source in enumerate(rest, start=2))]
+            return [first[0], *(replace(source, id=n) for n, source in enumerate(rest, start=2))]
+    return choose(hits, max_sources=max_sources)
+
+
+def _select(
+    hits: Sequence[Hit],
+    analysis: Analysis,
+    *,
+    max_sources: int,
+    max_per_domain: int,
+    closeness: Closeness | None,
+    shown: set[str] | None,
+    beyond: int | None = None,
+) -> list[Source]:
+    """:func:`select_sources` among ``hits`` alone; ``shown`` and ``beyond`` as :func:`_source` says."""
     query = query_terms(analysis)
     query += _run_together(analysis, hits, query)
     idf = _idf(hits, query)
@@ -212,15 +231,7 @@ def select_sources(
             per_domain[domain] += 1
         picked.append((score, hit, title, snippet, meaning))
     listed: Counter[str] = Counter()
-    return [_source(i, *item, per_domain, listed) for i, item in enumerate(picked, start=1)]
-
-
-def _renumbered(source: Source, number: int, results: int) -> Source:
-    """``source`` as the ``number``-th, its reason saying when it came from beyond the ``results``."""
-    reason = source.reason
-    if source.hit.rank > results:
-        reason = reason.replace(f"rank {source.hit.rank}", f"rank {source.hit.rank}, beyond the {results} results", 1)
-    return replace(source, id=number, reason=reason)
+    return [_source(i, *item, per_domain, listed, shown, beyond) for i, item in enumerate(picked, start=1)]
 
 
 def _source(
@@ -232,9 +243,14 @@ def _source(
     meaning: float | None,
     per_domain: Counter[str],
     listed: Counter[str],
+    shown: set[str] | None,
+    beyond: int | None,
 ) -> Source:
-    """The chosen hit as a ``Source`` whose reason says why (rank, matches, domain share)."""
-    parts = [f"rank {hit.rank}"]
+    """The chosen hit as a ``Source`` whose reason says why (rank, matches, domain share); ``shown``: the keys of
+    the results, when the hit's rank is in the ranking by words and meaning instead (:func:`select_sources`);
+    ``beyond``: how many of the hits were the results, when the rest came from the pool."""
+    rank = f"rank {hit.rank}" + (" by words and meaning" if shown is not None else "")
+    parts = [rank + (f", beyond the {beyond} results" if beyond is not None and hit.rank > beyond else "")]
     if title:
         parts.append(f"title matches {_quote(title)}")
     snippet_only = [w for w in snippet if w not in title]
@@ -246,18 +262,6 @@ def _source(
         domain = domain_of(hit.url) or hit.domain
         listed[domain] += 1
         parts.append(f"{listed[domain]} of {per_domain[domain]} from {domain}")
+    if shown is not None and _key(hit) not in shown:
+        parts.append("not among the results")
     return Source(id=number, hit=hit, score=round(score, 4), reason="; ".join(parts))
-
-
-def by_meaning(sources: Sequence[Source], results: Sequence[Hit]) -> list[Source]:
-    """Sources chosen from the ranking by words and meaning (``Hits.meaning``), their reasons saying so: their
-    rank is in that ranking, and a page the results (ranked by words) did not show says it was not among them."""
-    shown = {_key(hit) for hit in results}
-    out = []
-    for source in sources:
-        rank = f"rank {source.hit.rank}"
-        reason = source.reason.replace(rank, f"{rank} by words and meaning", 1)
-        if _key(source.hit) not in shown:
-            reason += "; not among the results"
-        out.append(replace(source, reason=reason))
-    return out
