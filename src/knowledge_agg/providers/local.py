@@ -168,7 +168,7 @@ class LocalProvider:
             self._vectors = None
             self._vectors_note = None
             model = self.model
-            if model is not None and (rebuilt or not _vectors.vectors_path(self.path, model).exists()):
+            if model is not None and (rebuilt or not self._vectors_stored(model)):
                 # made with the index (the static table's, and MiniLM's of the Python docs when the package ships
                 # them all); stored ones are read by the first search that needs them
                 if model.inline:
@@ -232,9 +232,7 @@ class LocalProvider:
         model = self.model
         assert model is not None
         if self._vectors is None:
-            self._query(self._load_vectors, model)
-        if self._vectors is None and model.ships and self._vectors_note is None:  # stored for an older build
-            self._vectors, self._vectors_note = self._query(_shipped_vectors, self.path, model)
+            self._read_vectors(model)
         if self._vectors is None:  # stale or unreadable: made in the background, waited for a while
             self._vectors_made(model).join(_VECTORS_WAIT_S)
             self._query(self._load_vectors, model)
@@ -335,10 +333,7 @@ class LocalProvider:
             building = _VECTOR_BUILDS.get(self.path)
             running = building is not None and building.is_alive()
         if not running:
-            await asyncio.to_thread(self._query, self._load_vectors, model)
-            if self._vectors is None and model.ships and self._vectors_note is None:
-                # stored for an older build (the index was rebuilt by a process searching by words): the shipped table
-                self._vectors, self._vectors_note = await asyncio.to_thread(self._query, _shipped_vectors, self.path, model)
+            await asyncio.to_thread(self._read_vectors, model)
             if self._vectors is not None:
                 return
             building = self._vectors_made(model)
@@ -351,6 +346,13 @@ class LocalProvider:
                 await asyncio.to_thread(self._query, self._load_vectors, model)
         if self._vectors is None and notify is not None:
             notify("searching by words alone until the documents' vectors are made (in the background, once per index build)")
+
+    def _read_vectors(self, model: _vectors.Model) -> None:
+        """Read this build's stored vectors, else (stored for an older build: the index was rebuilt by a process
+        searching by words) take the shipped table's, once (blocking)."""
+        self._query(self._load_vectors, model)
+        if self._vectors is None and model.ships and self._vectors_note is None:
+            self._vectors, self._vectors_note = self._query(_shipped_vectors, self.path, model)
 
     def _vectors_made(self, model: _vectors.Model) -> threading.Thread:
         """The thread making this index file's vectors in this process, started unless one is running."""
