@@ -2,7 +2,8 @@
 
 Over the pydocs-qa dev questions, on the pydocs index with its MiniLM vectors (in the settings' cache folder; made
 first when missing, which takes minutes): each question is searched as a run with ``--flags semantic`` searches it
-(20 results for ``analysis.search_query``, fused with the nearest documents), then its sources are chosen three
+(20 results for ``analysis.search_query`` by words, then ``Hits.meaning``: the same search fused with the nearest
+documents, which runs choose their sources from), then its sources are chosen three
 ways, alternated question by question so a burst of load on the shared machine hits all alike: by words alone (no
 closeness), by meaning embedding every hit's title and snippets (``semantic.closeness`` without stored vectors: how
 it was done before round ten), and by meaning from the index's stored vectors (``Hits.vectors``, as runs do now:
@@ -63,7 +64,9 @@ async def run(questions: list[str], repeats: int, cache_dir: Path, corpus: str =
         stored = embedded = 0
         for _ in range(repeats):
             for question in questions:
-                hits = await provider.search(analyze(question).search_query, count=setting_default("max_results"))
+                results = await provider.search(analyze(question).search_query, count=setting_default("max_results"))
+                # no word found: the results are already that ranking (Hits.meaning is None)
+                hits = results if results.meaning is None else await asyncio.to_thread(results.meaning)
                 assert isinstance(hits, Hits) and hits.vectors is not None
                 found = hits.vectors(hits)
                 stored += sum(vector is not None for vector in found)
