@@ -1,4 +1,5 @@
-"""The pydocs corpus holds the documentation only: nothing of the environment of the process that built it."""
+"""The pydocs corpus holds the documentation only, each section once: nothing of the environment of the process that
+built it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge_agg.providers import _pydocs
 from knowledge_agg.providers.local import LocalProvider
 
 _PLANTED = "plantedvalue7f3a9c"
@@ -40,3 +42,15 @@ async def test_a_page_reads_the_same_whatever_interpreter_built_it(tmp_path: Pat
         assert sys.prefix.encode() not in provider.path.read_bytes()
     finally:
         await provider.aclose()
+
+
+def test_a_topic_printed_inside_another_is_indexed_once_with_its_help_names() -> None:
+    # "Function definitions" is a topic of help() and a section of "Compound statements": as two documents the
+    # same text took two of the five sources (pydocs-qa dev q042, q044, q056, q140, q151).
+    topics = [doc for doc in _pydocs.collect() if doc["id"].startswith("topic:")]
+    texts = [doc["text"].partition("\n")[2].strip() if "#" in doc["id"] else doc["text"] for doc in topics]
+    assert len(set(texts)) == len(texts)
+    titles = {doc["title"]: doc for doc in topics}
+    assert "Function definitions" not in titles and "Basic customization" not in titles
+    assert titles["Compound statements: Function definitions"]["aliases"] == "def"
+    assert titles['Compound statements: The "for" statement']["aliases"] == "for"
