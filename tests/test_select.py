@@ -269,3 +269,17 @@ async def test_pydocs_sources_are_five_different_pages(settings: Settings, quest
     sections = [t.rsplit(": ", 1)[-1] for t in titles if " " in t]
     names = [t.rsplit(".", 1)[-1] for t in titles if " " not in t and "." in t]
     assert len(titles) == 5 and len(set(sections)) == len(sections) and len(set(names)) == len(names), titles
+
+
+def test_a_question_reporting_no_error_is_not_answered_first_by_an_exception_page() -> None:
+    hits = [
+        _doc(1, "tomllib.TOMLDecodeError", "Subclass of ValueError raised when reading TOML fails."),
+        _doc(2, "tomllib.load", "Read a TOML file."),
+        _doc(3, "tomllib.loads", "Load TOML from a str object."),
+    ]
+    titles = [s.hit.title for s in select_sources(hits, analyze("How do I read a pyproject.toml file?"))]
+    assert titles == ["tomllib.load", "tomllib.TOMLDecodeError", "tomllib.loads"]
+    # The question writes the exception, or reports it: its page keeps the lead.
+    for question in ("What does tomllib's TOMLDecodeError mean when I read a file?",
+                     "tomllib.TOMLDecodeError: Invalid value (at line 3, column 8) when reading pyproject.toml"):
+        assert select_sources(hits, analyze(question))[0].hit.title == "tomllib.TOMLDecodeError"

@@ -45,6 +45,7 @@ _NAMED_WEIGHT = 2.0
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z_]\w*(?=\(\))")
 
 _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+_EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Warning)")
 #: One hit as scored: score, order among the distinct hits, hit, title terms, snippet terms, closeness.
 _Scored = tuple[float, int, Hit, list[str], list[str], float | None]
 
@@ -74,6 +75,25 @@ def _aliases_last(scored: list[_Scored], named: set[str]) -> list[_Scored]:
             last_names.add(name)
         kept.append(item)
     return kept + later
+
+
+def _no_exception_first(scored: list[_Scored], query: str) -> list[_Scored]:
+    """``scored`` led by its best page that is no exception's, when the best is a local exception page the question
+    does not write: a question reporting no error is seldom answered by an exception first (``How do I read a
+    pyproject.toml file`` led by ``tomllib.TOMLDecodeError``, before ``tomllib.load``: pydocs-qa dev q031, q099)."""
+    if not scored or not _exception_page(scored[0][2]) or scored[0][2].title.rsplit(".", 1)[-1] in _words_of(query):
+        return scored
+    lead = next((n for n, item in enumerate(scored) if not _exception_page(item[2])), 0)
+    return [scored[lead], *scored[:lead], *scored[lead + 1 :]]
+
+
+def _exception_page(hit: Hit) -> bool:
+    """Whether ``hit`` is the local index's page of an exception class (``ValueError``, ``json.JSONDecodeError``)."""
+    return hit.doc_id is not None and _EXCEPTION.fullmatch(hit.title) is not None
+
+
+def _words_of(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text))
 
 
 def _code_name(hit: Hit) -> str | None:
@@ -253,9 +273,11 @@ def _select(
     meaning = next((n for n, item in enumerate(scored) if error and names(item[2].title, error)), None)
     if meaning is not None and meaning > 1:  # an error's own page (what it means) right after the best
         scored.insert(1, scored.pop(meaning))
+    scored = _aliases_last(scored, named)
+    if analysis.kind != "error" and not analysis.sides:
+        scored = _no_exception_first(scored, analysis.query)
     per_domain: Counter[str] = Counter()
     picked: list[tuple[float, Hit, list[str], list[str], float | None]] = []
-    scored = _aliases_last(scored, named)
     for score, _, hit, title, snippet, meaning in scored:
         if len(picked) >= max_sources:
             break
