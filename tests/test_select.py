@@ -222,3 +222,64 @@ async def test_pydocs_with_meaning_the_pool_brings_shutil_rmtree_from_beyond_the
     assert pooled[0].hit.title == results[0].hit.title
     rmtree = next(s for s in pooled if s.hit.title == "shutil.rmtree")
     assert "beyond the 20 results" in rmtree.reason and "closeness in meaning" in rmtree.reason
+
+
+def test_a_page_under_another_code_name_takes_no_place_while_others_remain() -> None:
+    # The index documents one thing under several names: an alias (multiprocessing.Pool is the context's function
+    # for multiprocessing.pool.Pool) or the same method of str, bytes and bytearray, with much the same words.
+    hits = [
+        _doc(1, "multiprocessing.pool.Pool", "A process pool object which controls a pool of worker processes."),
+        _doc(2, "multiprocessing.Pool", "Returns a process pool object."),
+        _doc(3, "concurrent.futures.ProcessPoolExecutor", "An Executor subclass that uses a pool of processes."),
+        _doc(4, "multiprocessing.pool.Pool.apply", "Call func with arguments args."),
+        _doc(5, "multiprocessing.pool.Pool.map", "A parallel equivalent of the map() built-in function."),
+        _doc(6, "multiprocessing.pool.Pool.starmap", "Like map() except that the arguments are unpacked."),
+    ]
+    sources = select_sources(hits, analyze("How do I use a process pool to call a function with two arguments?"))
+    titles = [s.hit.title for s in sources]
+    assert titles[0] == "multiprocessing.pool.Pool" and "multiprocessing.Pool" not in titles
+    assert "multiprocessing.pool.Pool.starmap" in titles
+    # Each reason still says its own rank, though the sources' numbers close the gap.
+    assert all(s.reason.startswith(f"rank {s.hit.rank}") for s in sources)
+    # With no other page to read, the alias still fills a place, last.
+    assert [s.hit.title for s in select_sources(hits[:2], analyze("process pool"))] == [h.title for h in hits[:2]]
+
+
+def test_a_name_the_question_writes_keeps_its_place_and_web_titles_are_not_code_names() -> None:
+    hits = [_doc(1, "str.split", "Return a list of the words in the string."), _doc(2, "re.split", "Split string by the "
+            "occurrences of pattern."), _doc(3, "bytes.split", "Split the binary sequence."), _doc(4, "shlex.quote", "x")]
+    titles = [s.hit.title for s in select_sources(hits, analyze("str.split vs re.split: which one should I use?"))]
+    assert titles == ["str.split", "re.split", "shlex.quote", "bytes.split"]
+    web = [_hit(n, f"https://{host}/", host) for n, host in enumerate(("docs.python.org", "www.python.org"), 1)]
+    web.append(_hit(3, "https://peps.python.org/", "peps.python.org"))
+    assert [s.hit.rank for s in select_sources(web, analyze("python docs"))] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("question", [
+    "How do I use a process pool to call a function that takes two arguments for each item?",
+    "why does my function's default list argument keep the items from previous calls",
+    "What's the difference between __new__ and __init__?",
+])
+async def test_pydocs_sources_are_five_different_pages(settings: Settings, question: str) -> None:
+    # Before, the index held "Function definitions" twice (a topic of its own and a section of "Compound
+    # statements") and multiprocessing.Pool beside multiprocessing.pool.Pool: two of the five places, one text.
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run(question, provider="local")
+    titles = [s.title for s in run.sources]
+    sections = [t.rsplit(": ", 1)[-1] for t in titles if " " in t]
+    names = [t.rsplit(".", 1)[-1] for t in titles if " " not in t and "." in t]
+    assert len(titles) == 5 and len(set(sections)) == len(sections) and len(set(names)) == len(names), titles
+
+
+def test_a_question_reporting_no_error_is_not_answered_first_by_an_exception_page() -> None:
+    hits = [
+        _doc(1, "tomllib.TOMLDecodeError", "Subclass of ValueError raised when reading TOML fails."),
+        _doc(2, "tomllib.load", "Read a TOML file."),
+        _doc(3, "tomllib.loads", "Load TOML from a str object."),
+    ]
+    titles = [s.hit.title for s in select_sources(hits, analyze("How do I read a pyproject.toml file?"))]
+    assert titles == ["tomllib.load", "tomllib.TOMLDecodeError", "tomllib.loads"]
+    # The question writes the exception, or reports it: its page keeps the lead.
+    for question in ("What does tomllib's TOMLDecodeError mean when I read a file?",
+                     "tomllib.TOMLDecodeError: Invalid value (at line 3, column 8) when reading pyproject.toml"):
+        assert select_sources(hits, analyze(question))[0].hit.title == "tomllib.TOMLDecodeError"

@@ -1,5 +1,5 @@
 """Select the sources worth reading: dedup by normalised URL, cap per domain, score rank, term matches
-and, with the ``semantic`` flag, closeness in meaning."""
+and, with the ``semantic`` flag, closeness in meaning; a local page under another page's code name goes last."""
 
 from __future__ import annotations
 
@@ -44,10 +44,64 @@ _MEANING_WEIGHT = 20.0
 _NAMED_WEIGHT = 2.0
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z_]\w*(?=\(\))")
 
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+_EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Warning)")
+#: One hit as scored: score, order among the distinct hits, hit, title terms, snippet terms, closeness.
+_Scored = tuple[float, int, Hit, list[str], list[str], float | None]
+
 
 def _named(query: str) -> set[str]:
     """The dotted names and called names (``json.dumps``, ``eval()``) written in the question."""
     return {match.group() for match in _NAME.finditer(query)}
+
+
+def _aliases_last(scored: list[_Scored], named: set[str]) -> list[_Scored]:
+    """``scored`` with each local page whose code name ends as a better one's (``multiprocessing.Pool`` after
+    ``multiprocessing.pool.Pool``, ``bytes.isdigit`` after ``str.isdigit``) moved behind the others: the index
+    documents one thing under several names (an alias, the same method of bytes, bytearray and the abstract base
+    classes) with much the same words, and as two sources they took two of the five places (16 of the 86 pydocs-qa
+    dev questions; a gold page among the five 72.1 → 75.6 %: q102, q116, q135). A name the question writes keeps its
+    place (``str.split vs re.split``)."""
+    kept: list[_Scored] = []
+    later: list[_Scored] = []
+    last_names: set[str] = set()
+    for item in scored:
+        hit = item[2]
+        name = _code_name(hit)
+        if name is not None and name in last_names and hit.title not in named:
+            later.append(item)
+            continue
+        if name is not None:
+            last_names.add(name)
+        kept.append(item)
+    return kept + later
+
+
+def _no_exception_first(scored: list[_Scored], query: str) -> list[_Scored]:
+    """``scored`` led by its best page that is no exception's, when the best is a local exception page the question
+    does not write: a question reporting no error is seldom answered by an exception first (``How do I read a
+    pyproject.toml file`` led by ``tomllib.TOMLDecodeError``, before ``tomllib.load``: pydocs-qa dev q031, q099)."""
+    if not scored or not _exception_page(scored[0][2]) or scored[0][2].title.rsplit(".", 1)[-1] in _words_of(query):
+        return scored
+    lead = next((n for n, item in enumerate(scored) if not _exception_page(item[2])), 0)
+    return [scored[lead], *scored[:lead], *scored[lead + 1 :]]
+
+
+def _exception_page(hit: Hit) -> bool:
+    """Whether ``hit`` is the local index's page of an exception class (``ValueError``, ``json.JSONDecodeError``)."""
+    return hit.doc_id is not None and _EXCEPTION.fullmatch(hit.title) is not None
+
+
+def _words_of(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text))
+
+
+def _code_name(hit: Hit) -> str | None:
+    """The last name of a local page titled with a dotted name (``sqlite3.Cursor.execute`` → ``execute``; a
+    module's page, ``pprint``, is not its namesake function's, ``pprint.pprint``)."""
+    if hit.doc_id is None or not _DOTTED_NAME.fullmatch(hit.title):
+        return None
+    return hit.title.rsplit(".", 1)[-1]
 
 
 def _run_together(analysis: Analysis, hits: Sequence[Hit], query: Sequence[str]) -> list[str]:
@@ -201,7 +255,7 @@ def _select(
         if key not in seen:
             seen.add(key)
             distinct.append(hit)
-    scored: list[tuple[float, int, Hit, list[str], list[str], float | None]] = []
+    scored: list[_Scored] = []
     named = _named(analysis.query)
     for order, (hit, meaning) in enumerate(zip(distinct, _meanings(distinct, analysis.query, closeness), strict=True)):
         score, title, snippet = _score(hit, query, idf)
@@ -219,6 +273,9 @@ def _select(
     meaning = next((n for n, item in enumerate(scored) if error and names(item[2].title, error)), None)
     if meaning is not None and meaning > 1:  # an error's own page (what it means) right after the best
         scored.insert(1, scored.pop(meaning))
+    scored = _aliases_last(scored, named)
+    if analysis.kind != "error" and not analysis.sides:
+        scored = _no_exception_first(scored, analysis.query)
     per_domain: Counter[str] = Counter()
     picked: list[tuple[float, Hit, list[str], list[str], float | None]] = []
     for score, _, hit, title, snippet, meaning in scored:

@@ -518,7 +518,8 @@ async def test_a_documents_aliases_are_found_by_the_python_words_of_the_question
 
 async def test_pydocs_topics_carry_the_names_help_gives_them(pydocs: LocalProvider) -> None:
     for question, title in [
-        ("When does the else block after a for loop run?", 'The "for" statement'),
+        # The "for" topic is indexed once, as its section of "Compound statements", with help()'s names for it.
+        ("When does the else block after a for loop run?", 'Compound statements: The "for" statement'),
         ("What does ... (three dots) mean when I see it in Python code?", "The Ellipsis Object"),
         ("difference between is and == in python", "Comparisons"),
     ]:

@@ -39,7 +39,7 @@ async def _titled(pydocs: LocalProvider, title: str, words: str = "") -> Hit:
 
 
 @pytest.mark.parametrize(("title", "url"), [
-    ('The "while" statement', "reference/compound_stmts.html#while"),
+    ('Compound statements: The "while" statement', "reference/compound_stmts.html#the-while-statement"),
     ("Compound statements: Patterns", "reference/compound_stmts.html#patterns"),
     ("Special method names: Emulating numeric types", "reference/datamodel.html#emulating-numeric-types"),
     ("Special method names: *__class_getitem__* versus *__getitem__*",

@@ -29,7 +29,7 @@ __all__ = ["collect", "fingerprint", "topic_url"]
 _DOCS = "https://docs.python.org/3"
 #: Bumped when the documents' text or links change, or the way the index reads their titles (``text.name_words``),
 #: so pydocs indexes built the old way are rebuilt.
-_LINKS = "section-links-1:no-environ:agent-verbs:named-defaults"
+_LINKS = "section-links-1:no-environ:agent-verbs:named-defaults:one-copy-of-a-topic"
 #: Each pydoc topic key is the Sphinx label its text was taken from (``pydoc_topic_labels`` in CPython's
 #: ``Doc/tools/extensions``), and Sphinx makes every label an anchor of its section, so a topic links to
 #: its page and label (``if`` → ``reference/compound_stmts.html#if``). Only the page, below by page as in
@@ -109,19 +109,32 @@ def _topics() -> Iterator[dict[str, str]]:
         claims[(page, key)].add(sections[0][1])
         for _, heading, _ in sections[1:]:
             claims[(page, _section_anchor(heading))].add(heading)
+    # A topic of its own is often also a subsection of a longer topic ("Function definitions" of "Compound
+    # statements"), printed there under its heading: it took two of the five sources. The section is indexed
+    # once, as the subsection (its title names the topic around it, "list" of "Sequence Types — "list"…", which
+    # questions say), with help()'s names for the topic.
+    names: dict[str, set[str]] = defaultdict(set)  # a topic's own text → help()'s names of the topics it is
+    for key, sections in parts.items():
+        names[sections[0][0]] |= aliases.get(key, set())
+    printed = {_heading_off(section) for sections in parts.values() for section, _, _ in sections[1:]}
     seen: set[str] = set()
     for key, sections in parts.items():
         title = sections[0][1]
         for n, (section, subtitle, _) in enumerate(sections):
-            if section and section not in seen:  # several topics repeat the same section
+            if section and section not in seen and (n or section not in printed):  # a section once
                 seen.add(section)
                 # A subsection links to its own heading's id unless another section of the page has that id.
                 own = n and len(claims[(_TOPIC_PAGE.get(key), _section_anchor(subtitle))]) == 1
                 url = topic_url(key, subtitle if own else None)
                 name = f"{title}: {subtitle}" if n else title
-                names = " ".join(sorted(aliases.get(key, ()))) if not n else ""
+                said = names.get(_heading_off(section), set()) if n else names[section]
                 yield {"id": f"topic:{key}" + (f"#{n}" if n else ""), "title": name, "url": url, "text": section,
-                       "aliases": names}
+                       "aliases": " ".join(sorted(said))}
+
+
+def _heading_off(section: str) -> str:
+    """A subsection's text without its heading line, as the topic of its own prints it."""
+    return section.partition("\n")[2].strip()
 
 
 def _topic_aliases() -> dict[str, set[str]]:
