@@ -375,3 +375,26 @@ def test_the_first_source_keeps_the_lead_when_the_question_says_its_name_in_word
     }
     synthesis = _run_titled("How do I write a context manager as a generator function instead of a class?", pages)
     assert (synthesis.points[0].text, synthesis.points[0].source_ids) == ("@contextmanager decorator.", [1])
+
+
+def test_past_the_answering_source_the_words_reach_more_sources() -> None:
+    # The queue page says something of the question in every sentence; each sentence taken from it costs its next
+    # one, so the timer page, which says what runs after a delay, gets a place the queue's sixth sentence would take.
+    pages = {
+        "sched.scheduler": "sched.scheduler(timefunc, delayfunc)\n\nA general purpose event scheduler. "
+        "Its jobs run in the calling thread after their delay.",
+        "queue.Queue": "queue.Queue(maxsize=0)\n\nA FIFO queue of jobs for threads. "
+        "Jobs put in the queue wait until a thread takes them. "
+        "A thread that takes jobs from the queue runs them one at a time. "
+        "The queue blocks a thread when no jobs wait. "
+        "Threads call task_done when a job from the queue is finished. "
+        "A queue of jobs may be joined by the thread that filled it.",
+        "threading.Timer": "threading.Timer(interval, function)\n\nCreate a timer that will call a function after a "
+        "delay. Each timer has a thread of its own.",
+    }
+    synthesis = _run_titled("Which thread runs the jobs of a queue after a delay?", pages)
+    assert synthesis.points[0].source_ids == [1]
+    assert ("Create a timer that will call a function after a delay.", [3]) in [
+        (p.text, p.source_ids) for p in synthesis.points
+    ]
+    assert sum(p.source_ids == [2] for p in synthesis.points) < 5
