@@ -398,3 +398,19 @@ def test_past_the_answering_source_the_words_reach_more_sources() -> None:
         (p.text, p.source_ids) for p in synthesis.points
     ]
     assert sum(p.source_ids == [2] for p in synthesis.points) < 5
+
+
+def test_a_sentence_that_introduces_comes_with_what_it_introduces_or_not_at_all() -> None:
+    text = (
+        "In the context of Boolean operations, and also when expressions are used by control flow statements, "
+        "the following values are interpreted as false:\n\n"
+        "\"False\", \"None\", numeric zero of all types, and empty strings and containers.\n\n"
+        "All other values are interpreted as true. A false value in an if statement is tested like this:\n\n"
+        "   if not values:\n       print(values)\n\n"
+        "The operator \"not\" yields \"True\" if its argument is false."
+    )
+    texts = [p.text for p in _run("Which values count as false in an if statement?", [text])[0].points]
+    colon = next(n for n, t in enumerate(texts) if t.endswith("the following values are interpreted as false:"))
+    assert texts[colon + 1] == '"False", "None", numeric zero of all types, and empty strings and containers.'
+    # what it introduces is code, never a point: the sentence alone would only cost words
+    assert "A false value in an if statement is tested like this:" not in texts

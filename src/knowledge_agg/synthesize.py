@@ -465,11 +465,20 @@ def _no_result(analysis: Analysis) -> Synthesis:
 _REPEAT_COST = 0.2
 
 
-def _fill(sentences: Sequence[_Sentence], chosen: Sequence[_Sentence], words: int, top: int) -> list[_Sentence]:
+#: A sentence that ends in a colon introduces what follows it ("the following values are interpreted as false:").
+_INTRODUCES = re.compile(r":\s*$")
+
+
+def _fill(
+    sentences: Sequence[_Sentence], chosen: Sequence[_Sentence], words: int, top: int,
+    introduced: dict[int, _Sentence],
+) -> list[_Sentence]:
     """The sentences after ``chosen`` (the leads), best first, within ``words`` and ``_MAX_SENTENCES`` in all.
 
     ``sentences`` come best first; each pick takes the best score less ``_REPEAT_COST`` for every sentence
-    already taken from its source (the least told of the sources it cites), source ``top`` exempt."""
+    already taken from its source (the least told of the sources it cites), source ``top`` exempt. A sentence that
+    introduces another (``introduced``, by ``id``) comes with it or not at all: "the following values are
+    interpreted as false:" says nothing without the values, and a colon before a code example costs words."""
     told: dict[int, int] = {}
     for sentence in chosen:
         for i in sentence.source_ids:
@@ -487,10 +496,23 @@ def _fill(sentences: Sequence[_Sentence], chosen: Sequence[_Sentence], words: in
             break
         best = max(fits, key=worth)  # the first of equals: the order ``sentences`` came in
         left.remove(best)
-        added.append(best)
-        words -= word_count(best.text)
-        for i in best.source_ids:
-            told[i] = told.get(i, 0) + 1
+        picked = [best]
+        if _INTRODUCES.search(best.text):
+            follower = introduced.get(id(best))
+            if (
+                follower is None or follower in chosen or follower in added
+                or word_count(best.text) + word_count(follower.text) > words
+                or len(chosen) + len(added) + 2 > _MAX_SENTENCES
+            ):
+                continue
+            picked.append(follower)
+            if follower in left:
+                left.remove(follower)
+        for sentence in picked:
+            added.append(sentence)
+            words -= word_count(sentence.text)
+            for i in sentence.source_ids:
+                told[i] = told.get(i, 0) + 1
     return added
 
 
@@ -519,6 +541,9 @@ def synthesize(
     leads = _leads(sentences, sources, analysis, top)
     if _asks_about_a_thing(analysis):
         _favour_key_sentences(sentences, sources)
+    introduced = {
+        id(s): after for s in sentences if _INTRODUCES.search(s.text) and (after := _following(sentences, s)) is not None
+    }
     sentences = [s for s in sentences if s.score > 0 and s not in leads]
     # Equal scores (to float noise) go to the shorter sentence: it leaves room for one more point.
     sentences.sort(key=lambda s: (-round(s.score, 6), len(s.tokens), s.passage_rank, s.position))
@@ -528,7 +553,7 @@ def synthesize(
         if used + word_count(lead.text) <= max_words // 2:
             chosen.append(lead)
             used += word_count(lead.text)
-    chosen += _fill(sentences, chosen, max_words - used, top)
+    chosen += _fill(sentences, chosen, max_words - used, top, introduced)
     if not chosen:
         return _no_result(analysis)
     points = [SynthesisPoint(text=s.text, source_ids=sorted(s.source_ids)) for s in chosen]
