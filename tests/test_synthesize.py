@@ -400,7 +400,7 @@ def test_past_the_answering_source_the_words_reach_more_sources() -> None:
     assert sum(p.source_ids == [2] for p in synthesis.points) < 5
 
 
-def test_a_sentence_that_introduces_comes_with_what_it_introduces_or_not_at_all() -> None:
+def test_a_sentence_that_introduces_comes_with_what_it_introduces() -> None:
     text = (
         "In the context of Boolean operations, and also when expressions are used by control flow statements, "
         "the following values are interpreted as false:\n\n"
@@ -412,5 +412,20 @@ def test_a_sentence_that_introduces_comes_with_what_it_introduces_or_not_at_all(
     texts = [p.text for p in _run("Which values count as false in an if statement?", [text])[0].points]
     colon = next(n for n, t in enumerate(texts) if t.endswith("the following values are interpreted as false:"))
     assert texts[colon + 1] == '"False", "None", numeric zero of all types, and empty strings and containers.'
-    # what it introduces is code, never a point: the sentence alone would only cost words
-    assert "A false value in an if statement is tested like this:" not in texts
+
+
+def test_platform_and_audit_boilerplate_is_a_point_only_when_asked_about() -> None:
+    text = (
+        "shutil.rmtree(path, ignore_errors=False, *, dir_fd=None)\n\nRecursively delete a directory tree. "
+        "If dir_fd is not None, it should be a file descriptor open to a directory. "
+        "dir_fd may not be implemented on your platform. "
+        "If it is unavailable, using it will raise a NotImplementedError. "
+        "Raises an auditing event shutil.rmtree with arguments path and dir_fd. "
+        "If ignore_errors is true, errors resulting from failed removals of the directory will be ignored."
+    )
+    boilerplate = ("dir_fd may not be implemented", "If it is unavailable", "Raises an auditing event")
+    texts = [p.text for p in _run("how do I delete a directory tree and ignore errors", [text])[0].points]
+    assert texts[0] == "Recursively delete a directory tree."
+    assert not any(b in t for t in texts for b in boilerplate)
+    asked = [p.text for p in _run("is dir_fd implemented on every platform for deleting a directory", [text])[0].points]
+    assert any("dir_fd may not be implemented" in t for t in asked)
