@@ -44,7 +44,7 @@ _BOILERPLATE = re.compile(
     r"|\braises\s+an\s+auditing\s+event\b",
     re.IGNORECASE,
 )
-_ASKS_BOILERPLATE = re.compile(r"\b(?:platforms?|implemented|unavailable|audit\w*|os|windows|posix|unix)\b", re.IGNORECASE)
+_ASKS_BOILERPLATE = re.compile(r"\b(?:platforms?|implemented|unavailable|audit\w*|windows|posix|unix)\b", re.IGNORECASE)
 _SIGNATURE = re.compile(r"^(?:class\s+)?[A-Za-z_][\w.]*\(.*\)(?:\s*->\s*\S.*)?$")
 _HEADING = re.compile(r"\A([^\n]*)\n\s*(?=[\"'“‘(\[]?[A-Z0-9])")
 
@@ -509,8 +509,8 @@ def _fill(
         picked = [best]
         if _INTRODUCES.search(best.text):
             follower = introduced.get(id(best))
-            if not (
-                follower is None or follower in chosen or follower in added
+            if not (  # a follower without score is one a rule above ruled out (a version note, the quoted error)
+                follower is None or follower.score <= 0 or follower in chosen or follower in added
                 or word_count(best.text) + word_count(follower.text) > words
                 or len(chosen) + len(added) + 2 > _MAX_SENTENCES
             ):
