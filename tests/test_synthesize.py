@@ -378,3 +378,57 @@ def test_the_first_source_keeps_the_lead_when_the_question_says_its_name_in_word
     }
     synthesis = _run_titled("How do I write a context manager as a generator function instead of a class?", pages)
     assert (synthesis.points[0].text, synthesis.points[0].source_ids) == ("@contextmanager decorator.", [1])
+
+
+def test_past_the_answering_source_the_words_reach_more_sources() -> None:
+    # The queue page says something of the question in every sentence; each sentence taken from it costs its next
+    # one, so the timer page, which says what runs after a delay, gets a place the queue's sixth sentence would take.
+    pages = {
+        "sched.scheduler": "sched.scheduler(timefunc, delayfunc)\n\nA general purpose event scheduler. "
+        "Its jobs run in the calling thread after their delay.",
+        "queue.Queue": "queue.Queue(maxsize=0)\n\nA FIFO queue of jobs for threads. "
+        "Jobs put in the queue wait until a thread takes them. "
+        "A thread that takes jobs from the queue runs them one at a time. "
+        "The queue blocks a thread when no jobs wait. "
+        "Threads call task_done when a job from the queue is finished. "
+        "A queue of jobs may be joined by the thread that filled it.",
+        "threading.Timer": "threading.Timer(interval, function)\n\nCreate a timer that will call a function after a "
+        "delay. Each timer has a thread of its own.",
+    }
+    synthesis = _run_titled("Which thread runs the jobs of a queue after a delay?", pages)
+    assert synthesis.points[0].source_ids == [1]
+    assert ("Create a timer that will call a function after a delay.", [3]) in [
+        (p.text, p.source_ids) for p in synthesis.points
+    ]
+    assert sum(p.source_ids == [2] for p in synthesis.points) < 5
+
+
+def test_a_sentence_that_introduces_comes_with_what_it_introduces() -> None:
+    text = (
+        "In the context of Boolean operations, and also when expressions are used by control flow statements, "
+        "the following values are interpreted as false:\n\n"
+        "\"False\", \"None\", numeric zero of all types, and empty strings and containers.\n\n"
+        "All other values are interpreted as true. A false value in an if statement is tested like this:\n\n"
+        "   if not values:\n       print(values)\n\n"
+        "The operator \"not\" yields \"True\" if its argument is false."
+    )
+    texts = [p.text for p in _run("Which values count as false in an if statement?", [text])[0].points]
+    colon = next(n for n, t in enumerate(texts) if t.endswith("the following values are interpreted as false:"))
+    assert texts[colon + 1] == '"False", "None", numeric zero of all types, and empty strings and containers.'
+
+
+def test_platform_and_audit_boilerplate_is_a_point_only_when_asked_about() -> None:
+    text = (
+        "shutil.rmtree(path, ignore_errors=False, *, dir_fd=None)\n\nRecursively delete a directory tree. "
+        "If dir_fd is not None, it should be a file descriptor open to a directory. "
+        "dir_fd may not be implemented on your platform. "
+        "If it is unavailable, using it will raise a NotImplementedError. "
+        "Raises an auditing event shutil.rmtree with arguments path and dir_fd. "
+        "If ignore_errors is true, errors resulting from failed removals of the directory will be ignored."
+    )
+    boilerplate = ("dir_fd may not be implemented", "If it is unavailable", "Raises an auditing event")
+    texts = [p.text for p in _run("how do I delete a directory tree and ignore errors", [text])[0].points]
+    assert texts[0] == "Recursively delete a directory tree."
+    assert not any(b in t for t in texts for b in boilerplate)
+    asked = [p.text for p in _run("is dir_fd implemented on every platform for deleting a directory", [text])[0].points]
+    assert any("dir_fd may not be implemented" in t for t in asked)
