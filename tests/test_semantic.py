@@ -8,6 +8,7 @@ import importlib.util
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -416,3 +417,62 @@ async def test_a_run_by_meaning_embeds_only_its_question_once_the_vectors_are_ma
     searched = analyze(question).search_query
     assert embedded and all(texts in ([question], [searched]) for texts in embedded)
     assert len(embedded) == len({question, searched})
+
+
+async def test_a_long_note_is_found_by_meaning_through_a_passage_beyond_its_start(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for doc in TOOLS:
+        if doc["id"] != "sleep":
+            (folder / f"{doc['id']}.md").write_text(f"# {doc['title']}\n\n{doc['text']}\n", encoding="utf-8")
+    opening = ("The on-call engineer owns the alert queue for one week. Dashboards show latency, error rates and "
+               "saturation for every service; a page goes out when a threshold is crossed for five minutes. "
+               "Escalations follow the rota in the shared calendar, and every incident gets a short written review. ")
+    later = ("To make a script wait, call time.sleep: it delays execution for a given number of seconds, so a retry "
+             "loop sleeps a little longer after each failure before it tries again.")
+    start = f"# Operations handbook\n\n{opening * 3}"[:600]  # the text its own vector is made from: on-call duty
+    (folder / "handbook.md").write_text(f"{start}\n\n{later}\n", encoding="utf-8")
+    provider = LocalProvider(folder, cache_dir=tmp_path / "cache", meaning=True)
+    question = "pause the program"
+    try:
+        await provider.search(question, count=3)  # no word of it in the notes: the vectors are made for meaning alone
+        assert provider.wait_for_vectors(timeout=60)
+        hits = await fused(provider, "operations handbook", count=1)  # by its title's words, to read its vectors
+        assert hits[0].title == "Operations handbook" and hits.vectors is not None
+        (stored,) = hits.vectors(hits)
+        (closeness,) = semantic.closeness(question, hits, stored=hits.vectors)
+        vectors = provider._vectors  # the stored vectors the ranking by meaning read
+        texts = provider.document_texts()
+    finally:
+        await provider.aclose()
+    cosines = stored @ semantic.query_vector(question)
+    # its own vector ("title. start of the text") is far from the question, its later passage close
+    assert len(stored) == 2 and cosines[0] < 0.2 and cosines[1] > 0.3
+    assert closeness == pytest.approx(semantic.combine(cosines[0], cosines[1]), abs=1e-5)
+    # nearest in meaning with its later passage; without it, another note is nearer
+    assert vectors is not None
+    handbook = int(vectors.rowids[[text.startswith("Operations handbook. ") for text in texts].index(True)])
+    assert vectors.nearest(question, 1) == [handbook]
+    assert replace(vectors, passages=vectors.passages[:0], owners=vectors.owners[:0]).nearest(question, 1) != [handbook]
+
+
+async def test_vectors_stored_without_passages_are_remade(tmp_path: Path) -> None:
+    corpus = tmp_path / "tools.jsonl"
+    long = {"id": "long", "title": "Handbook", "text": "Rotate the on-call pager every week. " * 40}
+    corpus.write_text("\n".join(json.dumps(d) for d in [*TOOLS, long]), encoding="utf-8")
+    first = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
+    await fused(first, "pause the program", count=3)
+    await first.aclose()
+    (path,) = (tmp_path / "cache" / "index").glob("*.npz")
+    with np.load(path) as data:
+        stamp, rowids, matrix, passages = data["stamp"], data["rowids"], data["matrix"], data["passages"]
+    assert len(passages) == 2  # 1480 characters: windows at 600 and 1200
+    np.savez(path.with_suffix(""), rowids=rowids, matrix=matrix, stamp=stamp)  # as the vectors were before passages
+    again = LocalProvider(corpus, cache_dir=tmp_path / "cache", meaning=True)
+    try:
+        assert (await fused(again, "pause the program", count=3))[0].doc_id == "sleep"
+        assert again.wait_for_vectors(timeout=60)
+    finally:
+        await again.aclose()
+    with np.load(path) as data:
+        assert str(data["stamp"]) == str(stamp) and len(data["passages"]) == 2

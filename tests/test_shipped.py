@@ -38,6 +38,15 @@ def pydocs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     return provider.path, texts
 
 
+@pytest.fixture(scope="module")
+def passages(pydocs: tuple[Path, list[str]]) -> list[str]:
+    """The texts of the later passages of the docs' long pages, which the index's vectors are also made from."""
+    provider = LocalProvider("pydocs", cache_dir=pydocs[0].parent.parent)
+    texts = provider.passage_texts()
+    asyncio.run(provider.aclose())
+    return texts
+
+
 def _cache_with(index: Path, tmp_path: Path) -> Path:
     """A cache holding a copy of the pydocs index and nothing else (no vectors)."""
     cache = tmp_path / "cache"
@@ -83,10 +92,10 @@ def test_a_damaged_table_is_refused_with_its_reason(tmp_path: Path, damage: str)
         shipped.load("model-b" if damage == "other model" else "model-a", path)
 
 
-def test_shipped_vectors_agree_with_freshly_embedded_ones(pydocs: tuple[Path, list[str]]) -> None:
+def test_shipped_vectors_agree_with_freshly_embedded_ones(pydocs: tuple[Path, list[str]], passages: list[str]) -> None:
     table = shipped.load(semantic.MODEL_ID)
     assert table is not None, f"the package ships no vectors of the Python docs at {shipped.table_path(semantic.MODEL_ID)}"
-    sample = random.Random(14).sample(pydocs[1], 64)
+    sample = random.Random(14).sample(pydocs[1], 48) + random.Random(14).sample(passages, 16)
     found, missing = table.vectors(sample)
     header = json.loads(shipped.table_path(semantic.MODEL_ID).read_bytes().split(b"\n", 1)[0])
     if header["python"] == ".".join(map(str, sys.version_info[:3])):
@@ -98,7 +107,7 @@ def test_shipped_vectors_agree_with_freshly_embedded_ones(pydocs: tuple[Path, li
 
 
 def test_an_index_of_the_docs_has_its_vectors_at_build_without_loading_the_model(
-    pydocs: tuple[Path, list[str]], tmp_path: Path
+    pydocs: tuple[Path, list[str]], passages: list[str], tmp_path: Path
 ) -> None:
     cache = _cache_with(pydocs[0], tmp_path)
     script = textwrap.dedent("""
@@ -125,6 +134,9 @@ def test_an_index_of_the_docs_has_its_vectors_at_build_without_loading_the_model
     assert out["model_loaded"] is False and out["notes"] == []
     assert "shutil.rmtree" in out["titles"]  # by meaning: BM25 alone has it nowhere near the top five
     assert _stored(cache).shape == (len(pydocs[1]), 384)
+    with np.load(cache / "index" / f"pydocs.{semantic.MODEL_ID}.npz") as data:  # and its long pages' later passages'
+        assert data["passages"].shape == (len(passages), 384) and len(passages) > 1000
+        assert np.allclose(np.linalg.norm(data["passages"].astype(np.float32), axis=1), 1.0, atol=1e-2)
 
 
 async def test_an_index_rebuilt_by_a_search_by_words_takes_the_shipped_vectors_again(
@@ -153,14 +165,14 @@ async def test_an_index_rebuilt_by_a_search_by_words_takes_the_shipped_vectors_a
 
 
 async def test_a_document_absent_from_the_table_is_embedded(
-    pydocs: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pydocs: tuple[Path, list[str]], passages: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    texts = pydocs[1]
+    texts = pydocs[1] + passages
     real = shipped.load(semantic.MODEL_ID)
     assert real is not None
     vectors, missing = real.vectors(texts)
     assert missing == []
-    absent = random.Random(7).sample(range(len(texts)), ABSENT)
+    absent = random.Random(7).sample(range(len(pydocs[1])), ABSENT)
     kept = [i for i in range(len(texts)) if i not in absent]
     table = tmp_path / "partial.bin"
     shipped.write(table, semantic.MODEL_ID, [texts[i] for i in kept], vectors[kept])
@@ -175,11 +187,13 @@ async def test_a_document_absent_from_the_table_is_embedded(
         assert provider.wait_for_vectors(timeout=120)
     finally:
         await provider.aclose()
-    assert notes == [f"{len(texts) - ABSENT} of {len(texts)} documents have shipped vectors: embedding the other {ABSENT}",
+    assert notes == [f"{len(texts) - ABSENT} of {len(texts)} documents and passages have shipped vectors: "
+                     f"embedding the other {ABSENT}",
                      "embedding the documents of the local index (once per index build)"]
     stored = _stored(cache)
     fresh = semantic.embed([texts[i] for i in absent])
     assert (np.sum(stored[absent] * fresh, axis=1) > 0.999).all()
+    kept = [i for i in kept if i < len(stored)]
     assert (np.sum(stored[kept] * vectors[kept], axis=1) > 0.999).all()
 
 

@@ -49,8 +49,9 @@ class Hits(list[Hit]):
     these hits, ranked after them: the selection stage may choose a source among them once the results
     are out, so the results never wait for it. Web hits have none.
     ``vectors`` (the local index searching by meaning only) gives, when called with hits, the sentence model's stored
-    vector of each hit's document (``None`` where there is none), so choosing sources by meaning embeds only the
-    question (``semantic.closeness``). Web hits have none.
+    vectors of each hit's document, one row each (its own, "title. start of the text", first, then its later
+    passages'; ``None`` where there are none), so choosing sources by meaning embeds only the question
+    (``semantic.closeness``). Web hits have none.
     ``meaning`` (the local index under the ``semantic`` flag) gives, when called, the same search ranked by
     words and meaning (its own ``Hits``; ``None`` while the documents' vectors are still being made): the
     results come from words at once, and the sources are chosen from this ranking once the model has loaded.

