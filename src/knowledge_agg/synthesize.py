@@ -7,6 +7,7 @@ import math
 import re
 import textwrap
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -489,13 +490,10 @@ def _fill(
     introduces another (``introduced``, by ``id``) brings it along when both fit: "the following values are
     interpreted as false:" says little without the values. (Dropping such a sentence when what it introduces is
     not a point, a code example, cost XQuAD dev 3 answers of 680; quality log, round eleven.)"""
-    told: dict[int, int] = {}
-    for sentence in chosen:
-        for i in sentence.source_ids:
-            told[i] = told.get(i, 0) + 1
+    told = Counter(i for sentence in chosen for i in sentence.source_ids)
 
     def worth(sentence: _Sentence) -> float:
-        repeats = 0 if top in sentence.source_ids else min(told.get(i, 0) for i in sentence.source_ids)
+        repeats = 0 if top in sentence.source_ids else min(told[i] for i in sentence.source_ids)
         return round(sentence.score - _REPEAT_COST * repeats, 6)
 
     added: list[_Sentence] = []
@@ -520,8 +518,7 @@ def _fill(
         for sentence in picked:
             added.append(sentence)
             words -= word_count(sentence.text)
-            for i in sentence.source_ids:
-                told[i] = told.get(i, 0) + 1
+            told.update(sentence.source_ids)
     return added
 
 
