@@ -93,6 +93,7 @@ def _exception_page(hit: Hit) -> bool:
 
 
 def _words_of(text: str) -> set[str]:
+    """The words of ``text`` as written (case kept: an exception's name is matched as its page spells it)."""
     return set(re.findall(r"\w+", text))
 
 
