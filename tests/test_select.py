@@ -283,3 +283,26 @@ def test_a_question_reporting_no_error_is_not_answered_first_by_an_exception_pag
     for question in ("What does tomllib's TOMLDecodeError mean when I read a file?",
                      "tomllib.TOMLDecodeError: Invalid value (at line 3, column 8) when reading pyproject.toml"):
         assert select_sources(hits, analyze(question))[0].hit.title == "tomllib.TOMLDecodeError"
+
+
+def test_a_built_in_exception_page_gives_the_lead_to_a_page_that_names_it() -> None:
+    # The built-in exception's page says only what it is; the page whose snippet names it says when it arises.
+    hits = [
+        _doc(1, "TypeError", "Inappropriate argument type."),
+        _doc(2, "ast.Eq", "Eq"),
+        _doc(3, "Special method names: Basic customization",
+             "A class that overrides __eq__() and does not define __hash__() raises TypeError when hashed."),
+    ]
+    question = "TypeError: unhashable type after I added an __eq__ method to my class"
+    titles = [s.hit.title for s in select_sources(hits, analyze(question))]
+    assert titles == ["Special method names: Basic customization", "TypeError", "ast.Eq"]
+    # No other page names it: the exception's page keeps the lead.
+    alone = [_doc(1, "ModuleNotFoundError", "Module not found."), _doc(2, "ImportError", "Import can't find module.")]
+    assert select_sources(alone, analyze("ModuleNotFoundError: No module named 'mymodule'"))[0].hit.title == "ModuleNotFoundError"
+    # A module's own exception documents its cause and keeps the lead.
+    module = [
+        _doc(1, "subprocess.CalledProcessError", "Raised when a process run by check_call() returns a non-zero status."),
+        _doc(2, "subprocess.run", "If check is true and the exit code was non-zero, it raises a CalledProcessError."),
+    ]
+    question = "subprocess.CalledProcessError: Command '['make']' returned non-zero exit status 2."
+    assert select_sources(module, analyze(question))[0].hit.title == "subprocess.CalledProcessError"
