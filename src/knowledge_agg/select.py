@@ -90,15 +90,17 @@ def _no_exception_first(scored: list[_Scored], query: str) -> list[_Scored]:
 
 
 def _explained_first(scored: list[_Scored], error: str, reach: int = _EXPLAINER_REACH) -> list[_Scored]:
-    """``scored`` led by the first of its best ``reach`` pages whose snippet names ``error``, when ``error`` is a
-    built-in exception (no dotted name) whose own page leads: that page says only what the exception is ("Inappropriate
-    argument type."), the page naming it says when it arises ("A class that overrides __eq__() and does not define
-    __hash__() ..."), and the exception's page comes right after (pydocs-qa dev q039 UnboundLocalError, q055 TypeError:
-    first source 51.2 → 53.5 %). A module's own exception (``subprocess.CalledProcessError``) documents its cause and
-    keeps the lead, as does a built-in one that no other page names (``ModuleNotFoundError``)."""
-    if "." in error or not scored or not names(scored[0][2].title, error) or not _exception_page(scored[0][2]):
+    """``scored`` led by the first of its best ``reach`` pages whose snippet names ``error``, when the lead is the
+    page of a built-in exception (a title with no dotted name, ``TypeError``): that page says only what the exception
+    is ("Inappropriate argument type."), the page naming it says when it arises ("A class that overrides __eq__() and
+    does not define __hash__() ..."), and the exception's page comes right after (pydocs-qa dev q039
+    UnboundLocalError, q055 TypeError: first source 51.2 → 53.5 %). A module's own exception
+    (``subprocess.CalledProcessError``) documents its cause and keeps the lead, as does a built-in one that no other
+    page names (``ModuleNotFoundError``)."""
+    page = scored[0][2] if scored else None
+    if page is None or "." in page.title or not names(page.title, error) or not _exception_page(page):
         return scored
-    word = set(terms([error]))
+    word = set(terms([page.title]))
     lead = next((n for n, item in enumerate(scored[1:reach], start=1)
                  if any(word <= _words(text) for text in (item[2].snippet, *item[2].extra_snippets))), None)
     if lead is None:
