@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -296,6 +297,15 @@ def test_a_built_in_exception_page_gives_the_lead_to_a_page_that_names_it() -> N
     question = "TypeError: unhashable type after I added an __eq__ method to my class"
     titles = [s.hit.title for s in select_sources(hits, analyze(question))]
     assert titles == ["Special method names: Basic customization", "TypeError", "ast.Eq"]
+    # Only a page among the best five takes the lead: one scored further down (far in meaning) does not.
+    far = [hits[0], *(_doc(n, f"Special method names: Part {n}", "Nothing here.") for n in range(2, 7)),
+           _doc(7, "ast.Compare", "May raise TypeError.")]
+
+    def closeness(query: str, pages: Sequence[Hit]) -> list[float]:
+        return [0.0 if page.title == "ast.Compare" else 0.6 for page in pages]
+
+    assert select_sources(far, analyze(question), closeness=closeness)[0].hit.title == "TypeError"
+    assert select_sources([*far[:3], far[-1]], analyze(question), closeness=closeness)[0].hit.title == "ast.Compare"
     # No other page names it: the exception's page keeps the lead.
     alone = [_doc(1, "ModuleNotFoundError", "Module not found."), _doc(2, "ImportError", "Import can't find module.")]
     assert select_sources(alone, analyze("ModuleNotFoundError: No module named 'mymodule'"))[0].hit.title == "ModuleNotFoundError"

@@ -1,5 +1,6 @@
 """Select the sources worth reading: dedup by normalised URL, cap per domain, score rank, term matches
-and, with the ``semantic`` flag, closeness in meaning; a local page under another page's code name goes last."""
+and, with the ``semantic`` flag, closeness in meaning; a local page under another page's code name goes last, and a
+built-in exception's page leads an error question only when no page among the best names the exception."""
 
 from __future__ import annotations
 
