@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -283,3 +284,36 @@ def test_a_question_reporting_no_error_is_not_answered_first_by_an_exception_pag
     for question in ("What does tomllib's TOMLDecodeError mean when I read a file?",
                      "tomllib.TOMLDecodeError: Invalid value (at line 3, column 8) when reading pyproject.toml"):
         assert select_sources(hits, analyze(question))[0].hit.title == "tomllib.TOMLDecodeError"
+
+
+def test_a_built_in_exception_page_gives_the_lead_to_a_page_that_names_it() -> None:
+    # The built-in exception's page says only what it is; the page whose snippet names it says when it arises.
+    hits = [
+        _doc(1, "TypeError", "Inappropriate argument type."),
+        _doc(2, "ast.Eq", "Eq"),
+        _doc(3, "Special method names: Basic customization",
+             "A class that overrides __eq__() and does not define __hash__() raises TypeError when hashed."),
+    ]
+    question = "TypeError: unhashable type after I added an __eq__ method to my class"
+    titles = [s.hit.title for s in select_sources(hits, analyze(question))]
+    assert titles == ["Special method names: Basic customization", "TypeError", "ast.Eq"]
+    # Only a page among the best five takes the lead: one scored further down (far in meaning) does not.
+    far = [hits[0], *(_doc(n, f"Special method names: Part {n}", "Nothing here.") for n in range(2, 7)),
+           _doc(7, "ast.Compare", "May raise TypeError.")]
+
+    def closeness(query: str, pages: Sequence[Hit]) -> list[float]:
+        return [0.0 if page.title == "ast.Compare" else 0.6 for page in pages]
+
+    assert select_sources(far, analyze(question), closeness=closeness)[0].hit.title == "TypeError"
+    assert select_sources([*far[:3], far[-1]], analyze(question), closeness=closeness)[0].hit.title == "ast.Compare"
+    # No other page names it: the exception's page keeps the lead.
+    alone = [_doc(1, "ModuleNotFoundError", "Module not found."), _doc(2, "ImportError", "Import can't find module.")]
+    assert select_sources(alone, analyze("ModuleNotFoundError: No module named 'mymodule'"))[0].hit.title == "ModuleNotFoundError"
+    # A module's own exception documents its cause and keeps the lead.
+    module = [
+        _doc(1, "subprocess.CalledProcessError", "Raised when a process run by check_call() returns a non-zero status."),
+        _doc(2, "subprocess.run", "If check is true and the exit code was non-zero, it raises a CalledProcessError."),
+    ]
+    for name in ("subprocess.CalledProcessError", "CalledProcessError"):
+        question = f"{name}: Command '['make']' returned non-zero exit status 2."
+        assert select_sources(module, analyze(question))[0].hit.title == "subprocess.CalledProcessError"

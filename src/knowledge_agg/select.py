@@ -1,5 +1,6 @@
 """Select the sources worth reading: dedup by normalised URL, cap per domain, score rank, term matches
-and, with the ``semantic`` flag, closeness in meaning; a local page under another page's code name goes last."""
+and, with the ``semantic`` flag, closeness in meaning; a local page under another page's code name goes last, and a
+built-in exception's page leads an error question only when no page among the best names the exception."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z
 
 _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Warning)")
+#: How far down the scored pages a page naming a built-in exception may come from to lead (:func:`_explained_first`).
+_EXPLAINER_REACH = 5
 #: One hit as scored: score, order among the distinct hits, hit, title terms, snippet terms, closeness.
 _Scored = tuple[float, int, Hit, list[str], list[str], float | None]
 
@@ -85,6 +88,25 @@ def _no_exception_first(scored: list[_Scored], query: str) -> list[_Scored]:
         return scored
     lead = next((n for n, item in enumerate(scored) if not _exception_page(item[2])), 0)
     return [scored[lead], *scored[:lead], *scored[lead + 1 :]]
+
+
+def _explained_first(scored: list[_Scored], error: str, reach: int = _EXPLAINER_REACH) -> list[_Scored]:
+    """``scored`` led by the first of its best ``reach`` pages whose snippet names ``error``, when the lead is the
+    page of a built-in exception (a title with no dotted name, ``TypeError``): that page says only what the exception
+    is ("Inappropriate argument type."), the page naming it says when it arises ("A class that overrides __eq__() and
+    does not define __hash__() ..."), and the exception's page comes right after (pydocs-qa dev q039
+    UnboundLocalError, q055 TypeError: first source 51.2 → 53.5 %). A module's own exception
+    (``subprocess.CalledProcessError``) documents its cause and keeps the lead, as does a built-in one that no other
+    page names (``ModuleNotFoundError``)."""
+    page = scored[0][2] if scored else None
+    if page is None or "." in page.title or not names(page.title, error) or not _exception_page(page):
+        return scored
+    word = set(terms([page.title]))
+    lead = next((n for n, item in enumerate(scored[1:reach], start=1)
+                 if any(word <= _words(text) for text in (item[2].snippet, *item[2].extra_snippets))), None)
+    if lead is None:
+        return scored
+    return [scored[lead], scored[0], *scored[1:lead], *scored[lead + 1 :]]
 
 
 def _exception_page(hit: Hit) -> bool:
@@ -274,6 +296,8 @@ def _select(
     meaning = next((n for n, item in enumerate(scored) if error and names(item[2].title, error)), None)
     if meaning is not None and meaning > 1:  # an error's own page (what it means) right after the best
         scored.insert(1, scored.pop(meaning))
+    if error:
+        scored = _explained_first(scored, error)
     scored = _aliases_last(scored, named)
     if analysis.kind != "error" and not analysis.sides:
         scored = _no_exception_first(scored, analysis.query)
