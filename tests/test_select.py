@@ -317,3 +317,61 @@ def test_a_built_in_exception_page_gives_the_lead_to_a_page_that_names_it() -> N
     for name in ("subprocess.CalledProcessError", "CalledProcessError"):
         question = f"{name}: Command '['make']' returned non-zero exit status 2."
         assert select_sources(module, analyze(question))[0].hit.title == "subprocess.CalledProcessError"
+
+
+def test_a_number_alone_is_no_term_match_for_a_local_page_but_is_for_a_web_hit() -> None:
+    # "10" in "1 < x < 10" is no more what ``int`` is about than any number in its text: ``int`` no longer
+    # overtakes the page ranked above it on that match alone.
+    question = "Is 1 < x < 10 valid?"
+    comparisons, integer = "Chained comparisons are valid: a < b < c.", "Valid bases are 2-36; the base defaults to 10."
+    local = [_doc(1, "Comparisons", comparisons), _doc(2, "int", integer)]
+    sources = select_sources(local, analyze(question))
+    assert [s.hit.title for s in sources] == ["Comparisons", "int"]
+    assert "'10'" not in sources[1].reason
+    # The same pages from the web keep the match, which lifts ``int`` first.
+    web = [_hit(1, "https://a.example/cmp", "Comparisons", comparisons), _hit(2, "https://b.example/int", "int", integer)]
+    sources = select_sources(web, analyze(question))
+    assert [s.hit.title for s in sources] == ["int", "Comparisons"]
+    assert "'10'" in sources[0].reason
+
+
+def test_a_page_that_is_only_its_name_and_one_line_does_not_lead() -> None:
+    # A module docstring's summary says what the module is for and answers nothing: the next page leads.
+    question = "What does ... (three dots) mean when I see it in Python code?"
+    hits = [
+        _doc(1, "code", "code Utilities needed to emulate Python's interactive interpreter."),
+        _doc(2, "dis", "dis Disassembler of Python byte code into mnemonics."),
+        _doc(3, "The Ellipsis Object", "It is written as \"Ellipsis\" or \"...\"."),
+    ]
+    assert [s.hit.title for s in select_sources(hits, analyze(question))] == ["The Ellipsis Object", "code", "dis"]
+    # A function's one-line page shows its signature and keeps the lead, as does a page cut short ("…").
+    for lead in (_doc(1, "calendar.isleap", "calendar.isleap(year) Return True if year is a leap year."),
+                 _doc(1, "code", "code Utilities needed to emulate Python's interactive interpreter…")):
+        assert select_sources([lead, *hits[1:]], analyze(question))[0].hit is lead
+    # Web pages written the same way keep their order.
+    web = [_hit(hit.rank, f"https://site{hit.rank}.example/", hit.title, hit.snippet) for hit in hits]
+    assert [s.hit.title for s in select_sources(web, analyze(question))] == ["code", "dis", "The Ellipsis Object"]
+
+
+def _reference(rank: int, title: str, snippet: str = "") -> Hit:
+    return _hit(rank, "https://docs.python.org/3/reference/datamodel.html", title, snippet, doc_id=title)
+
+
+def test_a_how_to_question_reads_the_code_name_before_the_language_reference() -> None:
+    # Asked how to do something, one wants the thing to call before how the language works.
+    hits = [
+        _reference(1, "The standard type hierarchy: User-defined functions", "A user-defined function object."),
+        _doc(2, "functools.singledispatch", "Transforms a function into a generic function."),
+        _doc(3, "types.FunctionType", "Create a function object."),
+    ]
+    question = "How do I write a function that behaves differently depending on the type of its first argument?"
+    titles = [s.hit.title for s in select_sources(hits, analyze(question))]
+    assert titles == ["functools.singledispatch", "The standard type hierarchy: User-defined functions",
+                      "types.FunctionType"]
+    # Not for a question that is no how-to, nor from the third place, nor for a library section.
+    plain = "What is a function that behaves differently depending on the type of its first argument?"
+    assert select_sources(hits, analyze(plain))[0].hit is hits[0]
+    third = [hits[0], _doc(2, "Functions", "Function objects."), hits[1]]
+    assert select_sources(third, analyze(question))[0].hit is hits[0]
+    library = [_doc(1, "Format String Syntax: Format examples", "A function."), *hits[1:]]
+    assert select_sources(library, analyze(question))[0].hit is library[0]

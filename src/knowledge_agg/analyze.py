@@ -17,7 +17,7 @@ from .text import respell as _respell
 
 __all__ = [
     "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms", "code_names", "python_words", "compared",
-    "error_name", "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
+    "error_name", "asks_how_to", "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
 ]
 
 #: Brave Search's limits on the ``q`` parameter.
@@ -59,6 +59,8 @@ _QUESTION_START = re.compile(
     re.IGNORECASE,
 )
 _URL = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
+#: How a question asking how to do something starts ("how to …", "how do/can/should I …", "how would one …").
+_HOW_TO = re.compile(r"\bhow\s+(?:to|(?:do|can|could|should|would|shall)\s+(?:i|you|we|one)\b)", re.IGNORECASE)
 _ERROR_LINE = re.compile(
     r"^\s*(?:[A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Fault)\b(?::.*)?"
     r"|(?:error|fatal error|fatal|panic)(?:\[\w+\])?:\s.+"
@@ -160,6 +162,12 @@ def error_name(analysis: Analysis) -> str | None:
         return None
     match = _EXCEPTION_NAME.match(analysis.search_query)
     return match.group(1) if match else None
+
+
+def asks_how_to(query: str) -> bool:
+    """Whether ``query`` asks how to do something ("How do I delete a directory?"): what answers it is what one
+    calls, more often than how the language works."""
+    return _HOW_TO.search(query) is not None
 
 
 def compared(text: str) -> tuple[tuple[str, ...], ...]:

