@@ -290,23 +290,16 @@ def test_a_table_row_is_a_point_and_its_rules_and_header_are_not() -> None:
     assert all(t in pages[0].text for t in texts)
 
 
-async def test_a_how_to_answer_leads_with_the_source_that_says_what_was_asked(settings: Settings) -> None:
-    # difflib.Differ.compare is the first source ("Compare two sequences of lines"); filecmp.cmp, second, says
-    # "Compare two files." (compare and files): its key sentence leads, and its sentence on when files differ.
+async def test_a_how_to_answer_leads_with_what_the_first_source_says(settings: Settings) -> None:
+    # The choice of sources puts filecmp.cmp ("Compare two files.") first: its key sentence leads, and its sentence on
+    # when files differ follows; a question that names its first source's thing is led by it too.
     async with KnowledgeAggregator(settings) as agg:
-        # by words alone: the static table's meaning puts filecmp.cmp first itself (quality log, round eight), and so
-        # does "to see if", whose "see" asks whether and is no key term (round nine, Q1): "see" stays a word here
-        run = await agg.run("How do I compare two files to see that they have the same content?", provider="local",
-                            flags="static=off,semantic=off")
+        run = await agg.run("How do I compare two files to see that they have the same content?", provider="local")
         named = await agg.run("logging.basicConfig does nothing, my log level and format are ignored", provider="local")
-    ids = {s.title: s.id for s in run.sources}
-    assert ids["difflib.Differ.compare"] == 1 and ids["filecmp.cmp"] > 1
-    assert (run.synthesis.points[0].text, run.synthesis.points[0].source_ids) == ("Compare two files.", [ids["filecmp.cmp"]])
-    # (its "True if the files are the same" was a point too until each reference section was indexed once: the
-    # words' statistics moved decimal.Decimal.compare_total into the sources, whose sentence takes those words)
-    assert any(p.text.startswith("Otherwise, files are considered different") and p.source_ids == [ids["filecmp.cmp"]]
+    assert run.sources[0].title == "filecmp.cmp"
+    assert (run.synthesis.points[0].text, run.synthesis.points[0].source_ids) == ("Compare two files.", [1])
+    assert any(p.text.startswith("Otherwise, files are considered different") and p.source_ids == [1]
                for p in run.synthesis.points)
-    # A question that names the first source's thing keeps it in the lead, whatever the others' key sentences say.
     assert named.sources[0].title == "logging.basicConfig"
     assert named.synthesis.points[0].source_ids == [1]
 
@@ -367,9 +360,9 @@ def test_an_interpreter_sessions_continuation_lines_are_never_points() -> None:
     assert not any("..." in t or "print(" in t for t in texts)
 
 
-def test_the_first_source_keeps_the_lead_when_the_question_says_its_name_in_words() -> None:
-    # "context manager" is contextlib.contextmanager written as two words; a later source's key sentence that
-    # holds more of the question's words ("class", "context managers") does not take the lead from it.
+def test_the_first_source_leads_though_a_later_key_sentence_holds_more_of_the_question() -> None:
+    # The lead follows the choice of sources: a later source whose title and key sentence hold more of the question's
+    # words ("class", "context managers") does not take it from the first.
     pages = {
         "contextlib.contextmanager": "contextlib.contextmanager(func)\n\n@contextmanager decorator.\n\n"
         "Typical usage: decorate a generator function that yields once; the code before the yield runs on entry.",
@@ -378,9 +371,14 @@ def test_the_first_source_keeps_the_lead_when_the_question_says_its_name_in_word
     }
     synthesis = _run_titled("How do I write a context manager as a generator function instead of a class?", pages)
     assert (synthesis.points[0].text, synthesis.points[0].source_ids) == ("@contextmanager decorator.", [1])
+    ranked = _run_titled("How do I compare two files?", {
+        "difflib.Differ.compare": "difflib.Differ.compare(a, b)\n\nCompare two sequences of lines; generate the delta.",
+        "filecmp.cmp": "filecmp.cmp(f1, f2, shallow=True)\n\nCompare two files.",
+    })
+    assert ranked.points[0].source_ids == [1]
 
 
-def test_past_the_answering_source_the_words_reach_more_sources() -> None:
+def test_past_the_first_source_the_words_reach_more_sources() -> None:
     # The queue page says something of the question in every sentence; each sentence taken from it costs its next
     # one, so the timer page, which says what runs after a delay, gets a place the queue's sixth sentence would take.
     pages = {
