@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .analyze import error_name, python_words
+from .analyze import asks_how_to, error_name, python_words
 from .events import SynthesisPoint
 from .models import Analysis, Passage, Source
 from .rank import query_terms
@@ -299,7 +299,6 @@ def _score(sentences: list[_Sentence], query: list[str], kind: str | None, top: 
         )
 
 
-_HOW_TO = re.compile(r"\bhow\s+(?:to|(?:do|can|could|should|would|shall)\s+(?:i|you|we|one)\b)", re.IGNORECASE)
 _WHAT_IS = re.compile(
     r"^\W*what(?:'s|\s+is|\s+are)\s+(?P<thing>[^?]+?)\W*$"
     r"|^\W*what\s+(?:does|do)\s+(?P<doer>.+?)\s+(?:mean|do|stand\s+for|return)\W*$",
@@ -320,7 +319,7 @@ def _asks_about_a_thing(analysis: Analysis) -> bool:
     if analysis.kind in ("keywords", "error", "code", "difference"):
         return True
     query = analysis.query.strip()
-    if _HOW_TO.search(query):
+    if asks_how_to(query):
         return True
     match = _WHAT_IS.match(query)
     if match is None:
