@@ -11,7 +11,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -54,7 +54,7 @@ _EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Warn
 _EXPLAINER_REACH = 5
 #: The longest snippet that can be a local page's whole text when that text is its name and one line (a module
 #: docstring's summary, ``code`` "Utilities needed to emulate Python's interactive interpreter.": 66 characters);
-#: 100, 150 and 300 chose the same pages on pydocs-qa dev and held-out (:func:`_no_bare_line_first`).
+#: 100, 150 and 300 chose the same pages on pydocs-qa dev and held-out (:func:`_bare_line`).
 _BARE_LINE_CHARS = 150
 #: The part of a local page's URL that marks a section of the language reference (``/3/reference/datamodel.html``).
 _REFERENCE_PATH = "/reference/"
@@ -93,9 +93,16 @@ def _no_exception_first(scored: list[_Scored], query: str) -> list[_Scored]:
     """``scored`` led by its best page that is no exception's, when the best is a local exception page the question
     does not write: a question reporting no error is seldom answered by an exception first (``How do I read a
     pyproject.toml file`` led by ``tomllib.TOMLDecodeError``, before ``tomllib.load``: pydocs-qa dev q031, q099)."""
-    if not scored or not _exception_page(scored[0][2]) or scored[0][2].title.rsplit(".", 1)[-1] in _words_of(query):
+    if scored and scored[0][2].title.rsplit(".", 1)[-1] in _words_of(query):
         return scored
-    lead = next((n for n, item in enumerate(scored) if not _exception_page(item[2])), 0)
+    return _led_past(scored, _exception_page)
+
+
+def _led_past(scored: list[_Scored], unwanted: Callable[[Hit], bool]) -> list[_Scored]:
+    """``scored`` led by its best page that is not ``unwanted``, when its best one is (the others keep their order)."""
+    if not scored or not unwanted(scored[0][2]):
+        return scored
+    lead = next((n for n, item in enumerate(scored) if not unwanted(item[2])), 0)
     return [scored[lead], *scored[:lead], *scored[lead + 1 :]]
 
 
@@ -118,23 +125,16 @@ def _explained_first(scored: list[_Scored], error: str, reach: int = _EXPLAINER_
     return [scored[lead], scored[0], *scored[1:lead], *scored[lead + 1 :]]
 
 
-def _no_bare_line_first(scored: list[_Scored]) -> list[_Scored]:
-    """``scored`` led by its best page that is not a bare line, when the best is one (:func:`_bare_line`): a page
-    saying only what a module is for answers no question (pydocs-qa dev q164 "What does ... (three dots) mean" led
-    by ``code``, "Utilities needed to emulate Python's interactive interpreter.", before ``The Ellipsis Object``;
-    held-out h21 led by ``json.decoder``, "Implementation of JSONDecoder", before ``json.JSONDecodeError``: first
-    source +1 on each)."""
-    if not scored or not _bare_line(scored[0][2]):
-        return scored
-    lead = next((n for n, item in enumerate(scored) if not _bare_line(item[2])), 0)
-    return [scored[lead], *scored[:lead], *scored[lead + 1 :]]
-
-
 def _bare_line(hit: Hit) -> bool:
     """Whether ``hit`` is a local page whose whole text is its name and one line with no call signature (a module
     docstring's summary, an attribute's line): its snippet shows all of it (no "…", at most ``_BARE_LINE_CHARS``)
     and starts with its title and a space. A function's one-line page (``calendar.isleap(year) Return True if year
-    is a leap year, otherwise False.``) starts with its signature and is not one."""
+    is a leap year, otherwise False.``) starts with its signature and is not one.
+
+    Such a page does not lead (:func:`_led_past`): saying only what a module is for, it answers no question
+    (pydocs-qa dev q164 "What does ... (three dots) mean" led by ``code``, "Utilities needed to emulate Python's
+    interactive interpreter.", before ``The Ellipsis Object``; held-out h21 led by ``json.decoder``,
+    "Implementation of JSONDecoder", before ``json.JSONDecodeError``: first source +1 on each)."""
     snippet = hit.snippet
     return (hit.doc_id is not None and len(snippet) <= _BARE_LINE_CHARS and "…" not in snippet
             and snippet.startswith(f"{hit.title} "))
@@ -363,7 +363,7 @@ def _select(
     if analysis.kind != "error" and not analysis.sides:
         scored = _no_exception_first(scored, analysis.query)
         scored = _code_name_first(scored, analysis.query)
-    scored = _no_bare_line_first(scored)
+    scored = _led_past(scored, _bare_line)
     per_domain: Counter[str] = Counter()
     picked: list[tuple[float, Hit, list[str], list[str], float | None]] = []
     for score, _, hit, title, snippet, meaning in scored:
