@@ -6,7 +6,7 @@ import re
 
 from knowledge_agg import KnowledgeAggregator
 from knowledge_agg.analyze import analyze
-from knowledge_agg.models import Hit, Page, Source, Window
+from knowledge_agg.models import Hit, Page, Source
 from knowledge_agg.rank import rank_passages
 from knowledge_agg.settings import Settings
 from knowledge_agg.synthesize import Synthesis, synthesize
@@ -430,47 +430,3 @@ def test_platform_and_audit_boilerplate_is_a_point_only_when_asked_about() -> No
     assert not any(b in t for t in texts for b in boilerplate)
     asked = [p.text for p in _run("is dir_fd implemented on every platform for deleting a directory", [text])[0].points]
     assert any("dir_fd may not be implemented" in t for t in asked)
-
-
-async def test_an_answer_far_down_a_long_page_is_found_by_the_window_closest_in_meaning(settings: Settings) -> None:
-    # "Basic customization" is ~14 000 characters long; the sentence that explains the error lies 11 400 characters
-    # in, in the 600-character window whose stored vector is closest to the question, and shares only "__eq__" and
-    # "class" with it: the window, not its words, gives it a place among the points.
-    question = "TypeError: unhashable type after I added an __eq__ method to my class"
-    answer = (
-        'A class that overrides "__eq__()" and does not define "__hash__()"\n   will have its "__hash__()" implicitly set '
-        'to "None".'
-    )
-    async with KnowledgeAggregator(settings) as agg:
-        run = await agg.run(question, provider="local")
-    basic = next(s.id for s in run.sources if s.title == "Special method names: Basic customization")
-    assert (answer, [basic]) in [(p.text, p.source_ids) for p in run.synthesis.points]
-
-
-def test_a_sentence_in_the_window_closest_to_the_question_is_favoured_but_not_the_pages_start() -> None:
-    # Two sentences say as much of the question and only one fits; the one in the page's window closest in meaning
-    # takes the place when that window is a later one. The start is not favoured for its closeness: it holds the
-    # page's title and summary, close to any question about the page.
-    filler = "Padding words that say nothing of the question at all. " * 12
-    text = (
-        "A method of the class hashes each key. " + filler + "Each key of the class hashes by method. " + filler
-        + "The class hashes a key with methods. " + filler
-    )
-    sources = [_source(1, "Title 1")]
-    analysis = analyze("Which method hashes a key of a class?")
-    passages = rank_passages([Page(sources[0], text, "local")], analysis, k=8, min_words=10, max_words=40)
-    assert all(p.start is not None and text[p.start : p.start + len(p.text)] == p.text for p in passages)
-    windows = len(text) // 600 + 1
-
-    def points(closest: int | None) -> list[str]:
-        closeness = {1: tuple(Window(600 * n, 600 * n + 600, 0.6 if n == closest else 0.3) for n in range(windows))}
-        synthesis = synthesize(passages, sources, analysis, max_words=9, windows=closeness if closest is not None else None)
-        return [p.text for p in synthesis.points]
-
-    plain = points(None)
-    assert len(plain) == 1
-    for sentence in ("Each key of the class hashes by method.", "The class hashes a key with methods."):
-        closest = text.index(sentence) // 600
-        assert closest > 0
-        assert points(closest) == [sentence]
-    assert points(0) == plain

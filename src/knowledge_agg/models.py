@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Analysis", "Document", "Hit", "Hits", "Source", "Page", "Passage", "Window"]
+__all__ = ["Analysis", "Document", "Hit", "Hits", "Source", "Page", "Passage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +104,6 @@ class Passage:
     score: float
     #: Whether the passage is where its page begins (a reference entry's summary, an article's definition).
     opening: bool = False
-    #: Where the passage begins in its page's text (``None`` when not known: a passage rebuilt from an event).
-    start: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A span of a page's text (``Page.text[start:end]``) that the sentence model embedded with the index, and its
-    cosine with the question: the window closest to the question tells where in a long page the answer lies."""
-
-    start: int
-    end: int
-    closeness: float
 
 
 @dataclass(frozen=True, slots=True)

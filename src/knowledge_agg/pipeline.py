@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import tracemalloc
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +28,10 @@ from .events import (
     SynthesisDeltaEvent,
     SynthesisEvent,
 )
-from .models import Analysis, Hit, Hits, Page, Passage, Source, Window
+from .models import Analysis, Hit, Hits, Page, Passage, Source
 from .started import Started
 
 if TYPE_CHECKING:  # the stages and their libraries are imported after the first event is out
-    from . import semantic
     from .fetch import Fetcher
     from .llm import AnswerWriter
     from .providers import SearchProvider
@@ -152,7 +151,6 @@ async def _stages(
 
     searched = read_as(analysis, hits.respelt) if isinstance(hits, Hits) else analysis
     closeness: semantic.Closeness | None = None
-    stored: semantic.Stored | None = None
     candidates: Sequence[Hit] = hits
     if settings.flags["semantic"]:
         try:  # after the results went out (by words): the first run of a process waits here for the model
@@ -204,30 +202,14 @@ async def _stages(
     for typed, reading in respelt.items():
         yield rec.status("ranking", f"no source has {typed!r}: reading it as {reading!r}")
     passages = rank_passages(pages, analysis, k=settings.max_passages)
-    windows = await asyncio.to_thread(_windows, sources, stored, analysis.query) if closeness and stored else {}
     del pages  # page text is no longer needed: passages hold what synthesis uses
     rec.counts["passages"] = len(passages)
     for p in passages:
         yield rec.make(PassageEvent, source_id=p.source_id, url=p.url, text=p.text, score=p.score)
 
-    async with aclosing(_synthesis(passages, sources, analysis, settings, open_writer, rec, windows)) as written:
+    async with aclosing(_synthesis(passages, sources, analysis, settings, open_writer, rec)) as written:
         async for event in written:
             yield event
-
-
-def _windows(sources: Sequence[Source], stored: semantic.Stored, query: str) -> dict[int, tuple[Window, ...]]:
-    """Each source's windows whose vectors the index stores (a local page's start and later passages), with their
-    cosines with the question, by source id: its vector is the one kept from the search, so no model runs
-    (blocking: the index is read)."""
-    from . import semantic
-    from .providers.local import window_span
-
-    question = semantic.query_vector(query)
-    found: dict[int, tuple[Window, ...]] = {}
-    for source, rows in zip(sources, stored([source.hit for source in sources]), strict=True):
-        if rows is not None:
-            found[source.id] = tuple(Window(*window_span(row), float(cosine)) for row, cosine in enumerate(rows @ question))
-    return found
 
 
 async def _synthesis(
@@ -237,7 +219,6 @@ async def _synthesis(
     settings: Settings,
     open_writer: Callable[[], AnswerWriter | None],
     rec: Recorder,
-    windows: Mapping[int, Sequence[Window]] | None = None,
 ) -> AsyncGenerator[Event, None]:
     """The synthesis stage's events (none with the flag off): the written answer when asked for and
     possible, else (or when the model fails, after its ``error`` event) the extractive summary."""
@@ -267,7 +248,7 @@ async def _synthesis(
     yield rec.status("synthesizing", "writing a cited summary")
     from .synthesize import synthesize
 
-    yield _synthesis_event(synthesize(passages, sources, analysis, max_words=settings.max_words, windows=windows), rec)
+    yield _synthesis_event(synthesize(passages, sources, analysis, max_words=settings.max_words), rec)
 
 
 def _synthesis_event(result: Synthesis, rec: Recorder) -> Event:

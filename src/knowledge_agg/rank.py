@@ -10,7 +10,7 @@ from .models import Analysis, Page, Passage
 from .settings import setting_default
 from .text import STOPWORDS, sentence_spans, terms, tokenize, word_count
 
-__all__ = ["BM25", "query_terms", "split_passages", "passage_spans", "rank_passages"]
+__all__ = ["BM25", "query_terms", "split_passages", "rank_passages"]
 
 #: The words a passage aims for: at least the first, at most the second (a long sentence may pass it).
 PASSAGE_WORDS = (50, 150)
@@ -53,13 +53,6 @@ def query_terms(analysis: Analysis) -> list[str]:
 
 def split_passages(text: str, *, min_words: int = PASSAGE_WORDS[0], max_words: int = PASSAGE_WORDS[1]) -> list[str]:
     """Passages of about ``min_words``–``max_words`` words cut at sentence ends, each a substring of ``text``."""
-    return [text[start:end] for start, end in passage_spans(text, min_words=min_words, max_words=max_words)]
-
-
-def passage_spans(
-    text: str, *, min_words: int = PASSAGE_WORDS[0], max_words: int = PASSAGE_WORDS[1]
-) -> list[tuple[int, int]]:
-    """The ``(start, end)`` offsets in ``text`` of :func:`split_passages`' passages."""
     spans = sentence_spans(text)
     groups: list[list[tuple[int, int, int]]] = []
     current: list[tuple[int, int, int]] = []
@@ -76,7 +69,7 @@ def passage_spans(
             groups[-1].extend(current)
         else:
             groups.append(current)
-    return [(group[0][0], group[-1][1]) for group in groups]
+    return [text[group[0][0] : group[-1][1]] for group in groups]
 
 
 def _similarity(a: Counter[str], b: Counter[str]) -> float:
@@ -97,15 +90,15 @@ def rank_passages(
 
     Pages are taken in their sources' order, not in the order they were read (which the network decides), so
     equal scores fall the same way in every run."""
-    candidates: list[tuple[Page, str, bool, int]] = [
-        (page, page.text[start:end], n == 0, start)
+    candidates: list[tuple[Page, str, bool]] = [
+        (page, text, n == 0)
         for page in sorted(pages, key=lambda page: page.source.id)
-        for n, (start, end) in enumerate(passage_spans(page.text, min_words=min_words, max_words=max_words))
+        for n, text in enumerate(split_passages(page.text, min_words=min_words, max_words=max_words))
     ]
     if not candidates or k <= 0:
         return []
     query = query_terms(analysis)
-    tokens = [tokenize(text) for _, text, _, _ in candidates]
+    tokens = [tokenize(text) for _, text, _ in candidates]
     bm25 = BM25(tokens)
     relevance = bm25.scores(query)
     top = max(relevance) or 1.0
@@ -127,7 +120,6 @@ def rank_passages(
             text=candidates[i][1],
             score=round(relevance[i], 4),
             opening=candidates[i][2],
-            start=candidates[i][3],
         )
         for i in chosen
     ]

@@ -8,12 +8,12 @@ import re
 import textwrap
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .analyze import asks_how_to, error_name, python_words
 from .events import SynthesisPoint
-from .models import Analysis, Passage, Source, Window
+from .models import Analysis, Passage, Source
 from .rank import query_terms
 from .select import names, side_of
 from .settings import setting_default
@@ -73,8 +73,6 @@ class _Sentence:
     passage_score: float
     #: The sentence is in a passage where its page begins.
     opening: bool = False
-    #: Where the sentence begins in its (first) source's page text, when its passage's place is known.
-    start: int | None = None
     coverage: float = 0.0
     score: float = 0.0
 
@@ -228,17 +226,6 @@ def _items(text: str) -> list[str]:
     return [joined for piece in pieces if (joined := "\n".join(piece).strip())]
 
 
-def _offsets(text: str, units: Sequence[str]) -> list[int]:
-    """Where each of ``units`` (substrings of ``text``, in order) begins in ``text``."""
-    found: list[int] = []
-    at = 0
-    for unit in units:
-        start = text.find(unit, at)
-        found.append(at if start < 0 else start)
-        at = found[-1] + len(unit) if start >= 0 else at
-    return found
-
-
 def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
     by_text: dict[str, _Sentence] = {}
     for rank, passage in enumerate(passages):
@@ -250,15 +237,13 @@ def _candidates(passages: Sequence[Passage]) -> list[_Sentence]:
         ]
         # A page's first sentence is a point even when short: its summary line ("Compare two files.").
         first = next((n for n, t in enumerate(units) if _is_sentence(t) or _is_summary(t)), None) if passage.opening else None
-        offsets = _offsets(passage.text, units)
         for position, text in enumerate(units):
             if not _is_sentence(text) and not (position == first and _is_summary(text)):
                 continue
             known = by_text.get(text)
             if known is None:
-                start = None if passage.start is None else passage.start + offsets[position]
                 by_text[text] = _Sentence(
-                    text, tokenize(text), [passage.source_id], rank, position, passage.score, passage.opening, start
+                    text, tokenize(text), [passage.source_id], rank, position, passage.score, passage.opening
                 )
             elif passage.source_id not in known.source_ids:
                 known.source_ids.append(passage.source_id)
@@ -444,26 +429,6 @@ def _quoted_words(query: str) -> list[str]:
     return list(dict.fromkeys(stem(word) for word in _QUOTED_WORD.findall(query)))
 
 
-#: What a sentence in its page's window closest in meaning to the question gains, times how much closer that window
-#: is than the page's start: a long page's start says what the page is about, and the window the question is closest
-#: to says where in it the answer lies ("A class that overrides __eq__() and does not define __hash__() will have its
-#: __hash__() implicitly set to None", 11 400 characters into "Basic customization"). pydocs-qa dev, answer in the
-#: synthesis, 0 · 0.1–0.6 · 0.75–1 · 1.5: 57 · 58 · 57 · 55 of 86 (quality log, round thirteen, the answer in the synthesis).
-_WINDOW_WEIGHT = 0.3
-
-
-def _favour_windows(sentences: Sequence[_Sentence], windows: Mapping[int, Sequence[Window]]) -> None:
-    """Raise each sentence (scored above 0) that lies in the window of its page closest in meaning to the question,
-    when that window is a later one than the page's start, by ``_WINDOW_WEIGHT`` times its lead over the start."""
-    for sentence in sentences:
-        spans = windows.get(sentence.source_ids[0], ())
-        if sentence.score <= 0 or sentence.start is None or len(spans) < 2:
-            continue
-        best = max(spans, key=lambda window: window.closeness)
-        if best is not spans[0] and best.start <= sentence.start < best.end:
-            sentence.score += _WINDOW_WEIGHT * (best.closeness - spans[0].closeness)
-
-
 def _no_result(analysis: Analysis) -> Synthesis:
     return Synthesis(text=f"No relevant sources found for “{analysis.query.strip()}”.", points=[])
 
@@ -523,13 +488,9 @@ def _fill(
 
 def synthesize(
     passages: Sequence[Passage], sources: Sequence[Source], analysis: Analysis, *,
-    max_words: int = setting_default("max_words"), windows: Mapping[int, Sequence[Window]] | None = None,
+    max_words: int = setting_default("max_words"),
 ) -> Synthesis:
-    """3–7 sentences from ``passages`` best first, each cited ``[n]``, within ``max_words``, plus the source list.
-
-    ``windows`` (by source id) are the spans of each source's page the index embedded and their closeness to the
-    question (``pipeline``: a local page's stored vectors; none for a web page): a sentence in the closest one of a
-    long page is favoured."""
+    """3–7 sentences from ``passages`` best first, each cited ``[n]``, within ``max_words``, plus the source list."""
     query = query_terms(analysis)
     query += [t for t in (*_python_terms(analysis.query), *_quoted_words(analysis.query)) if t not in query]
     qset = set(query)
@@ -554,8 +515,6 @@ def synthesize(
     for sentence in sentences:  # a message the question quotes (a pasted error) tells the asker nothing new
         if any(_plain(sentence.text).rstrip(".:") in q for q in quoted):
             sentence.score = 0.0
-    if windows:
-        _favour_windows(sentences, windows)
     leads = _leads(sentences, sources, analysis, top)
     if _asks_about_a_thing(analysis):
         _favour_key_sentences(sentences, sources)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # imported where used: a search's first use is in the thread 
     from .. import static
 
 __all__ = ["Model", "MINILM", "STATIC", "Packed", "Vectors", "vectors_path", "document_texts", "later_passages", "load",
-           "build", "from_shipped", "fuse", "window_span"]
+           "build", "from_shipped", "fuse"]
 
 _log = logging.getLogger(__name__)
 
@@ -280,13 +280,6 @@ def _load_packed(path: Path, stamp: str, model: Model) -> Packed | None:
 
     context = static.Context(weights, static.WordPiece(static.SortedVocab(tokens, ends, ids)))
     return Packed(rowids, tuple(map(tuple, columns)), spreads, places.tobytes(), context, model, stamp)
-
-
-def window_span(row: int) -> tuple[int, int]:
-    """The span of a document's body (``Page.text`` of a local hit) that its stored MiniLM vector ``row`` embeds: row
-    0 is the document's own ("title. start of the body"), row k its k-th later passage (:func:`later_passages`)."""
-    start = row * _PASSAGE_STRIDE
-    return start, start + _TEXT_CHARS
 
 
 def document_texts(conn: sqlite3.Connection) -> list[tuple[int, str]]:

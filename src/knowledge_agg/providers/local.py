@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..settings import Settings
     from . import Notify
 
-__all__ = ["LocalProvider", "IndexStatus", "check_corpus", "window_span"]
+__all__ = ["LocalProvider", "IndexStatus", "check_corpus"]
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
@@ -49,9 +49,6 @@ _VECTORS_WAIT_S = 10.0
 #: The thread making each index file's vectors, so a process makes them once while its searches go on.
 _VECTOR_BUILDS: dict[Path, threading.Thread] = {}
 _RULE = re.compile(r"([=\-~^*#_])\1{2,}")
-#: The span of a local page's text (its document's body) that each row of ``Hits.vectors`` embeds: synthesis reads
-#: where in a page the question's closest window lies.
-window_span = _vectors.window_span
 
 
 @dataclass(frozen=True, slots=True)
