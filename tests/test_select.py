@@ -286,6 +286,14 @@ def test_a_question_reporting_no_error_is_not_answered_first_by_an_exception_pag
         assert select_sources(hits, analyze(question))[0].hit.title == "tomllib.TOMLDecodeError"
 
 
+def test_every_exception_name_ending_makes_an_exception_page() -> None:
+    # StopIteration, SystemExit, KeyboardInterrupt and subprocess.TimeoutExpired are exceptions' pages as TypeError is.
+    for name in ("StopIteration", "SystemExit", "KeyboardInterrupt", "subprocess.TimeoutExpired"):
+        hits = [_doc(1, name, "Raised to stop."), _doc(2, "sys.exit", "Exit from Python."), _doc(3, "next", "Next item.")]
+        titles = [s.hit.title for s in select_sources(hits, analyze("How do I end a program early?"))]
+        assert titles == ["sys.exit", name, "next"]
+
+
 def test_a_built_in_exception_page_gives_the_lead_to_a_page_that_names_it() -> None:
     # The built-in exception's page says only what it is; the page whose snippet names it says when it arises.
     hits = [

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from .analyze import asks_how_to, error_name
+from .analyze import EXCEPTION_SUFFIX, asks_how_to, error_name
 from .models import Analysis, Hit, Source
 from .rank import query_terms
 from .semantic import Closeness
@@ -49,7 +49,7 @@ _NAMED_WEIGHT = 2.0
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z_]\w*(?=\(\))")
 
 _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
-_EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Warning)")
+_EXCEPTION = re.compile(rf"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*{EXCEPTION_SUFFIX}")
 #: How far down the scored pages a page naming a built-in exception may come from to lead (:func:`_explained_first`).
 _EXPLAINER_REACH = 5
 #: The longest snippet that can be a local page's whole text when that text is its name and one line (a module
