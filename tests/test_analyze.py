@@ -296,6 +296,23 @@ def test_an_error_names_its_exception() -> None:
 
 
 @pytest.mark.parametrize(
+    "line",
+    [
+        "subprocess.TimeoutExpired: Command '['sleep', '10']' timed out after 5 seconds",
+        "StopIteration: generator raised StopIteration",
+        "SystemExit: 2",
+        "KeyboardInterrupt",
+        "UserWarning: the default will change",
+    ],
+)
+def test_every_kind_of_exception_name_makes_an_error_line(line: str) -> None:
+    # One list of name endings for the error line and the exception it names (select.py's exception pages too).
+    analysis = analyze(line)
+    assert analysis.kind == "error"
+    assert error_name(analysis) == line.split(":", 1)[0]
+
+
+@pytest.mark.parametrize(
     ("query", "words"),
     [
         ("When does the else block after a for loop run?", ("else", "for")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -286,6 +286,14 @@ def test_a_question_reporting_no_error_is_not_answered_first_by_an_exception_pag
         assert select_sources(hits, analyze(question))[0].hit.title == "tomllib.TOMLDecodeError"
 
 
+def test_every_exception_name_ending_makes_an_exception_page() -> None:
+    # StopIteration, SystemExit, KeyboardInterrupt and subprocess.TimeoutExpired are exceptions' pages as TypeError is.
+    for name in ("StopIteration", "SystemExit", "KeyboardInterrupt", "subprocess.TimeoutExpired"):
+        hits = [_doc(1, name, "Raised to stop."), _doc(2, "sys.exit", "Exit from Python."), _doc(3, "next", "Next item.")]
+        titles = [s.hit.title for s in select_sources(hits, analyze("How do I end a program early?"))]
+        assert titles == ["sys.exit", name, "next"]
+
+
 def test_a_built_in_exception_page_gives_the_lead_to_a_page_that_names_it() -> None:
     # The built-in exception's page says only what it is; the page whose snippet names it says when it arises.
     hits = [
@@ -375,3 +383,47 @@ def test_a_how_to_question_reads_the_code_name_before_the_language_reference() -
     assert select_sources(third, analyze(question))[0].hit is hits[0]
     library = [_doc(1, "Format String Syntax: Format examples", "A function."), *hits[1:]]
     assert select_sources(library, analyze(question))[0].hit is library[0]
+
+
+def _library(rank: int, title: str, snippet: str = "") -> Hit:
+    anchor = "" if "." not in title and " " not in title else f"#{title}"  # a module's page has no anchor
+    return _hit(rank, f"https://docs.python.org/3/library/page.html{anchor}", title, snippet, doc_id=title)
+
+
+def _close(**cosines: float) -> Callable[[str, Sequence[Hit]], list[float]]:
+    """A closeness in meaning that gives each page titled by a key its cosine, and others 0.4."""
+    return lambda query, pages: [cosines.get(page.title.replace(".", "_").replace(" ", "_"), 0.4) for page in pages]
+
+
+def test_a_closer_function_or_library_section_leads_a_class_or_the_language_reference() -> None:
+    question = "how do I delete a directory and everything inside it?"
+    hits = [
+        _library(1, "tempfile.TemporaryDirectory", "The directory and everything contained in it are removed."),
+        _library(2, "ftplib.FTP.delete", "Delete a file."),
+        _library(3, "shutil.rmtree", "Recursively delete a directory tree."),
+    ]
+    closer = _close(tempfile_TemporaryDirectory=0.41, ftplib_FTP_delete=0.39, shutil_rmtree=0.5)
+    titles = [s.hit.title for s in select_sources(hits, analyze(question), closeness=closer)]
+    assert titles == ["shutil.rmtree", "tempfile.TemporaryDirectory", "ftplib.FTP.delete"]
+    # Not when the function is no closer, nor from the fourth place, nor by words alone, nor for an error report.
+    farther = _close(tempfile_TemporaryDirectory=0.6, shutil_rmtree=0.5)
+    assert select_sources(hits, analyze(question), closeness=farther)[0].hit is hits[0]
+    fourth = [*hits[:2], _library(3, "os.rmdir", "Remove a directory."), _library(4, "shutil.rmtree", "Remove a tree.")]
+    assert select_sources(fourth, analyze(question), closeness=_close(
+        tempfile_TemporaryDirectory=0.41, ftplib_FTP_delete=0.39, os_rmdir=0.38, shutil_rmtree=0.42))[0].hit is hits[0]
+    assert select_sources(hits, analyze(question))[0].hit is hits[0]
+    error = "OSError: [Errno 39] Directory not empty when I delete a directory"
+    assert select_sources(hits, analyze(error), closeness=closer)[0].hit is hits[0]
+    # A module's page is no function's: the class keeps the lead.
+    module = [hits[0], _library(2, "shutil", "High-level file operations.")]
+    assert select_sources(module, analyze(question), closeness=_close(shutil=0.6))[0].hit is hits[0]
+    # The language reference gives the lead to a closer section of the library, not to another of its own.
+    question = "Which values count as False in an if statement?"
+    reference = [
+        _reference(1, 'Compound statements: The "if" statement', "The if statement is used for conditional execution."),
+        _reference(2, "Comparisons: Membership test operations", "The operators in and not in test for membership."),
+        _library(3, "Truth Value Testing", "Any object can be tested for truth value, for use in an if condition."),
+    ]
+    closer = _close(Truth_Value_Testing=0.57, Comparisons_Membership_test_operations=0.6)
+    titles = [s.hit.title for s in select_sources(reference, analyze(question), closeness=closer)]
+    assert titles[0] == "Truth Value Testing"

@@ -17,7 +17,7 @@ from .text import respell as _respell
 
 __all__ = [
     "analyze", "respell", "read_as", "altered_terms", "clean", "key_terms", "code_names", "python_words", "compared",
-    "error_name", "asks_how_to", "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
+    "error_name", "asks_how_to", "EXCEPTION_SUFFIX", "MAX_SEARCH_CHARS", "MAX_SEARCH_WORDS",
 ]
 
 #: Brave Search's limits on the ``q`` parameter.
@@ -29,7 +29,11 @@ _MAX_TERMS = 64
 #: The words left out of a query's key terms.
 _STOP_WORDS = STOPWORDS - SEARCH_KEEPS
 _WORD = re.compile(r"[A-Za-z]+")
-_EXCEPTION_NAME = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Iteration|Expired))\b")
+#: How an exception's name ends (``ValueError``, ``UserWarning``, ``SystemExit``, ``KeyboardInterrupt``,
+#: ``StopIteration``, ``subprocess.TimeoutExpired``; ``Fault`` for a runtime's fault line): one list for the line of
+#: an error message, the exception an error question names and the page of an exception (``select.py``).
+EXCEPTION_SUFFIX = "(?:Error|Exception|Warning|Exit|Interrupt|Iteration|Expired|Fault)"
+_EXCEPTION_NAME = re.compile(rf"^\s*([A-Za-z_][\w.]*{EXCEPTION_SUFFIX})\b")
 #: Words that frame a comparison rather than name what is compared: not searched for in the pages.
 _COMPARISON_WORDS = frozenset({"vs", "versus", "difference", "differences", "compare", "comparison", "actual"})
 _BETWEEN = re.compile(r"\bdifferences?\s+between\s+(.+?)\s*(?:[?!;:]|\s[-–—]\s|$)", re.IGNORECASE)
@@ -62,7 +66,7 @@ _URL = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
 #: How a question asking how to do something starts ("how to …", "how do/can/should I …", "how would one …").
 _HOW_TO = re.compile(r"\bhow\s+(?:to|(?:do|can|could|should|would|shall)\s+(?:i|you|we|one)\b)", re.IGNORECASE)
 _ERROR_LINE = re.compile(
-    r"^\s*(?:[A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Fault)\b(?::.*)?"
+    rf"^\s*(?:[A-Za-z_][\w.]*{EXCEPTION_SUFFIX}\b(?::.*)?"
     r"|(?:error|fatal error|fatal|panic)(?:\[\w+\])?:\s.+"
     r"|Segmentation fault.*|Uncaught \w+.*)$",
 )

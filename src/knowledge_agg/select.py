@@ -1,8 +1,9 @@
 """Select the sources worth reading: dedup by normalised URL, cap per domain, score rank, term matches
 and, with the ``semantic`` flag, closeness in meaning; a local page under another page's code name goes last, and a
 built-in exception's page leads an error question only when no page among the best names the exception. Local pages
-only: a number alone is no term match, a page that is its name and one line does not lead, and a how-to question
-reads a code name's page before a language reference section."""
+only: a number alone is no term match, a page that is its name and one line does not lead, a how-to question
+reads a code name's page before a language reference section, and a function's page or a library section closer in
+meaning than a leading class or reference section leads."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from .analyze import asks_how_to, error_name
+from .analyze import EXCEPTION_SUFFIX, asks_how_to, error_name
 from .models import Analysis, Hit, Source
 from .rank import query_terms
 from .semantic import Closeness
@@ -49,13 +50,18 @@ _NAMED_WEIGHT = 2.0
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z_]\w*(?=\(\))")
 
 _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
-_EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Warning)")
+#: A code name as a page's title: dotted or not (``shutil.rmtree``, ``sorted``).
+_CODE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+_EXCEPTION = re.compile(rf"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*{EXCEPTION_SUFFIX}")
 #: How far down the scored pages a page naming a built-in exception may come from to lead (:func:`_explained_first`).
 _EXPLAINER_REACH = 5
 #: The longest snippet that can be a local page's whole text when that text is its name and one line (a module
 #: docstring's summary, ``code`` "Utilities needed to emulate Python's interactive interpreter.": 66 characters);
 #: 100, 150 and 300 chose the same pages on pydocs-qa dev and held-out (:func:`_bare_line`).
 _BARE_LINE_CHARS = 150
+#: How many pages after the lead may take it from a language reference section or a class's page (:func:`_used_first`);
+#: 2 and 4 gained the same two pydocs-qa dev questions, 4 also moved ``json`` behind ``json.JSONEncoder.encode``.
+_USE_REACH = 2
 #: The part of a local page's URL that marks a section of the language reference (``/3/reference/datamodel.html``).
 _REFERENCE_PATH = "/reference/"
 #: One hit as scored: score, order among the distinct hits, hit, title terms, snippet terms, closeness.
@@ -153,6 +159,42 @@ def _code_name_first(scored: list[_Scored], query: str) -> list[_Scored]:
     if _code_name(scored[1][2]) is None:
         return scored
     return [scored[1], scored[0], *scored[2:]]
+
+
+def _used_first(scored: list[_Scored], reach: int = _USE_REACH) -> list[_Scored]:
+    """``scored`` led by the first of the ``reach`` pages after its lead that says what to use (a function's page, a
+    section of the library's documentation: :func:`_use_page`) and is closer in meaning to the question than the lead,
+    when the lead is a section of the language reference or a class's page (a setting, not the thing to use): asked
+    "how do I delete a directory and everything inside it?", ``shutil.rmtree`` before ``tempfile.TemporaryDirectory``
+    (pydocs-qa dev q001); asked "Which values count as False in an if statement?", ``Truth Value Testing`` before
+    ``Compound statements: The "if" statement`` (q047). First source +2 on dev, none lost on dev or held-out; no rule
+    without closeness (quality log, round thirteen). Without closeness in meaning (words alone) nothing moves."""
+    if len(scored) < 2 or scored[0][5] is None or not (_reference_section(scored[0][2]) or _class_page(scored[0][2])):
+        return scored
+    lead = scored[0][5]
+    found = next((n for n, item in enumerate(scored[1 : reach + 1], start=1)
+                  if _use_page(item[2]) and item[5] is not None and item[5] > lead), None)
+    if found is None:
+        return scored
+    return [scored[found], *scored[:found], *scored[found + 1 :]]
+
+
+def _class_page(hit: Hit) -> bool:
+    """Whether ``hit`` is the local index's page of a class (a code name whose last name is CapWords:
+    ``tempfile.TemporaryDirectory``), not an exception's."""
+    return (hit.doc_id is not None and _CODE_NAME.fullmatch(hit.title) is not None
+            and hit.title.rsplit(".", 1)[-1][:1].isupper() and not _exception_page(hit))
+
+
+def _use_page(hit: Hit) -> bool:
+    """Whether ``hit`` is a local page that says what to use: a code name's in lower case (a function, a method, a
+    built-in: ``shutil.rmtree``, ``sorted``) but not a module's (a page of its own, with no ``#`` in its URL), or a
+    section of the library's documentation (``Truth Value Testing``), not the language reference's."""
+    if hit.doc_id is None:
+        return False
+    if _CODE_NAME.fullmatch(hit.title):
+        return hit.title.rsplit(".", 1)[-1][:1].islower() and bool(urlsplit(hit.url).fragment)
+    return " " in hit.title and not _reference_section(hit)
 
 
 def _reference_section(hit: Hit) -> bool:
@@ -363,6 +405,7 @@ def _select(
     if analysis.kind != "error" and not analysis.sides:
         scored = _no_exception_first(scored, analysis.query)
         scored = _code_name_first(scored, analysis.query)
+        scored = _used_first(scored)
     scored = _led_past(scored, _bare_line)
     per_domain: Counter[str] = Counter()
     picked: list[tuple[float, Hit, list[str], list[str], float | None]] = []
