@@ -2,7 +2,8 @@
 and, with the ``semantic`` flag, closeness in meaning; a local page under another page's code name goes last, and a
 built-in exception's page leads an error question only when no page among the best names the exception. Local pages
 only: a number alone is no term match, a page that is its name and one line does not lead, and a how-to question
-reads a code name's page before a language reference section."""
+reads a code name's page before a language reference section; the places after the lead prefer a page that differs
+from those chosen (a new key term in its title, not a variant of a chosen page's code name)."""
 
 from __future__ import annotations
 
@@ -167,24 +168,29 @@ def _different_after(
     chosen = scored[:placed]
     behind = _behind(scored, named)
     rest = [item for item in scored[placed:] if id(item) not in behind]
+    spelt = {id(item): _name_words(item[2], idf) for item in (*chosen, *rest)}
+    worth = functools.partial(_worth, spelt=spelt, idf=idf, total=sum(idf.values()) or 1.0)
     while len(chosen) < places and rest:
-        best = max(rest, key=functools.partial(_worth, chosen=chosen, idf=idf))
+        titled = set().union(*(item[3] for item in chosen))
+        said = set().union(*(spelt[id(item)] for item in chosen))
+        best = max(rest, key=functools.partial(worth, titled=titled, said=said))
         rest.remove(best)
         chosen.append(best)
     ids = {id(item) for item in chosen}
     return [item for item in scored if id(item) in ids] + [item for item in scored if id(item) not in ids]
 
 
-def _worth(item: _Scored, chosen: Sequence[_Scored], idf: Mapping[str, float]) -> float:
-    """What ``item`` is worth for the next place after ``chosen``: its score, plus ``_NEW_TITLE_WEIGHT`` × the idf share
-    of the key terms its title holds and no chosen page's title does (``pathlib.Path.exists``'s "exists"), less
-    ``_VARIANT_COST`` when its code name matches the question through a word a chosen page's name does too
-    (:func:`_name_words`: ``doModuleCleanups`` after ``doCleanups``)."""
-    titled = set().union(*(other[3] for other in chosen))
-    new = sum(idf[term] for term in set(item[3]) - titled) / (sum(idf.values()) or 1.0)
-    words = _name_words(item[2], idf)
-    repeats = any(words & _name_words(other[2], idf) for other in chosen)
-    return item[0] + _NEW_TITLE_WEIGHT * new - _VARIANT_COST * repeats
+def _worth(
+    item: _Scored, *, titled: set[str], said: set[str], spelt: Mapping[int, frozenset[str]], idf: Mapping[str, float],
+    total: float,
+) -> float:
+    """What ``item`` is worth for the next place: its score, plus ``_NEW_TITLE_WEIGHT`` × the share (of the key terms'
+    idf ``total``) of the key terms its title holds and no chosen page's title (``titled``) does
+    (``pathlib.Path.exists``'s "exists"), less ``_VARIANT_COST`` when its code name matches the question through a
+    word a chosen page's name does too (``said``; each page's such words in ``spelt``, :func:`_name_words`: cleanup
+    for ``doModuleCleanups`` after ``doCleanups``)."""
+    new = sum(idf[term] for term in set(item[3]) - titled) / total
+    return item[0] + _NEW_TITLE_WEIGHT * new - _VARIANT_COST * bool(spelt[id(item)] & said)
 
 
 def _behind(scored: list[_Scored], named: set[str]) -> set[int]:
@@ -208,7 +214,7 @@ def _name_words(hit: Hit, query: Collection[str]) -> frozenset[str]:
     name = _code_name(hit)
     if name is None:
         return frozenset()
-    return frozenset(word for word in terms([" ".join(_NAME_WORD.findall(name))]) if word in query)
+    return _words(" ".join(_NAME_WORD.findall(name))).intersection(query)
 
 
 def _reference_section(hit: Hit) -> bool:
