@@ -427,3 +427,43 @@ def test_a_closer_function_or_library_section_leads_a_class_or_the_language_refe
     closer = _close(Truth_Value_Testing=0.57, Comparisons_Membership_test_operations=0.6)
     titles = [s.hit.title for s in select_sources(reference, analyze(question), closeness=closer)]
     assert titles[0] == "Truth Value Testing"
+
+
+def test_variants_of_a_chosen_name_give_a_later_place_to_a_page_that_answers_differently() -> None:
+    # Four unittest cleanups (names sharing the word "cleanup") took four of the five places for "run a cleanup
+    # function when my program exits"; the fourth variant now yields its place to atexit.register, ranked sixth.
+    hits = [
+        _doc(1, "unittest.TestCase.doCleanups"),
+        _doc(2, "unittest.doModuleCleanups"),
+        _doc(3, "unittest.TestCase.doClassCleanups"),
+        _doc(4, "unittest.TestCase.addCleanup"),
+        _doc(5, "contextlib.ExitStack"),
+        _doc(6, "atexit.register"),
+    ]
+    question = analyze("How do I run a cleanup function automatically when my program exits?")
+    titles = [s.hit.title for s in select_sources(hits, question)]
+    assert "atexit.register" in titles and "unittest.TestCase.addCleanup" not in titles
+    assert titles == [h.title for h in hits if h.title in titles]  # the chosen keep their order
+    # Web hits are left as they are: the same titles as web pages fill the places by score alone.
+    web = [_hit(h.rank, f"https://example.org/{h.rank}", h.title) for h in hits]
+    assert [s.hit.rank for s in select_sources(web, question, max_per_domain=5)] == [1, 2, 3, 4, 5]
+
+
+def test_a_page_whose_title_holds_a_key_term_no_chosen_title_holds_takes_a_later_place() -> None:
+    # Five pages matching "python" and "file" in their text, none titled with a key term, and pathlib.Path.exists
+    # sixth, its text matching none: its title holds "exists", which no chosen page's title does (by score alone it
+    # would be sixth).
+    hits = [_doc(n, title, "Compile a Python source file.") for n, title in enumerate(
+        ("py_compile.compile", "tabnanny.check", "zipfile.PyZipFile.writepy", "compileall.compile_file",
+         "runpy.run_path"), start=1)]
+    hits.append(_doc(6, "pathlib.Path.exists", "Whether the path points to a directory."))
+    titles = [s.hit.title for s in select_sources(hits, analyze("python check if file exists"))]
+    assert titles[-1] == "pathlib.Path.exists" and "runpy.run_path" not in titles
+
+
+async def test_pydocs_a_cleanup_at_exit_reads_atexit_beside_the_unittest_cleanups(settings: Settings) -> None:
+    async with KnowledgeAggregator(settings) as agg:
+        run = await agg.run("How do I run a cleanup function automatically when my program exits?", provider="local")
+    titles = [s.title for s in run.sources]
+    assert "atexit.register" in titles, titles
+    assert sum("Cleanup" in t for t in titles) <= 3, titles

@@ -2,8 +2,9 @@
 and, with the ``semantic`` flag, closeness in meaning; a local page under another page's code name goes last, and a
 built-in exception's page leads an error question only when no page among the best names the exception. Local pages
 only: a number alone is no term match, a page that is its name and one line does not lead, a how-to question
-reads a code name's page before a language reference section, and a function's page or a library section closer in
-meaning than a leading class or reference section leads."""
+reads a code name's page before a language reference section, a function's page or a library section closer in
+meaning than a leading class or reference section leads, and the places after the lead prefer a page that
+differs from those chosen (a new key term in its title, not a variant of a chosen page's code name)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -64,6 +65,14 @@ _BARE_LINE_CHARS = 150
 _USE_REACH = 2
 #: The part of a local page's URL that marks a section of the language reference (``/3/reference/datamodel.html``).
 _REFERENCE_PATH = "/reference/"
+#: For the places after the lead (:func:`_different_after`): what a page whose code name varies a chosen page's costs
+#: (one rank step near the fifth place), and what the key terms its title holds and no chosen page's title does add
+#: (per share of the key terms' idf). On pydocs-qa dev every cost in 0.5–4 and weight in 1–8 chose the same gold
+#: pages (quality log, round thirteen).
+_VARIANT_COST = 1.0
+_NEW_TITLE_WEIGHT = 2.0
+#: The words a code name runs together: ``doModuleCleanups`` → do, Module, Cleanups; ``b32encode`` → b, 32, encode.
+_NAME_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 #: One hit as scored: score, order among the distinct hits, hit, title terms, snippet terms, closeness.
 _Scored = tuple[float, int, Hit, list[str], list[str], float | None]
 
@@ -80,19 +89,8 @@ def _aliases_last(scored: list[_Scored], named: set[str]) -> list[_Scored]:
     classes) with much the same words, and as two sources they took two of the five places (16 of the 86 pydocs-qa
     dev questions; a gold page among the five 72.1 → 75.6 %: q102, q116, q135). A name the question writes keeps its
     place (``str.split vs re.split``)."""
-    kept: list[_Scored] = []
-    later: list[_Scored] = []
-    last_names: set[str] = set()
-    for item in scored:
-        hit = item[2]
-        name = _code_name(hit)
-        if name is not None and name in last_names and hit.title not in named:
-            later.append(item)
-            continue
-        if name is not None:
-            last_names.add(name)
-        kept.append(item)
-    return kept + later
+    later = _behind(scored, named)
+    return [item for item in scored if id(item) not in later] + [item for item in scored if id(item) in later]
 
 
 def _no_exception_first(scored: list[_Scored], query: str) -> list[_Scored]:
@@ -195,6 +193,70 @@ def _use_page(hit: Hit) -> bool:
     if _CODE_NAME.fullmatch(hit.title):
         return hit.title.rsplit(".", 1)[-1][:1].islower() and bool(urlsplit(hit.url).fragment)
     return " " in hit.title and not _reference_section(hit)
+
+
+def _different_after(
+    scored: list[_Scored], idf: Mapping[str, float], places: int, placed: int, named: set[str]
+) -> list[_Scored]:
+    """``scored`` with its best ``places`` chosen one by one after the ``placed`` pages the rules put first (the lead,
+    an error's own page, a comparison's sides), each place going to the page whose score, plus what its title adds and
+    less what it repeats, is highest (:func:`_worth`); the chosen pages keep their order. Variants of one name say much
+    the same, and five of them crowd out a page that answers differently: pydocs-qa dev q146 "run a cleanup function
+    automatically when my program exits" read four ``unittest`` cleanups, not ``atexit.register``; q009 "pyhton check
+    if file exsits" five pages matching "python" and "file", not ``pathlib.Path.exists``. Local pages only: a list
+    holding a web hit is left as it is. A page the alias rule put behind (:func:`_aliases_last`) stays behind."""
+    if len(scored) <= places or any(item[2].doc_id is None for item in scored):
+        return scored
+    chosen = scored[:placed]
+    behind = _behind(scored, named)
+    rest = [item for item in scored[placed:] if id(item) not in behind]
+    spelt = {id(item): _name_words(item[2], idf) for item in (*chosen, *rest)}
+    worth = functools.partial(_worth, spelt=spelt, idf=idf, total=sum(idf.values()) or 1.0)
+    while len(chosen) < places and rest:
+        titled = set().union(*(item[3] for item in chosen))
+        said = set().union(*(spelt[id(item)] for item in chosen))
+        best = max(rest, key=functools.partial(worth, titled=titled, said=said))
+        rest.remove(best)
+        chosen.append(best)
+    ids = {id(item) for item in chosen}
+    return [item for item in scored if id(item) in ids] + [item for item in scored if id(item) not in ids]
+
+
+def _worth(
+    item: _Scored, *, titled: set[str], said: set[str], spelt: Mapping[int, frozenset[str]], idf: Mapping[str, float],
+    total: float,
+) -> float:
+    """What ``item`` is worth for the next place: its score, plus ``_NEW_TITLE_WEIGHT`` × the share (of the key terms'
+    idf ``total``) of the key terms its title holds and no chosen page's title (``titled``) does
+    (``pathlib.Path.exists``'s "exists"), less ``_VARIANT_COST`` when its code name matches the question through a
+    word a chosen page's name does too (``said``; each page's such words in ``spelt``, :func:`_name_words`: cleanup
+    for ``doModuleCleanups`` after ``doCleanups``)."""
+    new = sum(idf[term] for term in set(item[3]) - titled) / total
+    return item[0] + _NEW_TITLE_WEIGHT * new - _VARIANT_COST * bool(spelt[id(item)] & said)
+
+
+def _behind(scored: list[_Scored], named: set[str]) -> set[int]:
+    """The ids of the pages :func:`_aliases_last` puts behind: a code name a page before it ends with, not written."""
+    seen: set[str] = set()
+    later: set[int] = set()
+    for item in scored:
+        name = _code_name(item[2])
+        if name is not None and name in seen and item[2].title not in named:
+            later.add(id(item))
+        elif name is not None:
+            seen.add(name)
+    return later
+
+
+def _name_words(hit: Hit, query: Collection[str]) -> frozenset[str]:
+    """The key terms a local page's code name spells as one of its words (``doModuleCleanups`` → cleanup for "run a
+    cleanup function"; ``b32encode`` → encode for "base64-encode bytes"): two pages whose names both match the question
+    through one word are variants of one name. A word the question does not use is no such match
+    (``traceback.print_exception`` and ``traceback.TracebackException.format_exception_only`` for a SyntaxError)."""
+    name = _code_name(hit)
+    if name is None:
+        return frozenset()
+    return _words(" ".join(_NAME_WORD.findall(name))).intersection(query)
 
 
 def _reference_section(hit: Hit) -> bool:
@@ -407,6 +469,8 @@ def _select(
         scored = _code_name_first(scored, analysis.query)
         scored = _used_first(scored)
     scored = _led_past(scored, _bare_line)
+    placed = max(len(analysis.sides), 2 if error else 1)
+    scored = _different_after(scored, idf, max_sources, placed, named)
     per_domain: Counter[str] = Counter()
     picked: list[tuple[float, Hit, list[str], list[str], float | None]] = []
     for score, _, hit, title, snippet, meaning in scored:
