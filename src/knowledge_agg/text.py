@@ -162,6 +162,9 @@ _SPELT_CHARS = 1000
 #: A code name's piece, matched to a page word: a word as written, the word's letters abbreviated (b64 → base64),
 #: one letter of a phrase (pp → pretty print): the fewest and plainest pieces win.
 _WHOLE, _SHORT, _LETTER = 1, 2, 3
+#: How many letters a piece that shortens a page word has: two fit too many words (``op`` of optional), and a
+#: longer piece is a word of its own.
+_SHORT_LETTERS = (3, 6)
 #: A name cut into more pieces than this is not read as an abbreviation (cancel → c·a·n·c·e·l).
 _PIECES = 4
 
@@ -196,8 +199,9 @@ def spelt_out(name: str, text: str, title: str = "") -> Spelt:
     candidates = {w for w in sequence if token not in w and "_" not in w}
     words = candidates - named
     by_letter: dict[str, list[str]] = {}
-    for word in sorted(candidates, key=sequence.index):
-        by_letter.setdefault(word[0], []).append(word)
+    for word in dict.fromkeys(sequence):
+        if word in candidates:
+            by_letter.setdefault(word[0], []).append(word)
     # best[i]: the cheapest cut of token[:i] as (cost, pieces), each piece (text, kind, word or None)
     best: list[tuple[int, list[tuple[str, int, str | None]]] | None] = [(0, []), *([None] * len(token))]
     for end in range(1, len(token) + 1):
@@ -230,9 +234,9 @@ def spelt_out(name: str, text: str, title: str = "") -> Spelt:
 
 
 def _shortens(piece: str, word: str) -> bool:
-    """Whether ``piece`` abbreviates the longer ``word`` (which starts with its first letter): three letters or
-    more of it in order (``abs`` of absolute, ``b64`` of base64; two, as ``op`` of optional, fit too many words)."""
-    if len(word) <= len(piece) or len(piece) < 3:
+    """Whether ``piece`` abbreviates the longer ``word`` (which starts with its first letter): some of its letters
+    in order (``abs`` of absolute, ``b64`` of base64), as many as ``_SHORT_LETTERS`` allows."""
+    if len(word) <= len(piece) or not _SHORT_LETTERS[0] <= len(piece) <= _SHORT_LETTERS[1]:
         return False
     letters = iter(word)
     return all(c in letters for c in piece)
