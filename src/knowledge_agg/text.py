@@ -214,7 +214,9 @@ def spelt_out(name: str, text: str, title: str = "") -> Spelt:
                 kind, word = _WHOLE, piece
             elif len(piece) == 1:
                 kind, word = _LETTER, None
-            elif short := next((w for w in by_letter.get(piece[0], ()) if _shortens(piece, w)), None):
+            elif _SHORT_LETTERS[0] <= len(piece) <= _SHORT_LETTERS[1] and (
+                short := next((w for w in by_letter.get(piece[0], ()) if _shortens(piece, w)), None)
+            ):
                 kind, word = _SHORT, short
             else:
                 continue
@@ -235,8 +237,8 @@ def spelt_out(name: str, text: str, title: str = "") -> Spelt:
 
 def _shortens(piece: str, word: str) -> bool:
     """Whether ``piece`` abbreviates the longer ``word`` (which starts with its first letter): some of its letters
-    in order (``abs`` of absolute, ``b64`` of base64), as many as ``_SHORT_LETTERS`` allows."""
-    if len(word) <= len(piece) or not _SHORT_LETTERS[0] <= len(piece) <= _SHORT_LETTERS[1]:
+    in order (``abs`` of absolute, ``b64`` of base64)."""
+    if len(word) <= len(piece):
         return False
     letters = iter(word)
     return all(c in letters for c in piece)
