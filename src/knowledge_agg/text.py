@@ -180,10 +180,10 @@ class Spelt(NamedTuple):
 _NOTHING = Spelt([], False)
 
 
-def spelt_out(name: str, text: str, title: str = "") -> Spelt:
-    """The words of ``text`` (a page) that the run-together code name ``name`` (its title's last part) abbreviates,
-    so a question that says "base64-encode" finds ``b64encode`` and "pretty print" ``pprint``; ``[]`` when the
-    page does not spell the name out.
+def spelt_out(title: str, text: str) -> Spelt:
+    """The words of ``text`` (a page) that the last part of its dotted code-name ``title`` abbreviates, so a
+    question that says "base64-encode" finds ``base64.b64encode`` and "pretty print" ``pprint.pprint``; no words
+    when the title is no dotted code name or the page does not spell the name out.
 
     The name is cut into pieces, each a word of the page as written, or the in-order letters of a longer page
     word starting with the same letter (``b64`` of base64, ``abs`` of absolute), or one letter standing for a
@@ -191,8 +191,8 @@ def spelt_out(name: str, text: str, title: str = "") -> Spelt:
     "pretty print"); the fewest and plainest pieces win. Only words that are not the pieces themselves (nor a
     stop word, nor of two letters) are returned, with the page words of the whole pieces beside them.
     """
-    token = name.lower()
-    if len(token) < 2 or not token.isalnum():
+    token = title.rsplit(".", 1)[-1].lower()
+    if "." not in title or not _CODE_NAME.match(title) or len(token) < 2 or not token.isalnum():
         return _NOTHING
     sequence = [w.lower() for w in TOKEN.findall(text[:_SPELT_CHARS])]
     named = {w.lower() for w in TOKEN.findall(title)}

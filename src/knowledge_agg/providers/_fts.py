@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..models import Document
-from ..text import Spelt, name_words, spelt_out, stem
+from ..text import name_words, spelt_out, stem
 from ..text import respell as _respell
 
 __all__ = [
@@ -153,7 +153,7 @@ def _name_code_names(conn: sqlite3.Connection) -> None:
     memo: dict[str, list[str]] = {}
     rows = []
     for rowid, title, body in conn.execute("SELECT rowid, title, body FROM docs").fetchall():
-        spelt = spelt_out(title.rsplit(".", 1)[-1], body, title) if "." in title else Spelt([], False)
+        spelt = spelt_out(title, body)
         if words := list(dict.fromkeys([*name_words(title, counts, memo), *spelt.words])):
             phrase = _phrase(spelt.words) if len(spelt.words) > 1 and spelt.shortened else ""
             rows.append((" ".join(words), phrase, rowid))
