@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 __all__ = [
     "STOPWORDS", "SEARCH_KEEPS", "TOKEN", "stem", "tokenize", "terms", "sentence_spans", "word_count", "nearest_spelling",
     "respell",
-    "name_words",
+    "name_words", "spelt_out", "Spelt",
 ]
 
 #: Words that say nothing about what is asked: function words, contractions' pieces and the words of
@@ -154,6 +155,122 @@ def name_words(title: str, counts: Mapping[str, int], memo: dict[str, list[str]]
             if verb := _agent_verb(part, counts):
                 found.update(dict.fromkeys([part, verb]))
     return list(found)
+
+
+#: How much of a page's text is read for the words its code name abbreviates (its signature and first lines).
+_SPELT_CHARS = 1000
+#: A code name's piece, matched to a page word: a word as written, the word's letters abbreviated (b64 → base64),
+#: one letter of a phrase (pp → pretty print): the fewest and plainest pieces win.
+_WHOLE, _SHORT, _LETTER = 1, 2, 3
+#: How many letters a piece that shortens a page word has: two fit too many words (``op`` of optional), and a
+#: longer piece is a word of its own.
+_SHORT_LETTERS = (3, 6)
+#: A name cut into more pieces than this is not read as an abbreviation (cancel → c·a·n·c·e·l).
+_PIECES = 4
+
+
+class Spelt(NamedTuple):
+    """The words a code name abbreviates (:func:`spelt_out`) and whether one of them it shortens (b64 of base64),
+    not only spells by initials (p of pretty) or as written (print)."""
+
+    words: list[str]
+    shortened: bool
+
+
+_NOTHING = Spelt([], False)
+
+
+def spelt_out(title: str, text: str) -> Spelt:
+    """The words of ``text`` (a page) that the last part of its dotted code-name ``title`` abbreviates, so a
+    question that says "base64-encode" finds ``base64.b64encode`` and "pretty print" ``pprint.pprint``; no words
+    when the title is no dotted code name or the page does not spell the name out.
+
+    The name is cut into pieces, each a word of the page as written, or the in-order letters of a longer page
+    word starting with the same letter (``b64`` of base64, ``abs`` of absolute), or one letter standing for a
+    page word next to the word of its neighbouring piece in the text (``p`` + print: "pretty-print"; ``pp``:
+    "pretty print"); the fewest and plainest pieces win. Only words that are not the pieces themselves (nor a
+    stop word, nor of two letters) are returned, with the page words of the whole pieces beside them.
+    """
+    token = title.rsplit(".", 1)[-1].lower()
+    if "." not in title or not _CODE_NAME.match(title) or len(token) < 2 or not token.isalnum():
+        return _NOTHING
+    sequence = [w.lower() for w in TOKEN.findall(text[:_SPELT_CHARS])]
+    named = {w.lower() for w in TOKEN.findall(title)}
+    candidates = {w for w in sequence if token not in w and "_" not in w}
+    words = candidates - named
+    by_letter: dict[str, list[str]] = {}
+    for word in dict.fromkeys(sequence):
+        if word in candidates:
+            by_letter.setdefault(word[0], []).append(word)
+    # best[i]: the cheapest cut of token[:i] as (cost, pieces), each piece (text, kind, word or None)
+    best: list[tuple[int, list[tuple[str, int, str | None]]] | None] = [(0, []), *([None] * len(token))]
+    for end in range(1, len(token) + 1):
+        for start in range(end):
+            before = best[start]
+            piece = token[start:end]
+            if before is None or piece == token:
+                continue
+            if piece in words and (len(piece) > 2 or piece in STOPWORDS):
+                kind, word = _WHOLE, piece
+            elif len(piece) == 1:
+                kind, word = _LETTER, None
+            elif _SHORT_LETTERS[0] <= len(piece) <= _SHORT_LETTERS[1] and (
+                short := next((w for w in by_letter.get(piece[0], ()) if _shortens(piece, w)), None)
+            ):
+                kind, word = _SHORT, short
+            else:
+                continue
+            cost = before[0] + kind
+            if best[end] is None or cost < best[end][0]:  # type: ignore[index]
+                best[end] = (cost, [*before[1], (piece, kind, word)])
+    found = best[-1]
+    if found is None or len(found[1]) > _PIECES or all(kind == _WHOLE for _, kind, _ in found[1]):
+        return _NOTHING
+    pieces = _letters_spelt(found[1], sequence, {w for w in words if len(w) > 1})
+    if pieces is None:
+        return _NOTHING
+    out = [w for w in pieces if len(w) > 2 and w not in STOPWORDS]
+    if all(w == p for w, (p, _, _) in zip(pieces, found[1], strict=True)):
+        return _NOTHING
+    return Spelt(list(dict.fromkeys(out)), any(kind == _SHORT for _, kind, _ in found[1]))
+
+
+def _shortens(piece: str, word: str) -> bool:
+    """Whether ``piece`` abbreviates the longer ``word`` (which starts with its first letter): some of its letters
+    in order (``abs`` of absolute, ``b64`` of base64)."""
+    if len(word) <= len(piece):
+        return False
+    letters = iter(word)
+    return all(c in letters for c in piece)
+
+
+def _letters_spelt(
+    pieces: list[tuple[str, int, str | None]], sequence: list[str], spelt: set[str]
+) -> list[str] | None:
+    """The page words of ``pieces``, each run of one-letter pieces read as the words in a row of ``sequence``
+    (of ``spelt``) with those initials, right before or after its neighbouring piece's word (anywhere for two letters or more);
+    ``None`` when a run is not spelt out."""
+    words: list[str | None] = [word for _, _, word in pieces]
+    i = 0
+    while i < len(pieces):
+        if words[i] is not None:
+            i += 1
+            continue
+        j = i
+        while j < len(pieces) and words[j] is None:
+            j += 1
+        initials = [piece for piece, _, _ in pieces[i:j]]
+        starts = [s for s in range(len(sequence) - len(initials) + 1)
+                  if all(sequence[s + k].startswith(c) and sequence[s + k] in spelt for k, c in enumerate(initials))]
+        if len(initials) == 1:
+            after, before = (words[j] if j < len(words) else None), (words[i - 1] if i else None)
+            starts = [s for s in starts if (s + 1 < len(sequence) and sequence[s + 1] == after)
+                      or (s and sequence[s - 1] == before)]
+        if not starts:
+            return None
+        words[i:j] = sequence[starts[0] : starts[0] + len(initials)]
+        i = j
+    return [w for w in words if w is not None]
 
 
 def _agent_verb(word: str, counts: Mapping[str, int]) -> str | None:

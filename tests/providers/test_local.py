@@ -539,6 +539,28 @@ async def test_the_verb_of_an_agent_noun_in_a_code_name_is_found(tmp_path: Path)
     assert "plain" not in [h.doc_id for h in hits]
 
 
+async def test_the_words_a_code_name_abbreviates_on_its_own_page_find_it(tmp_path: Path) -> None:
+    # Each page spells its name out: "Pretty-print" (p + print), "Base64" and "encode" (b64 + encode).
+    docs = [
+        {"id": "pprint", "title": "pprint.pprint", "text": "Pretty-print a Python object to a stream."},
+        {"id": "pformat", "title": "pprint.pformat", "text": "Format a Python object into a pretty-printed representation."},
+        {"id": "b64", "title": "base64.b64encode", "text": "Encode the bytes-like object s using Base64 and return the bytes."},
+        {"id": "bytes", "title": "base64.encodebytes",
+         "text": "Encode the bytes-like object s, which can contain arbitrary binary data, and return bytes containing "
+                 "the base64-encoded data, with newlines."},
+        {"id": "b32", "title": "base64.b32encode", "text": "Encode the bytes-like object s using Base32 and return the bytes."},
+        {"id": "cwd", "title": "os.getcwd", "text": "Return a string representing the working directory."},
+    ]
+    pretty, encode, plain = await _searches(
+        tmp_path, docs, "pretty print a nested dict", "base64-encode bytes", "current working directory"
+    )
+    assert pretty[0].doc_id == "pprint"  # the name's words count as its title's, not as the body's "pretty-printed"
+    # words in a row that spell one name out name its page, as "json dumps" names json.dumps
+    assert encode[0].doc_id == "b64"
+    # a name its page does not spell out is found by its page's words only: "current" is on no page
+    assert [h.doc_id for h in plain] == ["cwd"] and plain.respelt == {}
+
+
 async def test_pydocs_finds_a_class_by_the_verb_of_its_agent_noun(pydocs: LocalProvider) -> None:
     hits = await pydocs.search("How do I sort tasks so that each one comes after the tasks it depends on?", count=20)
     assert any(h.title.startswith("graphlib.TopologicalSorter") for h in hits[:5])

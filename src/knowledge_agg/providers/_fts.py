@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..models import Document
-from ..text import name_words
+from ..text import name_words, spelt_out, stem
 from ..text import respell as _respell
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the layout or the way documents are read changes, so old indexes are rebuilt.
-SCHEMA = "9"
+SCHEMA = "10"
 #: BM25 weights of the columns: a term in the title, or among the words run together in a code name
 #: (``names``: makedirs → make dirs), counts this many times more than in the body; among the other names
 #: the corpus gives a document (``aliases``, sought also by the query's Python words, ``analyze.python_words``)
@@ -43,7 +43,7 @@ _CREATE = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE docs(rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
                   url TEXT NOT NULL, body TEXT NOT NULL, names TEXT NOT NULL DEFAULT '',
-                  leaf TEXT NOT NULL DEFAULT '', aliases TEXT NOT NULL DEFAULT '');
+                  leaf TEXT NOT NULL DEFAULT '', aliases TEXT NOT NULL DEFAULT '', spelt TEXT NOT NULL DEFAULT '');
 CREATE VIRTUAL TABLE fts USING fts5(title, names, body, aliases, content='docs', content_rowid='rowid',
                                     tokenize='porter unicode61 remove_diacritics 2');
 CREATE TABLE passages(rowid INTEGER PRIMARY KEY, doc INTEGER NOT NULL, title TEXT NOT NULL, names TEXT NOT NULL,
@@ -108,6 +108,7 @@ def build(
             conn.execute("UPDATE docs SET leaf = substr(title, length(rtrim(title, replace(title, '.', ''))) + 1)")
             conn.execute("CREATE INDEX docs_title ON docs(title)")
             conn.execute("CREATE INDEX docs_leaf ON docs(leaf)")
+            conn.execute("CREATE INDEX docs_spelt ON docs(spelt)")
             conn.execute("INSERT INTO fts(fts) VALUES('rebuild')")
             _cut_passages(conn)
             conn.execute("INSERT INTO passage_fts(passage_fts) VALUES('rebuild')")
@@ -146,17 +147,22 @@ def _passages(body: str) -> list[str]:
 
 
 def _name_code_names(conn: sqlite3.Connection) -> None:
-    """Fill ``docs.names`` with the words run together in each code-name title, cut by the corpus's own words."""
+    """Fill ``docs.names`` with the words run together in each code-name title, cut by the corpus's own words,
+    and the words its last part abbreviates, as its own page spells them out (``text.spelt_out``)."""
     counts = dict(conn.execute("SELECT term, doc FROM vocab WHERE doc >= ?", (_NAME_PART_DOCS,)).fetchall())
     memo: dict[str, list[str]] = {}
-    conn.executemany(
-        "UPDATE docs SET names = ? WHERE rowid = ?",
-        [
-            (" ".join(words), rowid)
-            for rowid, title in conn.execute("SELECT rowid, title FROM docs").fetchall()
-            if (words := name_words(title, counts, memo))
-        ],
-    )
+    rows = []
+    for rowid, title, body in conn.execute("SELECT rowid, title, body FROM docs").fetchall():
+        spelt = spelt_out(title, body)
+        if words := list(dict.fromkeys([*name_words(title, counts, memo), *spelt.words])):
+            phrase = _phrase(spelt.words) if len(spelt.words) > 1 and spelt.shortened else ""
+            rows.append((" ".join(words), phrase, rowid))
+    conn.executemany("UPDATE docs SET names = ?, spelt = ? WHERE rowid = ?", rows)
+
+
+def _phrase(words: Iterable[str]) -> str:
+    """Words as one phrase of their light stems (``text.stem``: "pretty printing" as "pretty print")."""
+    return " ".join(stem(w) for w in words)
 
 
 def read_meta(path: Path) -> dict[str, str] | None:
@@ -206,7 +212,8 @@ def ranked(conn: sqlite3.Connection, terms: Sequence[str], count: int, aliases: 
 def named(conn: sqlite3.Connection, names: Sequence[str], words: Sequence[str] = ()) -> list[int]:
     """The rowids of the documents these code names name, in order: the document titled so, or else the
     one or two whose dotted title ends with the name (``dataclass`` → ``dataclasses.dataclass``); then
-    the documents titled by two or three ``words`` in a row joined with dots (json dumps → ``json.dumps``)."""
+    the documents titled by two or three ``words`` in a row joined with dots (json dumps → ``json.dumps``), or
+    whose code name they spell out (base64 encode → ``base64.b64encode``, see ``_spelt``)."""
     found: dict[int, None] = {}
     for name in names:
         rows = conn.execute("SELECT rowid FROM docs WHERE title = ?", (name,)).fetchall()
@@ -222,7 +229,21 @@ def named(conn: sqlite3.Connection, names: Sequence[str], words: Sequence[str] =
         marks = ",".join("?" * len(joined))
         titled = dict(conn.execute(f"SELECT title, rowid FROM docs WHERE title IN ({marks})", joined).fetchall())
         found.update(dict.fromkeys(titled[name] for name in joined if name in titled))
+    found.update(dict.fromkeys(_spelt(conn, words)))
     return list(found)
+
+
+def _spelt(conn: sqlite3.Connection, words: Sequence[str]) -> list[int]:
+    """The rowids of the documents whose code name two or three ``words`` in a row spell out, abbreviation and all
+    (base64 encode → ``base64.b64encode``: ``docs.spelt``), when those words spell out that one name only."""
+    phrases = list(dict.fromkeys(_phrase(words[i : i + n]) for n in (3, 2) for i in range(len(words) - n + 1)))
+    if not phrases:
+        return []
+    marks = ",".join("?" * len(phrases))
+    found: dict[str, list[int]] = {}
+    for phrase, rowid in conn.execute(f"SELECT spelt, rowid FROM docs WHERE spelt IN ({marks})", phrases):
+        found.setdefault(phrase, []).append(rowid)
+    return [found[phrase][0] for phrase in phrases if len(found.get(phrase, ())) == 1]
 
 
 def hits(
