@@ -22,7 +22,7 @@ from .models import Analysis, Hit, Source
 from .rank import query_terms
 from .semantic import Closeness
 from .settings import setting_default
-from .text import terms
+from .text import name_parts, terms
 from .urls import domain_of, normalize_url
 
 __all__ = ["names", "select_sources", "side_of"]
@@ -71,8 +71,6 @@ _REFERENCE_PATH = "/reference/"
 #: pages (quality log, round thirteen).
 _VARIANT_COST = 1.0
 _NEW_TITLE_WEIGHT = 2.0
-#: The words a code name runs together: ``doModuleCleanups`` → do, Module, Cleanups; ``b32encode`` → b, 32, encode.
-_NAME_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 #: One hit as scored: score, order among the distinct hits, hit, title terms, snippet terms, closeness.
 _Scored = tuple[float, int, Hit, list[str], list[str], float | None]
 
@@ -256,7 +254,7 @@ def _name_words(hit: Hit, query: Collection[str]) -> frozenset[str]:
     name = _code_name(hit)
     if name is None:
         return frozenset()
-    return _words(" ".join(_NAME_WORD.findall(name))).intersection(query)
+    return _words(" ".join(name_parts(name))).intersection(query)
 
 
 def _reference_section(hit: Hit) -> bool:

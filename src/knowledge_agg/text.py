@@ -10,7 +10,7 @@ from typing import NamedTuple
 __all__ = [
     "STOPWORDS", "SEARCH_KEEPS", "TOKEN", "stem", "tokenize", "terms", "sentence_spans", "word_count", "nearest_spelling",
     "respell",
-    "name_words", "spelt_out", "Spelt",
+    "name_parts", "name_words", "spelt_out", "Spelt",
 ]
 
 #: Words that say nothing about what is asked: function words, contractions' pieces and the words of
@@ -128,6 +128,12 @@ _CODE_NAME = re.compile(r"^[A-Za-z_][\w.]*$")
 _NAME_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
+def name_parts(name: str) -> list[str]:
+    """The words an identifier runs together, as written: ``doModuleCleanups`` → do, Module, Cleanups;
+    ``HTTPServer`` → HTTP, Server; ``b32encode`` → b, 32, encode (underscores and dots only separate)."""
+    return _NAME_PART.findall(name)
+
+
 def name_words(title: str, counts: Mapping[str, int], memo: dict[str, list[str]] | None = None) -> list[str]:
     """The words run together in a code name (``os.makedirs`` → make, dirs; ``PriorityQueue`` → priority,
     queue) and the verbs of its agent nouns (``TopologicalSorter`` → sort), so a question that says
@@ -144,7 +150,7 @@ def name_words(title: str, counts: Mapping[str, int], memo: dict[str, list[str]]
     memo = {} if memo is None else memo
     found: dict[str, None] = {}
     for token in re.findall(r"[A-Za-z0-9]+", title):
-        parts = [p.lower() for p in _NAME_PART.findall(token)]
+        parts = [p.lower() for p in name_parts(token)]
         if len(parts) > 1:
             found.update(dict.fromkeys(parts))
         for part in parts:
@@ -230,8 +236,6 @@ def spelt_out(title: str, text: str) -> Spelt:
     if pieces is None:
         return _NOTHING
     out = [w for w in pieces if len(w) > 2 and w not in STOPWORDS]
-    if all(w == p for w, (p, _, _) in zip(pieces, found[1], strict=True)):
-        return _NOTHING
     return Spelt(list(dict.fromkeys(out)), any(kind == _SHORT for _, kind, _ in found[1]))
 
 
